@@ -99,6 +99,4 @@ export interface Issuer {
 }
 
 /** Result of a chain check: every reason it fails, or the verified path leaf → root. */
-export type ChainVerdict =
-  | { ok: true; path: CertificateInfo[] }
-  | { ok: false; reasons: string[] };
+export type ChainVerdict = { ok: true; path: CertificateInfo[] } | { ok: false; reasons: string[] };
