@@ -1,0 +1,95 @@
+// The CA in service: holds the current signing bundle, reloads it from disk on change or on demand,
+// and keeps the last good bundle when a reload fails. A reload swaps one reference.
+import { EventEmitter } from 'node:events';
+import { internalError, isMeshcaError, type MeshcaError } from '../errors.js';
+import type { KeyType } from '../pki/types.js';
+import { loadBundleFromDir } from './read-bundle-files.js';
+import { loadOrCreateSelfSignedCa } from './self-signed-ca.js';
+import type { SigningBundle } from './signing-bundle.js';
+import { type DirectoryWatch, watchDirectory } from './watch-directory.js';
+
+export type CaMode =
+  | { kind: 'plugged'; dir: string }
+  | { kind: 'self-signed'; dir: string; trustDomain: string; keyType: KeyType };
+
+export interface CaEvents {
+  /** A new bundle is in service; `previous` is the one it replaced. `rootChanged` when the trust bundle differs. */
+  bundle: [{ bundle: SigningBundle; previous: SigningBundle; rootChanged: boolean }];
+  /** A reload was refused; the last good bundle keeps serving. */
+  'reload-failed': [{ error: MeshcaError; dir: string }];
+}
+
+export class CertificateAuthority extends EventEmitter<CaEvents> {
+  #bundle: SigningBundle;
+  readonly mode: CaMode;
+  #watch: DirectoryWatch | undefined;
+  #reloading: Promise<boolean> | undefined;
+  readonly created: boolean;
+
+  private constructor(mode: CaMode, bundle: SigningBundle, created: boolean) {
+    super();
+    this.mode = mode;
+    this.#bundle = bundle;
+    this.created = created;
+  }
+
+  /** Loads the bundle for `mode` (creating the self-signed root on first start); throws if it is not usable. */
+  static async open(mode: CaMode, now?: Date): Promise<CertificateAuthority> {
+    if (mode.kind === 'plugged') {
+      return new CertificateAuthority(mode, await loadBundleFromDir(mode.dir, { now }), false);
+    }
+    const { bundle, created } = await loadOrCreateSelfSignedCa({ ...mode, now });
+    return new CertificateAuthority(mode, bundle, created);
+  }
+
+  /** The bundle to sign with; a request reads it once. */
+  get bundle(): SigningBundle {
+    return this.#bundle;
+  }
+
+  /** Re-reads the directory; resolves true when a new bundle went into service. Never throws. */
+  reload(): Promise<boolean> {
+    // Reloads run one at a time, so a burst of events cannot interleave two swaps.
+    const run = async (): Promise<boolean> => {
+      try {
+        const next = await loadBundleFromDir(
+          this.mode.dir,
+          this.mode.kind === 'self-signed' ? { source: 'self-signed' } : {},
+        );
+        const previous = this.#bundle;
+        if (
+          next.fingerprint === previous.fingerprint &&
+          next.issuer.certificate.fingerprint256 === previous.issuer.certificate.fingerprint256
+        ) {
+          return false;
+        }
+        this.#bundle = next;
+        this.emit('bundle', { bundle: next, previous, rootChanged: next.rootsPem !== previous.rootsPem });
+        return true;
+      } catch (err) {
+        const error = isMeshcaError(err)
+          ? err
+          : internalError(
+              'CA_RELOAD_FAILED',
+              `reloading ${this.mode.dir} failed: ${(err as Error).message}`,
+              err,
+            );
+        this.emit('reload-failed', { error, dir: this.mode.dir });
+        return false;
+      }
+    };
+    const chained = (this.#reloading ?? Promise.resolve(false)).then(run, run);
+    this.#reloading = chained;
+    return chained;
+  }
+
+  /** Starts watching the bundle directory; changes are debounced, validated and swapped in. */
+  watch(opts: { debounceMs?: number; pollMs?: number } = {}): void {
+    this.#watch ??= watchDirectory(this.mode.dir, () => void this.reload(), opts);
+  }
+
+  close(): void {
+    this.#watch?.close();
+    this.#watch = undefined;
+  }
+}

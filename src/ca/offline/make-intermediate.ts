@@ -1,0 +1,105 @@
+// `meshca certs intermediate <cluster>` (Istio's `<cluster>-cacerts`): an intermediate CA for one
+// cluster, signed by the root in the same directory, laid out as Istio's cacerts secret. With
+// --csr-only it stops at the key and CSR, for a root kept on another machine.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { configError } from '../../errors.js';
+import { buildCaCsr } from '../../pki/build-ca-csr.js';
+import { createIntermediateCertificate } from '../../pki/create-intermediate-certificate.js';
+import { encodePrivateKeyPem, generateKey, publicKeyOf } from '../../pki/keys.js';
+import type { CertificateInfo, NameSpec } from '../../pki/types.js';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from '../atomic-file.js';
+import { fileExists, loadIssuer, refuseOverwrite } from './hierarchy-files.js';
+import { intermediateCaConf } from './openssl-conf.js';
+import { INTERMEDIATE_FILES, type IntermediateProfile, ROOT_FILES } from './profile.js';
+
+/** Cluster names become directory names and `L=`; keep them to what both allow. */
+export function checkClusterName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) {
+    throw configError(
+      'CERTS_BAD_NAME',
+      `"${name}" is not a usable cluster name: use letters, digits, ".", "_" or "-" (e.g. cluster1, east)`,
+    );
+  }
+  return name;
+}
+
+export function intermediateSubject(profile: IntermediateProfile, cluster: string): NameSpec {
+  return { O: profile.org, CN: profile.cn, L: cluster };
+}
+
+export async function makeIntermediate(opts: {
+  rootDir: string;
+  cluster: string;
+  profile: IntermediateProfile;
+  csrOnly?: boolean;
+  force?: boolean;
+  now?: Date;
+}): Promise<{ certificate?: CertificateInfo; files: string[] }> {
+  const cluster = checkClusterName(opts.cluster);
+  const out = join(opts.rootDir, cluster);
+  const path = (name: string) => join(out, name);
+  const rootCert = join(opts.rootDir, ROOT_FILES.cert);
+  const rootKey = join(opts.rootDir, ROOT_FILES.key);
+  const subject = intermediateSubject(opts.profile, cluster);
+  const md = opts.profile.keyType === 'ec-p384' ? 'sha384' : 'sha256';
+
+  if (opts.csrOnly) {
+    await refuseOverwrite([path(INTERMEDIATE_FILES.key), path(INTERMEDIATE_FILES.csr)], opts.force ?? false);
+    const key = await generateKey(opts.profile.keyType);
+    const csr = await buildCaCsr({ key, subject, dnsNames: opts.profile.sanDns, isCa: true });
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 4096;
+    await writeFileAtomic(path(INTERMEDIATE_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
+    await writeFileAtomic(
+      path(INTERMEDIATE_FILES.conf),
+      intermediateCaConf(subject, opts.profile.sanDns, bits, md),
+    );
+    await writeFileAtomic(path(INTERMEDIATE_FILES.csr), csr);
+    return { files: [INTERMEDIATE_FILES.key, INTERMEDIATE_FILES.csr, INTERMEDIATE_FILES.conf].map(path) };
+  }
+
+  if (!(await fileExists(rootCert))) {
+    throw configError(
+      'CERTS_NO_ROOT',
+      `there is no root CA in ${opts.rootDir} (${rootCert} is missing); run "meshca certs root-ca" there first, or use --csr-only and have the root's owner run "meshca certs sign-intermediate"`,
+    );
+  }
+  const issuer = await loadIssuer(
+    rootCert,
+    rootKey,
+    'the root key must sit beside root-cert.pem; if it lives on another machine, use --csr-only',
+    opts.now,
+  );
+  await refuseOverwrite([path(INTERMEDIATE_FILES.key), path(INTERMEDIATE_FILES.cert)], opts.force ?? false);
+  const key = await generateKey(opts.profile.keyType);
+  const certificate = await createIntermediateCertificate({
+    subjectPublicKey: publicKeyOf(key),
+    subject,
+    issuer,
+    days: opts.profile.days,
+    pathLen: 0,
+    dnsNames: opts.profile.sanDns,
+    now: opts.now,
+  });
+  const csr = await buildCaCsr({ key, subject, dnsNames: opts.profile.sanDns, isCa: true });
+  const rootPem = await readFile(rootCert, 'utf8');
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 4096;
+  await writeFileAtomic(path(INTERMEDIATE_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
+  await writeFileAtomic(
+    path(INTERMEDIATE_FILES.conf),
+    intermediateCaConf(subject, opts.profile.sanDns, bits, md),
+  );
+  await writeFileAtomic(path(INTERMEDIATE_FILES.csr), csr);
+  await writeFileAtomic(path(INTERMEDIATE_FILES.cert), certificate.pem);
+  await writeFileAtomic(path(INTERMEDIATE_FILES.chain), certificate.pem + issuer.certificate.pem);
+  await writeFileAtomic(path(INTERMEDIATE_FILES.root), rootPem);
+  return {
+    certificate,
+    files: [
+      INTERMEDIATE_FILES.cert,
+      INTERMEDIATE_FILES.key,
+      INTERMEDIATE_FILES.chain,
+      INTERMEDIATE_FILES.root,
+    ].map(path),
+  };
+}

@@ -1,0 +1,37 @@
+// `meshca certs root-ca`: Istio's Makefile target of the same name — a root CA key, certificate,
+// the CSR it was made from, and an OpenSSL config describing the profile.
+import { join } from 'node:path';
+import { buildCaCsr } from '../../pki/build-ca-csr.js';
+import { createRootCertificate } from '../../pki/create-root-certificate.js';
+import { encodePrivateKeyPem, generateKey } from '../../pki/keys.js';
+import type { CertificateInfo } from '../../pki/types.js';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from '../atomic-file.js';
+import { refuseOverwrite } from './hierarchy-files.js';
+import { rootCaConf } from './openssl-conf.js';
+import { ROOT_FILES, type RootProfile } from './profile.js';
+
+export async function makeRootCa(opts: {
+  dir: string;
+  profile: RootProfile;
+  force?: boolean;
+  now?: Date;
+}): Promise<{ certificate: CertificateInfo; files: string[] }> {
+  const path = (name: string) => join(opts.dir, name);
+  await refuseOverwrite([path(ROOT_FILES.key), path(ROOT_FILES.cert)], opts.force ?? false);
+  const key = await generateKey(opts.profile.keyType);
+  const csr = await buildCaCsr({ key, subject: opts.profile.subject, isCa: true });
+  const certificate = await createRootCertificate({
+    key,
+    subject: opts.profile.subject,
+    days: opts.profile.days,
+    now: opts.now,
+  });
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 4096;
+  const md = opts.profile.keyType === 'ec-p384' ? 'sha384' : 'sha256';
+  // Key first: a crash after it leaves a key without certificate, never a certificate without key.
+  await writeFileAtomic(path(ROOT_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
+  await writeFileAtomic(path(ROOT_FILES.conf), rootCaConf(opts.profile.subject, bits, md));
+  await writeFileAtomic(path(ROOT_FILES.csr), csr);
+  await writeFileAtomic(path(ROOT_FILES.cert), certificate.pem);
+  return { certificate, files: [ROOT_FILES.cert, ROOT_FILES.key, ROOT_FILES.conf, ROOT_FILES.csr].map(path) };
+}

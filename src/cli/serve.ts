@@ -1,0 +1,183 @@
+// `meshca serve`: the CA server. Resolves settings (flags > Istio's environment variables >
+// defaults), starts the server, reloads on SIGHUP and drains on SIGTERM/SIGINT.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CaMode } from '../ca/certificate-authority.js';
+import { parseJwtRules } from '../identity/parse-jwt-rules.js';
+import type { TrustedIssuer } from '../identity/token-verifier.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { parseKeyType } from '../pki/keys.js';
+import { validateTrustDomain } from '../pki/spiffe-id.js';
+import type { KeyType } from '../pki/types.js';
+import { startCaServer } from '../server/ca-server.js';
+import { type CommandSpec, list, parseCommandArgs, str } from './args.js';
+import type { CliContext } from './context.js';
+import { parseDurationSeconds } from './duration.js';
+import { parseHostPort, pick, pickOptional, SettingsProblems } from './settings.js';
+
+const spec: CommandSpec = {
+  name: 'serve',
+  summary: "run the CA: Istio's certificate service over gRPC+TLS, self-signed or with your plugged-in CA",
+  usage: 'meshca serve [--data-dir DIR] [--cacerts DIR] [--listen HOST:PORT] [options]',
+  options: {
+    'data-dir': { type: 'string' },
+    cacerts: { type: 'string' },
+    listen: { type: 'string' },
+    monitoring: { type: 'string' },
+    'trust-domain': { type: 'string' },
+    'ca-key-type': { type: 'string' },
+    'workload-cert-ttl': { type: 'string' },
+    'max-workload-cert-ttl': { type: 'string' },
+    host: { type: 'string', multiple: true },
+    'jwt-rule': { type: 'string' },
+    audience: { type: 'string', multiple: true },
+    'log-level': { type: 'string' },
+  },
+  optionHelp: [
+    '--data-dir DIR               state directory (env MESHCA_DATA_DIR, default ./.meshca)',
+    '--cacerts DIR                plugged-in CA: ca-cert.pem ca-key.pem root-cert.pem cert-chain.pem, or tls.crt tls.key ca.crt',
+    '                             (env MESHCA_CACERTS; default <data-dir>/cacerts when it exists, else a self-signed root in <data-dir>/ca)',
+    '--listen HOST:PORT           gRPC address (env MESHCA_LISTEN, default 127.0.0.1:15012)',
+    '--monitoring HOST:PORT|off   /metrics /healthz /readyz (env MESHCA_MONITORING, default 127.0.0.1:15014)',
+    '--trust-domain TD            SPIFFE trust domain (env TRUST_DOMAIN, default cluster.local)',
+    "--ca-key-type TYPE           self-signed root key: ec-p256 (default), ec-p384, rsa-2048 (Istio's), … (env MESHCA_CA_KEY_TYPE)",
+    '--workload-cert-ttl DUR      default certificate lifetime (env DEFAULT_WORKLOAD_CERT_TTL, default 24h)',
+    '--max-workload-cert-ttl DUR  longest lifetime a workload may ask for (env MAX_WORKLOAD_CERT_TTL, default 2160h = 90 days)',
+    '--host NAME                  extra DNS name or IP for the server certificate (repeatable)',
+    "--jwt-rule JSON              trust another token issuer, like Istio's JWT_RULE (env JWT_RULE):",
+    '                             {"issuer":"https://kubernetes.default.svc","audiences":["istio-ca"],"jwks_file":"jwks.json"}',
+    "--audience AUD               audience the embedded issuer's tokens must carry (repeatable, env TOKEN_AUDIENCE, default istio-ca)",
+    '--log-level LEVEL            debug, info (default), warn, error (env MESHCA_LOG_LEVEL)',
+  ],
+  examples: [
+    'meshca serve                                   # self-signed root in ./.meshca/ca, kept across restarts',
+    'meshca serve --cacerts cluster1                # sign with the intermediate made by "meshca certs cluster1-cacerts"',
+    'MAX_WORKLOAD_CERT_TTL=48h meshca serve --listen 0.0.0.0:15012 --host ca.example.internal',
+  ],
+};
+
+export interface ServeSettings {
+  dataDir: string;
+  ca: CaMode;
+  listen: { host: string; port: number };
+  monitoring: { host: string; port: number } | null;
+  trustDomain: string;
+  ttl: { defaultSeconds: number; maxSeconds: number };
+  hosts: string[];
+  trustedIssuers: TrustedIssuer[];
+  audiences: string[];
+  logLevel: LogLevel;
+}
+
+/** Every serve setting, resolved and checked together; throws one error listing every problem. */
+export function resolveServeSettings(values: Record<string, unknown>, ctx: CliContext): ServeSettings {
+  const env = ctx.env;
+  const problems = new SettingsProblems();
+  const dataDir = resolve(ctx.cwd, pick(str(values['data-dir']), env, 'MESHCA_DATA_DIR', '.meshca').value);
+  const trustDomain = problems.try(
+    () => validateTrustDomain(pick(str(values['trust-domain']), env, 'TRUST_DOMAIN', 'cluster.local').value),
+    'cluster.local',
+  );
+  const keyType: KeyType = problems.try(
+    () =>
+      parseKeyType(
+        pick(str(values['ca-key-type']), env, 'MESHCA_CA_KEY_TYPE', 'ec-p256').value,
+        '--ca-key-type',
+      ),
+    'ec-p256',
+  );
+  const cacertsFlag = pickOptional(str(values.cacerts), env, 'MESHCA_CACERTS');
+  let ca: CaMode;
+  if (cacertsFlag !== undefined) {
+    const dir = resolve(ctx.cwd, cacertsFlag);
+    if (!existsSync(dir))
+      problems.add(
+        `--cacerts ${dir} does not exist; make one with "meshca certs cluster1-cacerts" or drop --cacerts for a self-signed root`,
+      );
+    ca = { kind: 'plugged', dir };
+  } else if (existsSync(join(dataDir, 'cacerts'))) {
+    ca = { kind: 'plugged', dir: join(dataDir, 'cacerts') };
+  } else {
+    ca = { kind: 'self-signed', dir: join(dataDir, 'ca'), trustDomain, keyType };
+  }
+  const duration = (flag: string, envName: string, fallback: string) => {
+    const { value, source } = pick(str(values[flag]), env, envName, fallback);
+    return problems.try(
+      () => parseDurationSeconds(value, source === 'flag' ? `--${flag}` : source),
+      parseDurationSeconds(fallback, fallback),
+    );
+  };
+  const ttl = {
+    defaultSeconds: duration('workload-cert-ttl', 'DEFAULT_WORKLOAD_CERT_TTL', '24h'),
+    maxSeconds: duration('max-workload-cert-ttl', 'MAX_WORKLOAD_CERT_TTL', '2160h'),
+  };
+  if (ttl.defaultSeconds > ttl.maxSeconds)
+    problems.add(
+      `the default workload certificate TTL (${ttl.defaultSeconds}s) is longer than the maximum (${ttl.maxSeconds}s)`,
+    );
+  const listen = problems.try(
+    () => parseHostPort(pick(str(values.listen), env, 'MESHCA_LISTEN', '127.0.0.1:15012').value, '--listen'),
+    { host: '127.0.0.1', port: 15012 },
+  );
+  const monitoringText = pick(str(values.monitoring), env, 'MESHCA_MONITORING', '127.0.0.1:15014').value;
+  const monitoring =
+    monitoringText === 'off' ? null : problems.try(() => parseHostPort(monitoringText, '--monitoring'), null);
+  const jwtRule = pickOptional(str(values['jwt-rule']), env, 'JWT_RULE');
+  const trustedIssuers = jwtRule
+    ? problems.try(
+        () =>
+          parseJwtRules(jwtRule, values['jwt-rule'] ? '--jwt-rule' : 'JWT_RULE', (p) =>
+            readFileSync(resolve(ctx.cwd, p), 'utf8'),
+          ),
+        [],
+      )
+    : [];
+  const audienceFlags = list(values.audience);
+  const audiences =
+    audienceFlags.length > 0
+      ? audienceFlags
+      : (env.TOKEN_AUDIENCE ?? 'istio-ca')
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean);
+  const logLevel = pick(str(values['log-level']), env, 'MESHCA_LOG_LEVEL', 'info').value as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
+    problems.add(`--log-level ${logLevel}: use debug, info, warn or error`);
+  problems.throwIfAny('serve');
+  return Object.freeze({
+    dataDir,
+    ca,
+    listen,
+    monitoring,
+    trustDomain,
+    ttl,
+    hosts: list(values.host),
+    trustedIssuers,
+    audiences,
+    logLevel,
+  });
+}
+
+export async function runServe(argv: string[], ctx: CliContext): Promise<number> {
+  const args = parseCommandArgs(spec, argv, ctx.out);
+  if (!args) return 0;
+  const settings = resolveServeSettings(args.values, ctx);
+  const log = createLogger({ level: settings.logLevel, component: 'ca' });
+  const server = await startCaServer({ ...settings, log });
+  const onHup = () => {
+    log.info('SIGHUP: reloading the CA bundle', { event: 'sighup' });
+    void server.reload();
+  };
+  process.on('SIGHUP', onHup);
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      log.info(`${signal}: draining in-flight requests and stopping`, { event: 'shutdown' });
+      server.close().then(done, done);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  process.off('SIGHUP', onHup);
+  log.info('stopped', { event: 'stopped' });
+  return 0;
+}

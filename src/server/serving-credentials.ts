@@ -1,0 +1,99 @@
+// The CA server's own TLS identity: a certificate issued by its own CA for istiod's DNS name,
+// localhost, 127.0.0.1 and --host extras, renewed at half its life and whenever the CA changes.
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { SigningBundle } from '../ca/signing-bundle.js';
+import { issueServingCertificate } from '../pki/issue-serving-certificate.js';
+import { encodePrivateKeyPem } from '../pki/keys.js';
+
+/** Istio agents dial istiod by this name and check it in the server certificate. */
+export const ISTIOD_DNS_NAMES = [
+  'istiod.istio-system.svc',
+  'istiod.istio-system.svc.cluster.local',
+  'istiod.istio-system',
+  'istiod',
+];
+export const SERVING_CERT_TTL_SECONDS = 24 * 3600;
+
+/**
+ * grpc-js only offers client-certificate modes "none" or "required"; the CA needs "optional"
+ * (token callers have none, renewing workloads present theirs), so this sets Node's TLS options
+ * directly: request a certificate, let the handshake through without one, check it per call.
+ */
+class OptionalClientCertCredentials extends grpc.ServerCredentials {
+  constructor(options: { ca: Buffer; cert: Buffer[]; key: Buffer[] }) {
+    super({ requestCert: true, rejectUnauthorized: false }, options);
+  }
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+  /** New connections get these; open ones keep theirs. */
+  replace(options: { ca: Buffer; cert: Buffer[]; key: Buffer[] }): void {
+    this.updateSecureContextOptions(options);
+  }
+}
+
+export interface ServingIdentity {
+  credentials: grpc.ServerCredentials;
+  /** Re-issues from `bundle` and hands new connections the new certificate. */
+  renew(bundle: SigningBundle): void;
+  notAfter(): Date;
+  close(): void;
+}
+
+export function createServingIdentity(
+  bundle: SigningBundle,
+  opts: { hosts: string[]; ttlSeconds?: number },
+): ServingIdentity {
+  const ttlSeconds = opts.ttlSeconds ?? SERVING_CERT_TTL_SECONDS;
+  const dnsNames = [...new Set([...ISTIOD_DNS_NAMES, 'localhost', ...opts.hosts.filter((h) => !isIp(h))])];
+  const ips = [...new Set(['127.0.0.1', ...opts.hosts.filter(isIp)])];
+  let key: KeyObject = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+  let current = bundle;
+  let notAfter = new Date(0);
+  let timer: NodeJS.Timeout | undefined;
+
+  const material = () => {
+    const issued = issueServingCertificate({
+      issuer: current.issuer,
+      publicKey: key,
+      dnsNames,
+      ips,
+      ttlSeconds,
+    });
+    notAfter = issued.notAfter;
+    return {
+      ca: Buffer.from(current.rootsPem),
+      cert: [Buffer.from(issued.pem + current.chainPems.join(''))],
+      key: [Buffer.from(encodePrivateKeyPem(key))],
+    };
+  };
+  const credentials = new OptionalClientCertCredentials(material());
+
+  const schedule = () => {
+    if (timer) clearTimeout(timer);
+    // Half of the remaining life, as Istio's agents do; setTimeout caps at ~24.8 days.
+    const delay = Math.min(Math.max((notAfter.getTime() - Date.now()) / 2, 1000), 2 ** 31 - 1);
+    timer = setTimeout(() => identity.renew(current), delay);
+    timer.unref();
+  };
+  const identity: ServingIdentity = {
+    credentials,
+    renew(next) {
+      current = next;
+      key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+      credentials.replace(material());
+      schedule();
+    },
+    notAfter: () => notAfter,
+    close() {
+      if (timer) clearTimeout(timer);
+    },
+  };
+  schedule();
+  return identity;
+}
+
+function isIp(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
+}
