@@ -1,0 +1,137 @@
+// Runs the real `meshca` command (the compiled CLI, as users run it) in child processes and cleans
+// them up. `startServe` waits for the CA's "serving" log line and reads the ports from it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const MESHCA_BIN = fileURLToPath(new URL('../../bin/meshca.js', import.meta.url));
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export interface ServeProcess {
+  child: ChildProcess;
+  grpcPort: number;
+  monitoringPort: number | undefined;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  stderr(): string;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+}
+
+export function startServe(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ServeProcess> {
+  const child = spawn(
+    process.execPath,
+    [MESHCA_BIN, 'serve', '--listen', '127.0.0.1:0', '--monitoring', '127.0.0.1:0', ...args],
+    {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  running.add(child);
+  const logs: Record<string, unknown>[] = [];
+  let text = '';
+  let pending = '';
+  const waiters: {
+    predicate: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }[] = [];
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk;
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        logs.push(parsed);
+        for (const w of [...waiters]) {
+          if (w.predicate(parsed)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(parsed);
+          }
+        }
+      } catch {
+        // not a log line (a usage error); kept in text
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  const waitForLog = (predicate: (l: Record<string, unknown>) => boolean, timeoutMs = 20_000) => {
+    const found = logs.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`log line not seen within ${timeoutMs} ms; stderr:\n${text}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        predicate,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`meshca serve exited (${code}) before the log line; stderr:\n${text}`));
+      });
+    });
+  };
+  return waitForLog((l) => l.msg === 'meshca CA serving', opts.timeoutMs).then((line) => ({
+    child,
+    grpcPort: Number(String(line.grpc).split(':').pop()),
+    monitoringPort: line.monitoring === 'off' ? undefined : Number(String(line.monitoring).split(':').pop()),
+    logs,
+    stderr: () => text,
+    stop: (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+    waitForLog,
+  }));
+}
+
+/** Runs `meshca args…` to completion. */
+export function runMeshca(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MESHCA_BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    running.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
