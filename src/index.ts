@@ -1,0 +1,27 @@
+// meshca's public library entry: named exports of what other programs embed or call.
+export { CaCallError, type CaClient, createCaClient } from './agent/ca-client.js';
+export { requestCertificate } from './agent/request-certificate.js';
+export { readCredentials, writeCredentials } from './agent/write-credentials.js';
+export { CA_SERVICE_NAME, caServiceDefinition } from './api/ca-service.js';
+export { type CaMode, CertificateAuthority } from './ca/certificate-authority.js';
+export { makeIntermediate } from './ca/offline/make-intermediate.js';
+export { makeRootCa } from './ca/offline/make-root-ca.js';
+export { makeWorkload } from './ca/offline/make-workload.js';
+export { signIntermediate } from './ca/offline/sign-intermediate.js';
+export { loadBundleFromDir } from './ca/read-bundle-files.js';
+export { buildSigningBundle, type SigningBundle } from './ca/signing-bundle.js';
+export { type ErrorKind, isMeshcaError, MeshcaError } from './errors.js';
+export { loadOrCreateTokenIssuer } from './identity/token-issuer.js';
+export { createTokenVerifier, type TokenVerifier, type TrustedIssuer } from './identity/token-verifier.js';
+export { createLogger, type Logger } from './log.js';
+export { buildWorkloadCsr } from './pki/build-workload-csr.js';
+export { issueWorkloadCertificate } from './pki/issue-workload-certificate.js';
+export { generateKey, keyFromPrivateKey, readPrivateKey } from './pki/keys.js';
+export { parseCertificate, parseCertificates } from './pki/parse-certificate.js';
+export { parseCsr } from './pki/parse-csr.js';
+export { decodePem, encodePem } from './pki/pem.js';
+export { formatWorkloadId, parseSpiffeId, parseWorkloadId } from './pki/spiffe-id.js';
+export type { CertificateInfo, Issuer, KeyType, ParsedCsr } from './pki/types.js';
+export { verifyChain } from './pki/verify-chain.js';
+export type { Signer } from './ra/signer.js';
+export { type CaServer, startCaServer } from './server/ca-server.js';
