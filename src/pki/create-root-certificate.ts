@@ -1,0 +1,45 @@
+// Making a self-signed root CA certificate, the trust anchor of a mesh (Istio's root-cert.pem).
+import type { KeyObject } from 'node:crypto';
+import { invalidInput } from '../errors.js';
+import { buildCaCertificate } from './build-ca-certificate.js';
+import { keyFromPrivateKey, publicKeyOf } from './keys.js';
+import type { CertificateInfo, NameSpec } from './types.js';
+import { encodeNameSpec } from './x509-name.js';
+
+export interface CreateRootCertificateOptions {
+  /** The root's private key; it signs its own certificate. */
+  key: KeyObject;
+  subject: NameSpec;
+  days: number;
+  /** The clock, injectable so expiry can be tested. */
+  now?: Date;
+}
+
+/**
+ * A v3 self-signed root: basicConstraints critical CA:TRUE without a path length (the operator's
+ * intermediates decide their own), keyUsage critical Digital Signature, Certificate Sign, CRL Sign,
+ * a subjectKeyIdentifier, SHA-256 (SHA-384 for a P-384 key).
+ */
+export async function createRootCertificate(opts: CreateRootCertificateOptions): Promise<CertificateInfo> {
+  if (opts.key.type !== 'private') {
+    throw invalidInput(
+      'PKI_KEY_UNSUPPORTED',
+      'a root certificate signs itself, so it needs the private key, not a public key',
+    );
+  }
+  const subjectDer = encodeNameSpec(opts.subject, 'root subject');
+  const publicKey = publicKeyOf(opts.key);
+  return buildCaCertificate({
+    what: 'root certificate',
+    subjectDer,
+    spkiDer: publicKey.export({ type: 'spki', format: 'der' }),
+    issuerDer: subjectDer,
+    signer: keyFromPrivateKey(opts.key),
+    verifyWith: publicKey,
+    authorityKeyId: undefined,
+    pathLen: undefined,
+    dnsNames: [],
+    days: opts.days,
+    now: opts.now ?? new Date(),
+  });
+}

@@ -1,0 +1,193 @@
+// verifyChain on Istio's sample certificates and on a bundle made like Istio's Makefile; every verdict
+// is compared with `openssl verify -auth_level 1 -CAfile roots -untrusted intermediates leaf`.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { createIntermediateCertificate } from '../../src/pki/create-intermediate-certificate.js';
+import { createRootCertificate } from '../../src/pki/create-root-certificate.js';
+import { keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
+import { parseCertificate, parseCertificates } from '../../src/pki/parse-certificate.js';
+import type { CertificateInfo, ChainVerdict } from '../../src/pki/types.js';
+import { verifyChain } from '../../src/pki/verify-chain.js';
+import {
+  makeTempDir,
+  openssl,
+  opensslIssue,
+  opensslKey,
+  opensslSelfSigned,
+  opensslVerify,
+  type TempDir,
+} from '../support/openssl.js';
+
+const SAMPLES = '/work/shared/istio-samples-certs';
+const DAY = 24 * 60 * 60 * 1000;
+const ROOT = 'O=Istio, CN=Root CA';
+const INT = 'O=Istio, CN=Intermediate CA, L=cluster1';
+const CA_EXT = [
+  'basicConstraints=critical,CA:TRUE',
+  'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+];
+const LEAF_EXT = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
+
+const samples = (file: string) => parseCertificates(readFileSync(`${SAMPLES}/${file}`, 'utf8'), file);
+const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+
+let dir: TempDir;
+
+/** Runs verifyChain and openssl on the same input, asserts they agree, and returns meshca's verdict. */
+function judge(o: {
+  leaf: CertificateInfo;
+  intermediates?: CertificateInfo[];
+  roots: CertificateInfo[];
+  at?: Date;
+}) {
+  const verdict = verifyChain(o);
+  const theirs = opensslVerify(dir, {
+    roots: o.roots.map((c) => c.pem),
+    intermediates: o.intermediates?.map((c) => c.pem),
+    leaf: o.leaf.pem,
+    at: o.at,
+  });
+  assert.equal(
+    verdict.ok,
+    theirs.ok,
+    `meshca says ${JSON.stringify(verdict.ok ? 'ok' : verdict.reasons)}, openssl says ${theirs.output}`,
+  );
+  return verdict;
+}
+
+function reasonsOf(verdict: ChainVerdict): string[] {
+  assert.equal(verdict.ok, false);
+  return verdict.ok ? [] : verdict.reasons;
+}
+
+function pathOf(verdict: ChainVerdict): string[] {
+  assert.ok(verdict.ok, verdict.ok ? '' : verdict.reasons.join('\n'));
+  return verdict.ok ? verdict.path.map((c) => c.subject || c.uris[0]!) : [];
+}
+
+before(() => {
+  dir = makeTempDir();
+});
+after(() => dir.remove());
+
+describe('verifyChain on the Istio sample certificates', () => {
+  it('verifies ca-cert.pem with root-cert.pem', () => {
+    const [ca] = samples('ca-cert.pem');
+    const verdict = judge({ leaf: ca!, roots: samples('root-cert.pem') });
+    assert.deepEqual(pathOf(verdict), [
+      'C=US, ST=California, L=Sunnyvale, O=Istio, CN=Istio CA',
+      'C=US, ST=California, L=Sunnyvale, O=Istio, OU=Test, CN=Root CA, emailAddress=testrootca@istio.io',
+    ]);
+  });
+
+  it('verifies the -alt set, alone and as cert-chain bundles', () => {
+    for (const file of ['ca-cert-alt.pem', 'ca-cert-alt-2.pem']) {
+      judge({ leaf: samples(file)[0]!, roots: samples('root-cert-alt.pem') });
+    }
+    for (const file of ['cert-chain-alt.pem', 'cert-chain-alt-2.pem']) {
+      const [leaf, ...rest] = samples(file);
+      const verdict = judge({ leaf: leaf!, intermediates: rest, roots: samples('root-cert-alt.pem') });
+      assert.equal(pathOf(verdict).length, 2);
+    }
+  });
+
+  it('verifies against root-cert-combined*.pem, which hold several roots', () => {
+    assert.equal(samples('root-cert-combined.pem').length, 2);
+    assert.equal(samples('root-cert-combined-2.pem').length, 3);
+    for (const roots of ['root-cert-combined.pem', 'root-cert-combined-2.pem']) {
+      for (const file of ['ca-cert.pem', 'ca-cert-alt.pem', 'ca-cert-alt-2.pem']) {
+        judge({ leaf: samples(file)[0]!, roots: samples(roots) });
+      }
+    }
+  });
+
+  it('verifies the foo and bar workload certificates', () => {
+    for (const who of ['foo', 'bar']) {
+      const [leaf, ...chain] = samples(`workload-${who}-cert.pem`);
+      const verdict = judge({ leaf: leaf!, intermediates: chain, roots: samples('root-cert.pem') });
+      assert.equal(pathOf(verdict)[0], `spiffe://trust-domain-${who}/ns/${who}/sa/${who}`);
+      // The -root-certs bundle holds the intermediate too, both trusted.
+      judge({ leaf: leaf!, roots: samples(`workload-${who}-root-certs.pem`) });
+      judge({
+        leaf: samples(`leaf-workload-${who}-cert.pem`)[0]!,
+        intermediates: samples('ca-cert.pem'),
+        roots: samples('root-cert.pem'),
+      });
+    }
+  });
+
+  it('does not verify a sample intermediate against the other set’s root', () => {
+    const verdict = judge({ leaf: samples('ca-cert-alt.pem')[0]!, roots: samples('root-cert.pem') });
+    assert.deepEqual(reasonsOf(verdict), [
+      `no issuer found for "${INT}" (issuer "${ROOT}"): the chain is missing an intermediate`,
+    ]);
+  });
+});
+
+describe('verifyChain on a bundle openssl makes with Istio’s Makefile.selfsigned.mk profile', () => {
+  it('parses and verifies root, intermediate and a workload under them', () => {
+    // root-ca.conf: RSA 4096, O=Istio, CN=Root CA, signed with its own key by `openssl x509 -req -signkey`.
+    const rootKey = opensslKey(dir, 'istio-root', 'rsa-4096');
+    const rootPem = opensslSelfSigned(dir, {
+      subj: '/O=Istio/CN=Root CA',
+      key: rootKey,
+      days: 3650,
+      ext: [
+        'subjectKeyIdentifier=hash',
+        'basicConstraints=critical,CA:true',
+        'keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment,keyCertSign',
+      ],
+    });
+    const rootPath = dir.write('istio-root.pem', rootPem);
+    // cluster1/intermediate.conf: pathlen:0, L=cluster1, DNS:istiod.istio-system.svc.
+    const intKey = opensslKey(dir, 'istio-int', 'rsa-2048');
+    const intPem = opensslIssue(dir, {
+      subj: '/O=Istio/CN=Intermediate CA/L=cluster1',
+      key: intKey,
+      caCert: rootPath,
+      caKey: rootKey,
+      days: 730,
+      ext: [
+        'subjectKeyIdentifier=hash',
+        'basicConstraints=critical,CA:true,pathlen:0',
+        'keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment,keyCertSign',
+        'subjectAltName=DNS.1:istiod.istio-system.svc',
+      ],
+    });
+    const root = parseCertificate(rootPem, 'root-cert.pem');
+    const int = parseCertificate(intPem, 'ca-cert.pem');
+    assert.equal(root.keyDescription, 'RSA 4096');
+    assert.equal(root.subject, ROOT);
+    assert.equal(int.subject, INT);
+    assert.equal(int.pathLen, 0);
+    assert.deepEqual(int.dnsNames, ['istiod.istio-system.svc']);
+    assert.deepEqual(pathOf(judge({ leaf: int, roots: [root] })), [INT, ROOT]);
+
+    const leafPem = opensslIssue(dir, {
+      subj: '/',
+      key: opensslKey(dir, 'istio-leaf'),
+      caCert: dir.write('istio-int.pem', intPem),
+      caKey: intKey,
+      days: 1,
+      ext: [...LEAF_EXT, 'subjectAltName=critical,URI:spiffe://cluster.local/ns/default/sa/sleep'],
+    });
+    const chain = parseCertificates(intPem + rootPem, 'cert-chain.pem');
+    const verdict = judge({ leaf: parseCertificate(leafPem), intermediates: chain, roots: [root] });
+    assert.deepEqual(pathOf(verdict), ['spiffe://cluster.local/ns/default/sa/sleep', INT, ROOT]);
+
+    // An intermediate meshca makes under the openssl root verifies too.
+    const signer = {
+      certificate: root,
+      key: keyFromPrivateKey(readPrivateKey(readFileSync(rootKey, 'utf8'))),
+    };
+    return createIntermediateCertificate({
+      subjectPublicKey: readPrivateKey(readFileSync(intKey, 'utf8')),
+      subject: { O: 'Istio', CN: 'Intermediate CA', L: 'cluster2' },
+      issuer: signer,
+      days: 30,
+    }).then((ours) => {
+      assert.ok(judge({ leaf: ours, roots: [root] }).ok);
+    });
+  });
+});

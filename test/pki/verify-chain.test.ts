@@ -1,0 +1,325 @@
+// verifyChain on chains minted here, valid and broken; every verdict is compared with
+// `openssl verify -auth_level 1 -CAfile roots -untrusted intermediates leaf`.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { createIntermediateCertificate } from '../../src/pki/create-intermediate-certificate.js';
+import { createRootCertificate } from '../../src/pki/create-root-certificate.js';
+import { keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
+import { parseCertificate, parseCertificates } from '../../src/pki/parse-certificate.js';
+import type { CertificateInfo, ChainVerdict } from '../../src/pki/types.js';
+import { verifyChain } from '../../src/pki/verify-chain.js';
+import {
+  makeTempDir,
+  openssl,
+  opensslIssue,
+  opensslKey,
+  opensslSelfSigned,
+  opensslVerify,
+  type TempDir,
+} from '../support/openssl.js';
+
+const SAMPLES = '/work/shared/istio-samples-certs';
+const DAY = 24 * 60 * 60 * 1000;
+const ROOT = 'O=Istio, CN=Root CA';
+const INT = 'O=Istio, CN=Intermediate CA, L=cluster1';
+const CA_EXT = [
+  'basicConstraints=critical,CA:TRUE',
+  'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+];
+const LEAF_EXT = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
+
+const samples = (file: string) => parseCertificates(readFileSync(`${SAMPLES}/${file}`, 'utf8'), file);
+const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+
+let dir: TempDir;
+
+/** Runs verifyChain and openssl on the same input, asserts they agree, and returns meshca's verdict. */
+function judge(o: {
+  leaf: CertificateInfo;
+  intermediates?: CertificateInfo[];
+  roots: CertificateInfo[];
+  at?: Date;
+}) {
+  const verdict = verifyChain(o);
+  const theirs = opensslVerify(dir, {
+    roots: o.roots.map((c) => c.pem),
+    intermediates: o.intermediates?.map((c) => c.pem),
+    leaf: o.leaf.pem,
+    at: o.at,
+  });
+  assert.equal(
+    verdict.ok,
+    theirs.ok,
+    `meshca says ${JSON.stringify(verdict.ok ? 'ok' : verdict.reasons)}, openssl says ${theirs.output}`,
+  );
+  return verdict;
+}
+
+function reasonsOf(verdict: ChainVerdict): string[] {
+  assert.equal(verdict.ok, false);
+  return verdict.ok ? [] : verdict.reasons;
+}
+
+function pathOf(verdict: ChainVerdict): string[] {
+  assert.ok(verdict.ok, verdict.ok ? '' : verdict.reasons.join('\n'));
+  return verdict.ok ? verdict.path.map((c) => c.subject || c.uris[0]!) : [];
+}
+
+before(() => {
+  dir = makeTempDir();
+});
+after(() => dir.remove());
+
+describe('verifyChain on chains minted here', () => {
+  let rootKey: string;
+  let root: CertificateInfo;
+  let rootPath: string;
+  let intKey: string;
+  let int: CertificateInfo;
+  let intPath: string;
+
+  /** A leaf for a fresh key, signed with openssl by the CA in caPath/caKey. */
+  const leafUnder = (
+    caPath: string,
+    caKey: string,
+    subj = '/CN=workload',
+    extra: Partial<{ digest: string; ext: string[] }> = {},
+  ) =>
+    parseCertificate(
+      opensslIssue(dir, {
+        subj,
+        key: opensslKey(dir, 'leaf'),
+        caCert: caPath,
+        caKey,
+        days: 2,
+        ext: LEAF_EXT,
+        ...extra,
+      }),
+    );
+
+  before(async () => {
+    rootKey = opensslKey(dir, 'root');
+    const rk = readPrivateKey(readFileSync(rootKey, 'utf8'));
+    root = await createRootCertificate({ key: rk, subject: { O: 'Istio', CN: 'Root CA' }, days: 365 });
+    rootPath = dir.write('root.pem', root.pem);
+    intKey = opensslKey(dir, 'int');
+    int = await createIntermediateCertificate({
+      subjectPublicKey: readPrivateKey(readFileSync(intKey, 'utf8')),
+      subject: { O: 'Istio', CN: 'Intermediate CA', L: 'cluster1' },
+      issuer: { certificate: root, key: keyFromPrivateKey(rk) },
+      days: 30,
+    });
+    intPath = dir.write('int.pem', int.pem);
+  });
+
+  const issuer = () => ({
+    certificate: root,
+    key: keyFromPrivateKey(readPrivateKey(readFileSync(rootKey, 'utf8'))),
+  });
+  const intKeyObject = () => readPrivateKey(readFileSync(intKey, 'utf8'));
+
+  it('accepts a leaf that is itself a trusted root', () => {
+    assert.deepEqual(pathOf(judge({ leaf: root, roots: [root] })), [ROOT]);
+  });
+
+  it('finds the path in a jumbled pool holding extra certificates and the root', async () => {
+    const k2 = opensslKey(dir, 'int2');
+    const int1 = await createIntermediateCertificate({
+      subjectPublicKey: intKeyObject(),
+      subject: { O: 'Istio', CN: 'Intermediate CA', L: 'cluster1' },
+      issuer: issuer(),
+      days: 30,
+      pathLen: 1,
+    });
+    const int2 = await createIntermediateCertificate({
+      subjectPublicKey: readPrivateKey(readFileSync(k2, 'utf8')),
+      subject: { O: 'Istio', CN: 'Second CA' },
+      issuer: { certificate: int1, key: keyFromPrivateKey(intKeyObject()) },
+      days: 30,
+    });
+    const leaf = leafUnder(dir.write('int2.pem', int2.pem), k2);
+    const stranger = samples('ca-cert-alt.pem')[0]!;
+    const verdict = judge({ leaf, intermediates: [stranger, root, int2, int1, leaf], roots: [root] });
+    assert.deepEqual(pathOf(verdict), ['CN=workload', 'O=Istio, CN=Second CA', INT, ROOT]);
+  });
+
+  it('prefers the valid one of two intermediates with the same name and key', async () => {
+    const expired = await createIntermediateCertificate({
+      subjectPublicKey: intKeyObject(),
+      subject: { O: 'Istio', CN: 'Intermediate CA', L: 'cluster1' },
+      issuer: issuer(),
+      days: 30,
+      now: new Date(Date.now() - 100 * DAY),
+    });
+    const leaf = leafUnder(intPath, intKey);
+    const verdict = judge({ leaf, intermediates: [expired, int], roots: [root] });
+    assert.equal(verdict.ok && verdict.path[1]!.fingerprint256, int.fingerprint256);
+  });
+
+  it('accepts a SHA-1 self-signature on the root itself', () => {
+    const k = opensslKey(dir, 'sha1-root');
+    const sha1Root = parseCertificate(
+      opensslSelfSigned(dir, { subj: '/CN=Old Root', key: k, digest: 'sha1', ext: CA_EXT }),
+    );
+    assert.equal(sha1Root.signatureHash, 'sha1');
+    const leaf = leafUnder(dir.write('sha1-root.pem', sha1Root.pem), k);
+    assert.ok(judge({ leaf, roots: [sha1Root] }).ok);
+  });
+
+  it('refuses a leaf used as a CA', () => {
+    const workloadKey = opensslKey(dir, 'workload');
+    const workload = parseCertificate(
+      opensslIssue(dir, {
+        subj: '/CN=workload',
+        key: workloadKey,
+        caCert: rootPath,
+        caKey: rootKey,
+        days: 2,
+        ext: LEAF_EXT,
+      }),
+    );
+    const victim = leafUnder(dir.write('workload.pem', workload.pem), workloadKey, '/CN=victim');
+    const verdict = judge({ leaf: victim, intermediates: [workload], roots: [root] });
+    assert.deepEqual(reasonsOf(verdict), [
+      '"CN=workload" is not a CA (basicConstraints CA:FALSE) but issued "CN=victim"',
+      '"CN=workload" may not sign certificates (its keyUsage lacks Certificate Sign) but issued "CN=victim"',
+    ]);
+  });
+
+  it('refuses an expired intermediate', async () => {
+    const expired = await createIntermediateCertificate({
+      subjectPublicKey: intKeyObject(),
+      subject: { O: 'Istio', CN: 'Intermediate CA', L: 'cluster1' },
+      issuer: issuer(),
+      days: 30,
+      now: new Date(Date.now() - 400 * DAY),
+    });
+    const leaf = leafUnder(dir.write('expired.pem', expired.pem), intKey);
+    const verdict = judge({ leaf, intermediates: [expired], roots: [root] });
+    assert.deepEqual(reasonsOf(verdict), [`certificate "${INT}" expired at ${iso(expired.notAfter)}`]);
+  });
+
+  it('refuses an expired root', async () => {
+    const k = readPrivateKey(readFileSync(rootKey, 'utf8'));
+    const old = await createRootCertificate({
+      key: k,
+      subject: { O: 'Old', CN: 'Root CA' },
+      days: 10,
+      now: new Date(Date.now() - 50 * DAY),
+    });
+    const child = await createIntermediateCertificate({
+      subjectPublicKey: intKeyObject(),
+      subject: { CN: 'Child CA' },
+      issuer: { certificate: old, key: keyFromPrivateKey(k) },
+      days: 10,
+    });
+    assert.deepEqual(reasonsOf(judge({ leaf: child, roots: [old] })), [
+      `certificate "O=Old, CN=Root CA" expired at ${iso(old.notAfter)}`,
+    ]);
+  });
+
+  it('refuses a SHA-1 signature below the root (which plain `openssl verify` still accepts)', () => {
+    const sha1Int = parseCertificate(
+      opensslIssue(dir, {
+        subj: '/O=Istio/CN=Intermediate CA/L=cluster1',
+        key: intKey,
+        caCert: rootPath,
+        caKey: rootKey,
+        digest: 'sha1',
+        ext: CA_EXT,
+      }),
+    );
+    assert.equal(sha1Int.signatureAlgorithm, 'ecdsa-with-SHA1');
+    const verdict = judge({ leaf: sha1Int, roots: [root] });
+    assert.deepEqual(reasonsOf(verdict), [`"${INT}" is signed with SHA-1, which is refused`]);
+    const atLevel0 = openssl(['verify', '-CAfile', rootPath, dir.write('sha1-int.pem', sha1Int.pem)]);
+    assert.equal(atLevel0.status, 0, 'OpenSSL 3.0 at its default auth level accepts SHA-1');
+  });
+
+  it('refuses a chain with a missing intermediate', () => {
+    const leaf = leafUnder(intPath, intKey);
+    assert.deepEqual(reasonsOf(judge({ leaf, roots: [root] })), [
+      `no issuer found for "CN=workload" (issuer "${INT}"): the chain is missing an intermediate`,
+    ]);
+  });
+
+  it('refuses a chain that exceeds a path length constraint', () => {
+    // int has pathlen:0; openssl lets it sign a further CA, which meshca itself would refuse to do.
+    const k = opensslKey(dir, 'deep');
+    const deep = parseCertificate(
+      opensslIssue(dir, {
+        subj: '/O=Istio/CN=Too Deep CA',
+        key: k,
+        caCert: intPath,
+        caKey: intKey,
+        ext: CA_EXT,
+      }),
+    );
+    const leaf = leafUnder(dir.write('deep.pem', deep.pem), k);
+    const verdict = judge({ leaf, intermediates: [deep, int], roots: [root] });
+    assert.deepEqual(reasonsOf(verdict), [`path length constraint of "${INT}" (pathlen:0) exceeded`]);
+  });
+
+  it('refuses a certificate whose signature does not verify', () => {
+    const der = Buffer.from(int.der);
+    der[der.length - 1] = der[der.length - 1]! ^ 0x01;
+    const forged = parseCertificate(der, 'forged');
+    const verdict = judge({ leaf: forged, roots: [root] });
+    assert.deepEqual(reasonsOf(verdict), [`signature of "${INT}" does not verify with the key of "${ROOT}"`]);
+  });
+
+  it('refuses a self-signed certificate that is not a trusted root', () => {
+    const k = opensslKey(dir, 'evil');
+    const evil = parseCertificate(
+      opensslSelfSigned(dir, { subj: '/O=Evil/CN=Root CA', key: k, ext: CA_EXT }),
+    );
+    assert.deepEqual(reasonsOf(judge({ leaf: evil, roots: [root] })), [
+      '"O=Evil, CN=Root CA" is self-signed but is not one of the trusted roots; add it to the roots if it should be trusted',
+    ]);
+  });
+
+  it('names a look-alike issuer whose key identifier does not match', async () => {
+    const k = readPrivateKey(readFileSync(opensslKey(dir, 'lookalike'), 'utf8'));
+    const lookalike = await createRootCertificate({
+      key: k,
+      subject: { O: 'Istio', CN: 'Root CA' },
+      days: 10,
+    });
+    assert.deepEqual(reasonsOf(judge({ leaf: int, roots: [lookalike] })), [
+      `no issuer found for "${INT}" (issuer "${ROOT}"): the chain is missing an intermediate (a certificate named "${ROOT}" is present, but its key identifier is not the one "${INT}" was signed by)`,
+    ]);
+  });
+
+  it('reports every problem at once', async () => {
+    const expired = await createIntermediateCertificate({
+      subjectPublicKey: intKeyObject(),
+      subject: { O: 'Istio', CN: 'Intermediate CA', L: 'cluster1' },
+      issuer: issuer(),
+      days: 30,
+      now: new Date(Date.now() - 400 * DAY),
+    });
+    const leaf = leafUnder(dir.write('expired2.pem', expired.pem), intKey, '/CN=workload', {
+      digest: 'sha1',
+    });
+    assert.deepEqual(reasonsOf(judge({ leaf, intermediates: [expired], roots: [root] })), [
+      '"CN=workload" is signed with SHA-1, which is refused',
+      `certificate "${INT}" expired at ${iso(expired.notAfter)}`,
+    ]);
+  });
+
+  it('checks validity at the time given', () => {
+    const at = new Date(root.notBefore.getTime() - DAY);
+    assert.deepEqual(reasonsOf(judge({ leaf: int, roots: [root], at })), [
+      `certificate "${INT}" is not valid before ${iso(int.notBefore)}`,
+      `certificate "${ROOT}" is not valid before ${iso(root.notBefore)}`,
+    ]);
+    assert.ok(judge({ leaf: int, roots: [root], at: new Date(int.notAfter.getTime() - DAY) }).ok);
+  });
+
+  it('says so when there is no root at all', () => {
+    assert.deepEqual(reasonsOf(verifyChain({ leaf: int, roots: [] })), [
+      'no trusted root certificate was given, so nothing can be trusted',
+    ]);
+  });
+});
