@@ -58,6 +58,9 @@ export async function loadBundleFromDir(
   const names = [...new Set(Object.values(files))];
   const missing: string[] = [];
   for (const name of names) if (!(await exists(join(dir, name)))) missing.push(name);
+  // cert-manager's CA secrets often carry no ca.crt when tls.crt is itself the root.
+  const noCaCrt = layout === 'tls' && missing.length === 1 && missing[0] === TLS_FILES.roots;
+  if (noCaCrt) missing.length = 0;
   if (missing.length > 0) {
     const all = names.join(', ');
     throw configError(
@@ -70,7 +73,7 @@ export async function loadBundleFromDir(
     read(files.cert),
     read(files.key),
     read(files.chain),
-    read(files.roots),
+    noCaCrt ? Promise.resolve('') : read(files.roots),
   ]);
   const certPath = join(dir, files.cert);
   const certs = parseCerts(certText, certPath, false);
@@ -84,7 +87,15 @@ export async function loadBundleFromDir(
   }
   let chainCandidates =
     layout === 'tls' ? certs.slice(1) : parseCerts(chainText, join(dir, files.chain), true);
-  let roots = parseCerts(rootsText, join(dir, files.roots), false);
+  let roots = noCaCrt
+    ? certs.filter((c) => c.selfSigned)
+    : parseCerts(rootsText, join(dir, files.roots), false);
+  if (noCaCrt && roots.length === 0) {
+    throw configError(
+      'CA_BUNDLE_INCOMPLETE',
+      `CA bundle in ${dir} is incomplete: missing ca.crt, and tls.crt holds no root; add the root certificate as ca.crt`,
+    );
+  }
   if (layout === 'tls' && roots.some((r) => r.selfSigned)) {
     // cert-manager may put intermediates into ca.crt beside the root: those extend the chain.
     chainCandidates = [...chainCandidates, ...roots.filter((r) => !r.selfSigned)];

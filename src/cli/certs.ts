@@ -107,11 +107,11 @@ function positiveInt(text: string, name: string): number {
 
 function keyTypeFrom(
   keysz: string | undefined,
-  flag: string | undefined,
+  flag: KeyType | undefined,
   name: string,
   fallback: KeyType,
 ): KeyType {
-  if (flag !== undefined) return parseKeyType(flag);
+  if (flag !== undefined) return flag;
   if (keysz !== undefined) return parseKeyType(`rsa-${keysz}`, `${name}=${keysz} (use 2048, 3072 or 4096)`);
   return fallback;
 }
@@ -122,13 +122,18 @@ function profiles(
   problems: SettingsProblems,
 ) {
   const get = (v: MakeVariable) => vars.get(v);
+  // Parsed once, so a bad --key-type is reported once, not once per profile; it beats any *_KEYSZ.
+  const flagType =
+    keyTypeFlag === undefined
+      ? undefined
+      : problems.try(() => parseKeyType(keyTypeFlag), DEFAULT_ROOT.keyType);
   const root: RootProfile = {
     days: problems.try(
       () => positiveInt(get('ROOTCA_DAYS') ?? String(DEFAULT_ROOT.days), 'ROOTCA_DAYS'),
       DEFAULT_ROOT.days,
     ),
     keyType: problems.try(
-      () => keyTypeFrom(get('ROOTCA_KEYSZ'), keyTypeFlag, 'ROOTCA_KEYSZ', DEFAULT_ROOT.keyType),
+      () => keyTypeFrom(get('ROOTCA_KEYSZ'), flagType, 'ROOTCA_KEYSZ', DEFAULT_ROOT.keyType),
       DEFAULT_ROOT.keyType,
     ),
     subject: {
@@ -143,12 +148,7 @@ function profiles(
     ),
     keyType: problems.try(
       () =>
-        keyTypeFrom(
-          get('INTERMEDIATE_KEYSZ'),
-          keyTypeFlag,
-          'INTERMEDIATE_KEYSZ',
-          DEFAULT_INTERMEDIATE.keyType,
-        ),
+        keyTypeFrom(get('INTERMEDIATE_KEYSZ'), flagType, 'INTERMEDIATE_KEYSZ', DEFAULT_INTERMEDIATE.keyType),
       DEFAULT_INTERMEDIATE.keyType,
     ),
     org: get('INTERMEDIATE_ORG') ?? DEFAULT_INTERMEDIATE.org,
@@ -162,10 +162,7 @@ function profiles(
       () => positiveInt(get('WORKLOAD_DAYS') ?? String(DEFAULT_WORKLOAD.days), 'WORKLOAD_DAYS'),
       DEFAULT_WORKLOAD.days,
     ),
-    keyType: problems.try(
-      () => (keyTypeFlag ? parseKeyType(keyTypeFlag) : DEFAULT_WORKLOAD.keyType),
-      DEFAULT_WORKLOAD.keyType,
-    ),
+    keyType: flagType ?? DEFAULT_WORKLOAD.keyType,
     serviceAccount: get('SERVICE_ACCOUNT') ?? DEFAULT_WORKLOAD.serviceAccount,
     trustDomain: get('TRUST_DOMAIN') ?? DEFAULT_WORKLOAD.trustDomain,
   };

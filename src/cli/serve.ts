@@ -6,6 +6,8 @@ import type { CaMode } from '../ca/certificate-authority.js';
 import { parseJwtRules } from '../identity/parse-jwt-rules.js';
 import type { TrustedIssuer } from '../identity/token-verifier.js';
 import { createLogger, type LogLevel } from '../log.js';
+import { loadMeshConfig } from '../mesh/load-mesh-config.js';
+import type { MeshConfigResult } from '../mesh/types.js';
 import { parseKeyType } from '../pki/keys.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
 import type { KeyType } from '../pki/types.js';
@@ -32,6 +34,7 @@ const spec: CommandSpec = {
     'jwt-rule': { type: 'string' },
     audience: { type: 'string', multiple: true },
     'log-level': { type: 'string' },
+    config: { type: 'string' },
   },
   optionHelp: [
     '--data-dir DIR               state directory (env MESHCA_DATA_DIR, default ./.meshca)',
@@ -48,11 +51,14 @@ const spec: CommandSpec = {
     '                             {"issuer":"https://kubernetes.default.svc","audiences":["istio-ca"],"jwks_file":"jwks.json"}',
     "--audience AUD               audience the embedded issuer's tokens must carry (repeatable, env TOKEN_AUDIENCE, default istio-ca)",
     '--log-level LEVEL            debug, info (default), warn, error (env MESHCA_LOG_LEVEL)',
+    '--config DIR|FILE            Istio YAML (IstioOperator, ProxyConfig, PeerAuthentication, ClusterIssuer,',
+    '                             StepClusterIssuer), watched (env MESHCA_CONFIG, default <data-dir>/config when it exists)',
   ],
   examples: [
     'meshca serve                                   # self-signed root in ./.meshca/ca, kept across restarts',
     'meshca serve --cacerts cluster1                # sign with the intermediate made by "meshca certs cluster1-cacerts"',
     'MAX_WORKLOAD_CERT_TTL=48h meshca serve --listen 0.0.0.0:15012 --host ca.example.internal',
+    'meshca serve --config istio.yaml              # registration authority: EXTERNAL_CA=ISTIOD_RA_KUBERNETES_API',
   ],
 };
 
@@ -67,15 +73,44 @@ export interface ServeSettings {
   trustedIssuers: TrustedIssuer[];
   audiences: string[];
   logLevel: LogLevel;
+  /** The Istio YAML read at start (--config), if any. */
+  mesh?: { path: string; initial: MeshConfigResult; dataDir: string };
 }
 
 /** Every serve setting, resolved and checked together; throws one error listing every problem. */
-export function resolveServeSettings(values: Record<string, unknown>, ctx: CliContext): ServeSettings {
+export async function resolveServeSettings(
+  values: Record<string, unknown>,
+  ctx: CliContext,
+): Promise<ServeSettings> {
   const env = ctx.env;
   const problems = new SettingsProblems();
   const dataDir = resolve(ctx.cwd, pick(str(values['data-dir']), env, 'MESHCA_DATA_DIR', '.meshca').value);
+  // Files come after flags and the environment: the mesh config only fills what they leave open.
+  const configFlag = pickOptional(str(values.config), env, 'MESHCA_CONFIG');
+  const configPath =
+    configFlag !== undefined
+      ? resolve(ctx.cwd, configFlag)
+      : existsSync(join(dataDir, 'config'))
+        ? join(dataDir, 'config')
+        : undefined;
+  let mesh: ServeSettings['mesh'];
+  if (configPath) {
+    try {
+      mesh = { path: configPath, initial: await loadMeshConfig(configPath, { dataDir }), dataDir };
+    } catch (err) {
+      problems.add((err as Error).message);
+    }
+  }
   const trustDomain = problems.try(
-    () => validateTrustDomain(pick(str(values['trust-domain']), env, 'TRUST_DOMAIN', 'cluster.local').value),
+    () =>
+      validateTrustDomain(
+        pick(
+          str(values['trust-domain']),
+          env,
+          'TRUST_DOMAIN',
+          mesh?.initial.config.trustDomain ?? 'cluster.local',
+        ).value,
+      ),
     'cluster.local',
   );
   const keyType: KeyType = problems.try(
@@ -155,13 +190,14 @@ export function resolveServeSettings(values: Record<string, unknown>, ctx: CliCo
     trustedIssuers,
     audiences,
     logLevel,
+    mesh,
   });
 }
 
 export async function runServe(argv: string[], ctx: CliContext): Promise<number> {
   const args = parseCommandArgs(spec, argv, ctx.out);
   if (!args) return 0;
-  const settings = resolveServeSettings(args.values, ctx);
+  const settings = await resolveServeSettings(args.values, ctx);
   const log = createLogger({ level: settings.logLevel, component: 'ca' });
   const server = await startCaServer({ ...settings, log });
   const onHup = () => {

@@ -16,13 +16,27 @@ export function isSelfIssued(cert: CertificateInfo): boolean {
   return sameName(cert.subjectDer, cert.issuerDer);
 }
 
+// Signature checks are pure in (child, parent key); caching them makes re-verifying the same bundle
+// (every client certificate is checked against the same intermediates) cost one check per pair.
+const verified = new WeakMap<CertificateInfo, Map<string, boolean>>();
+
 /** True when the child's signature verifies with the parent's key (a throw counts as no). */
 export function signedBy(child: CertificateInfo, parent: CertificateInfo): boolean {
-  try {
-    return child.x509.verify(parent.publicKey);
-  } catch {
-    return false;
+  let byParent = verified.get(child);
+  if (!byParent) {
+    byParent = new Map();
+    verified.set(child, byParent);
   }
+  const known = byParent.get(parent.fingerprint256);
+  if (known !== undefined) return known;
+  let ok: boolean;
+  try {
+    ok = child.x509.verify(parent.publicKey);
+  } catch {
+    ok = false;
+  }
+  byParent.set(parent.fingerprint256, ok);
+  return ok;
 }
 
 /**

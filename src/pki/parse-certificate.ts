@@ -105,7 +105,10 @@ function parseDer(der: Buffer, source: string): CertificateInfo {
  * `source` names the input in error messages, e.g. the file name.
  */
 export function parseCertificate(input: string | Buffer, source = 'certificate'): CertificateInfo {
-  if (Buffer.isBuffer(input) && input[0] === 0x30) return parseDer(input, source);
+  // DER starts with a SEQUENCE tag (0x30); PEM text read into a Buffer has "-----BEGIN" in it.
+  if (Buffer.isBuffer(input) && input[0] === 0x30 && !input.includes('-----BEGIN')) {
+    return parseDer(input, source);
+  }
   const text = Buffer.isBuffer(input) ? input.toString('utf8') : input;
   const blocks = certificateBlocks(decodePem(text, source), source);
   if (blocks.length !== 1) {

@@ -24,6 +24,8 @@ export interface VerifyChainOptions {
 
 /** Digests too weak for a signature below the trust anchor (OpenSSL refuses them from auth level 1). */
 const WEAK_HASHES: Readonly<Record<string, string>> = { sha1: 'SHA-1', md5: 'MD5' };
+/** OpenSSL's auth level 1 wants 80 bits of security: RSA keys of at least 1024 bits. */
+const MIN_RSA_BITS = 1024;
 const MAX_DEPTH = 16;
 // Bounds the search when a pool holds many certificates sharing a name.
 const MAX_PATHS = 256;
@@ -88,6 +90,12 @@ function problemsOf(path: Path, pool: CertificateInfo[], roots: CertificateInfo[
     }
     if (cert.notAfter.getTime() < at.getTime()) {
       reasons.push(`certificate "${label(cert)}" expired at ${iso(cert.notAfter)}`);
+    }
+    const rsaBits = cert.publicKey.asymmetricKeyDetails?.modulusLength;
+    if (cert.publicKey.asymmetricKeyType === 'rsa' && rsaBits !== undefined && rsaBits < MIN_RSA_BITS) {
+      reasons.push(
+        `"${label(cert)}" has a ${rsaBits}-bit RSA key, which is refused (at least ${MIN_RSA_BITS} bits)`,
+      );
     }
     if (i !== anchorIndex && WEAK_HASHES[cert.signatureHash]) {
       reasons.push(`"${label(cert)}" is signed with ${WEAK_HASHES[cert.signatureHash]}, which is refused`);

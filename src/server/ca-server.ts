@@ -4,17 +4,22 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { caServiceDefinition } from '../api/ca-service.js';
 import { type CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
-import { unavailable } from '../errors.js';
+import { configError, unavailable } from '../errors.js';
 import { loadOrCreateTokenIssuer } from '../identity/token-issuer.js';
 import { createTokenVerifier, type TrustedIssuer } from '../identity/token-verifier.js';
 import type { Logger } from '../log.js';
+import type { MeshConfig, MeshConfigResult } from '../mesh/types.js';
+import { watchMeshConfig } from '../mesh/watch-mesh-config.js';
 import { createCaModeIssuance } from '../ra/ca-mode-issuance.js';
 import type { Issuance } from '../ra/issuance.js';
+import { createRaModeIssuance } from '../ra/ra-mode-issuance.js';
+import { createSignerRegistry, isLocalIssuer } from '../ra/signer-registry.js';
 import { createCallAuthenticator } from './authenticate-call.js';
 import { createCertificateHandler, type TtlPolicy } from './create-certificate.js';
 import { createCaMetrics } from './metrics.js';
 import { startMonitoringServer } from './monitoring-server.js';
 import { createServingIdentity } from './serving-credentials.js';
+import { signerRootExpiry } from './signer-root-expiry.js';
 
 export interface HostPort {
   host: string;
@@ -38,13 +43,17 @@ export interface CaServerOptions {
   log: Logger;
   /** Debounce for directory watching (tests shorten it). */
   reloadDebounceMs?: number;
+  /** Istio YAML (--config): RA mode, signers, caCertificates; watched for changes. */
+  mesh?: { path: string; initial: MeshConfigResult; dataDir?: string };
+  /** How long an external signer may take (default 60 s, like Istio's CSR watch). */
+  signerTimeoutMs?: number;
 }
 
 export interface CaServer {
   grpcPort: number;
   monitoringPort: number | undefined;
   ca: CertificateAuthority;
-  /** Re-reads the CA directory (SIGHUP). */
+  /** Re-reads the CA directory and the mesh configuration (SIGHUP). */
   reload(): Promise<boolean>;
   /** Stops accepting, lets in-flight requests finish, releases everything. */
   close(): Promise<void>;
@@ -71,12 +80,89 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     { issuer: embedded.issuer, audiences: opts.audiences, jwks: embedded.jwks() },
     ...opts.trustedIssuers,
   ]);
-  const issuance: Issuance = createCaModeIssuance(ca, opts.trustDomain);
-  const serving = createServingIdentity(bundle, { hosts: opts.hosts });
+  const signers = createSignerRegistry({
+    log,
+    timeoutMs: opts.signerTimeoutMs ?? 60_000,
+    debounceMs: opts.reloadDebounceMs,
+  });
+  const buildIssuance = (config: MeshConfig | undefined): Issuance =>
+    config?.raMode
+      ? createRaModeIssuance({
+          config,
+          signers,
+          trustDomain: opts.trustDomain,
+          timeoutMs: opts.signerTimeoutMs,
+        })
+      : createCaModeIssuance(ca, opts.trustDomain);
+  let meshConfig = opts.mesh?.initial.config;
+  if (opts.mesh) {
+    for (const note of opts.mesh.initial.notes) log.info(note, { event: 'config-note' });
+    await signers.update(meshConfig!.signers);
+  }
+  let issuance = buildIssuance(meshConfig);
+  metrics.trackSignerRoots(signerRootExpiry(meshConfig));
+  if (meshConfig?.raMode) {
+    log.info('registration-authority mode: CSRs go to external signers', {
+      event: 'ra-mode',
+      signers: signers.names(),
+    });
+  }
+  // PILOT_CERT_PROVIDER=k8s.io/<signer>: the server's own certificate comes from that signer.
+  const provider = meshConfig?.pilotCertProvider?.startsWith('k8s.io/')
+    ? meshConfig.pilotCertProvider.slice('k8s.io/'.length)
+    : undefined;
+  const providerSigner = provider ? signers.get(provider) : undefined;
+  if (provider && !isLocalIssuer(providerSigner)) {
+    await signers.close();
+    throw configError(
+      'SERVER_CERT_PROVIDER_UNSUPPORTED',
+      `PILOT_CERT_PROVIDER=k8s.io/${provider}: ${providerSigner ? "only a ClusterIssuer signer can provide the CA server's certificate" : 'no such signer is configured'}; define it as a ClusterIssuer, or use PILOT_CERT_PROVIDER=istiod`,
+    );
+  }
+  const servingCa = isLocalIssuer(providerSigner) ? providerSigner.ca : ca;
+  const serving = createServingIdentity(servingCa.bundle, { hosts: opts.hosts });
+  if (servingCa !== ca) servingCa.on('bundle', ({ bundle: next }) => serving.renew(next));
+  const meshWatch = opts.mesh
+    ? watchMeshConfig(opts.mesh.path, {
+        dataDir: opts.mesh.dataDir,
+        current: opts.mesh.initial,
+        debounceMs: opts.reloadDebounceMs,
+        onChange(result) {
+          void signers.update(result.config.signers).then(
+            () => {
+              meshConfig = result.config;
+              issuance = buildIssuance(meshConfig);
+              metrics.trackSignerRoots(signerRootExpiry(meshConfig));
+              for (const note of result.notes) log.info(note, { event: 'config-note' });
+              log.info('mesh configuration reloaded', {
+                event: 'config-reloaded',
+                raMode: meshConfig.raMode,
+                signers: signers.names(),
+              });
+            },
+            (err: Error) => {
+              metrics.reloadFailures.inc();
+              log.error('mesh configuration refused; the last good one stays in force', {
+                event: 'config-reload-failed',
+                reason: err.message,
+              });
+            },
+          );
+        },
+        onError(err) {
+          metrics.reloadFailures.inc();
+          log.error('mesh configuration refused; the last good one stays in force', {
+            event: 'config-reload-failed',
+            code: err.code,
+            reason: err.message,
+          });
+        },
+      })
+    : undefined;
 
   ca.on('bundle', ({ bundle: next, previous, rootChanged }) => {
     metrics.trackBundle(next);
-    serving.renew(next);
+    if (servingCa === ca) serving.renew(next);
     log.info('CA bundle reloaded', {
       event: 'ca-reloaded',
       signingCert: next.issuer.certificate.subject,
@@ -158,13 +244,18 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     grpcPort,
     monitoringPort: monitoring?.port,
     ca,
-    reload: () => ca.reload(),
+    async reload() {
+      await meshWatch?.reload();
+      return ca.reload();
+    },
     async close() {
       if (closing) return;
       closing = true;
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await Promise.allSettled([...inFlight]);
       ca.close();
+      meshWatch?.close();
+      await signers.close();
       serving.close();
       await monitoring?.close();
     },

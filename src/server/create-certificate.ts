@@ -87,7 +87,7 @@ export function createCertificateHandler(deps: {
           certSigner: metadataString(request, 'CertSigner'),
           requestId,
         });
-        metrics.issued.inc();
+        metrics.issued.inc({ signer: result.signer });
         metrics.issuanceSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         log.info('certificate issued', {
           requestId,
@@ -109,7 +109,10 @@ export function createCertificateHandler(deps: {
               `unexpected failure while signing: ${(err as Error)?.message}`,
               err,
             );
-        metrics.signErrors.inc({ error: error.code });
+        metrics.signErrors.inc({
+          error: error.code,
+          signer: metadataString(call.request, 'CertSigner') ?? '',
+        });
         log.warn('certificate refused', {
           requestId,
           clusterId,

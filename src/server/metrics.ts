@@ -7,13 +7,15 @@ export interface CaMetrics {
   registry: Registry;
   csrCount: Counter;
   authFailures: Counter;
-  signErrors: Counter<'error'>;
-  issued: Counter;
+  signErrors: Counter<'error' | 'signer'>;
+  issued: Counter<'signer'>;
   issuanceSeconds: Histogram;
   reloadFailures: Counter;
   expiryWarning: Gauge;
   /** Points the expiry gauges at the bundle now in service. */
   trackBundle(bundle: SigningBundle): void;
+  /** Per-signer root expiry (RA mode): signer name → the notAfter of its earliest root. */
+  trackSignerRoots(roots: ReadonlyMap<string, Date>): void;
 }
 
 export function createCaMetrics(): CaMetrics {
@@ -52,6 +54,17 @@ export function createCaMetrics(): CaMetrics {
     'Seconds until the earliest certificate of the signing chain expires.',
     () => chainExpiry() - Date.now() / 1000,
   );
+  let signerRoots: ReadonlyMap<string, Date> = new Map();
+  new Gauge({
+    name: 'meshca_signer_root_cert_expiry_timestamp',
+    help: 'Unix time (s) when the earliest root that meshConfig.caCertificates lists for a signer expires.',
+    labelNames: ['signer'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [signer, notAfter] of signerRoots) this.set({ signer }, notAfter.getTime() / 1000);
+    },
+  });
   const expiryWarning = new Gauge({
     name: 'meshca_ca_expiry_warning',
     help: '1 when the signing certificate expires within 30 days, else 0.',
@@ -71,13 +84,14 @@ export function createCaMetrics(): CaMetrics {
     }),
     signErrors: new Counter({
       name: 'citadel_server_csr_sign_err_count',
-      help: 'CSRs that could not be signed, by error code.',
-      labelNames: ['error'],
+      help: 'CSRs that could not be signed, by error code and signer.',
+      labelNames: ['error', 'signer'],
       registers: [registry],
     }),
     issued: new Counter({
       name: 'citadel_server_success_cert_issuance_count',
-      help: 'Certificates issued.',
+      help: 'Certificates issued, by signer.',
+      labelNames: ['signer'],
       registers: [registry],
     }),
     issuanceSeconds: new Histogram({
@@ -92,6 +106,9 @@ export function createCaMetrics(): CaMetrics {
       registers: [registry],
     }),
     expiryWarning,
+    trackSignerRoots(roots) {
+      signerRoots = roots;
+    },
     trackBundle(next) {
       bundle = next;
       expiryWarning.set(next.warnings.length > 0 ? 1 : 0);

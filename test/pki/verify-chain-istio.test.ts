@@ -4,14 +4,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createIntermediateCertificate } from '../../src/pki/create-intermediate-certificate.js';
-import { createRootCertificate } from '../../src/pki/create-root-certificate.js';
 import { keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate, parseCertificates } from '../../src/pki/parse-certificate.js';
 import type { CertificateInfo, ChainVerdict } from '../../src/pki/types.js';
 import { verifyChain } from '../../src/pki/verify-chain.js';
 import {
   makeTempDir,
-  openssl,
   opensslIssue,
   opensslKey,
   opensslSelfSigned,
@@ -20,17 +18,11 @@ import {
 } from '../support/openssl.js';
 
 const SAMPLES = '/work/shared/istio-samples-certs';
-const DAY = 24 * 60 * 60 * 1000;
 const ROOT = 'O=Istio, CN=Root CA';
 const INT = 'O=Istio, CN=Intermediate CA, L=cluster1';
-const CA_EXT = [
-  'basicConstraints=critical,CA:TRUE',
-  'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-];
 const LEAF_EXT = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
 
 const samples = (file: string) => parseCertificates(readFileSync(`${SAMPLES}/${file}`, 'utf8'), file);
-const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 
 let dir: TempDir;
 

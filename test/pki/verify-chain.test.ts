@@ -237,6 +237,23 @@ describe('verifyChain on chains minted here', () => {
     assert.equal(atLevel0.status, 0, 'OpenSSL 3.0 at its default auth level accepts SHA-1');
   });
 
+  it('refuses an RSA key below 1024 bits', () => {
+    const weak = opensslKey(dir, 'weak', 'rsa-512');
+    const leaf = parseCertificate(
+      opensslIssue(dir, {
+        subj: '/CN=weak',
+        key: weak,
+        caCert: rootPath,
+        caKey: rootKey,
+        days: 1,
+        ext: LEAF_EXT,
+      }),
+    );
+    assert.deepEqual(reasonsOf(judge({ leaf, roots: [root] })), [
+      '"CN=weak" has a 512-bit RSA key, which is refused (at least 1024 bits)',
+    ]);
+  });
+
   it('refuses a chain with a missing intermediate', () => {
     const leaf = leafUnder(intPath, intKey);
     assert.deepEqual(reasonsOf(judge({ leaf, roots: [root] })), [

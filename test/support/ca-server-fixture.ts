@@ -21,7 +21,10 @@ export interface CaServerFixture {
   address: string;
   logs: Record<string, unknown>[];
   rootsPem(): string;
-  client(opts?: { clientCertificate?: { certChainPem: string; keyPem: string } }): CaClient;
+  client(opts?: {
+    clientCertificate?: { certChainPem: string; keyPem: string };
+    rootsPem?: string;
+  }): CaClient;
   token(
     namespace: string,
     serviceAccount: string,

@@ -52,7 +52,7 @@ export async function makeIntermediate(opts: {
     await writeFileAtomic(path(INTERMEDIATE_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
     await writeFileAtomic(
       path(INTERMEDIATE_FILES.conf),
-      intermediateCaConf(subject, opts.profile.sanDns, bits, md),
+      intermediateCaConf(subject, opts.profile.sanDns, bits, md, opts.profile.days),
     );
     await writeFileAtomic(path(INTERMEDIATE_FILES.csr), csr);
     return { files: [INTERMEDIATE_FILES.key, INTERMEDIATE_FILES.csr, INTERMEDIATE_FILES.conf].map(path) };
@@ -87,7 +87,7 @@ export async function makeIntermediate(opts: {
   await writeFileAtomic(path(INTERMEDIATE_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
   await writeFileAtomic(
     path(INTERMEDIATE_FILES.conf),
-    intermediateCaConf(subject, opts.profile.sanDns, bits, md),
+    intermediateCaConf(subject, opts.profile.sanDns, bits, md, opts.profile.days),
   );
   await writeFileAtomic(path(INTERMEDIATE_FILES.csr), csr);
   await writeFileAtomic(path(INTERMEDIATE_FILES.cert), certificate.pem);

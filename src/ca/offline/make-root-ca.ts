@@ -30,7 +30,7 @@ export async function makeRootCa(opts: {
   const md = opts.profile.keyType === 'ec-p384' ? 'sha384' : 'sha256';
   // Key first: a crash after it leaves a key without certificate, never a certificate without key.
   await writeFileAtomic(path(ROOT_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
-  await writeFileAtomic(path(ROOT_FILES.conf), rootCaConf(opts.profile.subject, bits, md));
+  await writeFileAtomic(path(ROOT_FILES.conf), rootCaConf(opts.profile.subject, bits, md, opts.profile.days));
   await writeFileAtomic(path(ROOT_FILES.csr), csr);
   await writeFileAtomic(path(ROOT_FILES.cert), certificate.pem);
   return { certificate, files: [ROOT_FILES.cert, ROOT_FILES.key, ROOT_FILES.conf, ROOT_FILES.csr].map(path) };

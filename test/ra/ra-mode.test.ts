@@ -1,0 +1,292 @@
+// Registration-authority mode end to end in process: Istio's custom-CA task's YAML, three local
+// ClusterIssuers, real gRPC+TLS, and openssl judging which root each chain verifies against.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createServer } from 'node:tls';
+import { status } from '@grpc/grpc-js';
+import type { CaCallError } from '../../src/agent/ca-client.js';
+import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
+import { DEFAULT_ROOT } from '../../src/ca/offline/profile.js';
+import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
+import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
+import { generateKey } from '../../src/pki/keys.js';
+import { parseCertificates } from '../../src/pki/parse-certificate.js';
+import { istioYaml, PROXYCONFIG_BAR, PROXYCONFIG_FOO } from '../mesh/mesh-fixtures.js';
+import { type CaServerFixture, startFixtureServer, workloadCsr } from '../support/ca-server-fixture.js';
+import { makeTempDir, openssl } from '../support/openssl.js';
+
+const SIGNERS = ['istio-system', 'foo', 'bar'] as const;
+
+async function rejects(promise: Promise<unknown>, code: status, details: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: CaCallError) => {
+    assert.equal(err.grpcCode, code, `expected ${status[code]}, got ${status[err.grpcCode]}: ${err.message}`);
+    assert.match(err.message, details);
+    return true;
+  });
+}
+
+function clusterIssuer(name: string, secretName: string): string {
+  return `apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata:
+  name: ${name}
+spec:
+  ca:
+    secretName: ${secretName}
+`;
+}
+
+/** Makes one root per signer as a kubernetes.io/tls secret folder in <dataDir>/secrets/. */
+async function makeIssuers(dataDir: string): Promise<Record<string, string>> {
+  const roots: Record<string, string> = {};
+  for (const name of SIGNERS) {
+    const dir = join(dataDir, 'secrets', `${name}-ca-selfsigned`);
+    await mkdir(dir, { recursive: true });
+    const made = await makeRootCa({
+      dir,
+      profile: { ...DEFAULT_ROOT, subject: { O: 'cert-manager', CN: `${name} root` } },
+    });
+    await writeFile(join(dir, 'tls.crt'), made.certificate.pem);
+    await writeFile(join(dir, 'tls.key'), await readFile(join(dir, 'root-key.pem')));
+    await writeFile(join(dir, 'ca.crt'), made.certificate.pem);
+    roots[name] = made.certificate.pem;
+  }
+  return roots;
+}
+
+function verifiesAgainst(chain: string[], rootPem: string): boolean {
+  const tmp = makeTempDir();
+  try {
+    tmp.write('root.pem', rootPem);
+    tmp.write('leaf.pem', chain[0]!);
+    const untrusted = chain.slice(1, -1).join('');
+    const args = ['verify', '-CAfile', tmp.file('root.pem')];
+    if (untrusted) args.push('-untrusted', tmp.write('untrusted.pem', untrusted));
+    return openssl([...args, tmp.file('leaf.pem')]).status === 0;
+  } finally {
+    tmp.remove();
+  }
+}
+
+describe('RA mode with the custom-CA task configuration', () => {
+  let dataDir: string;
+  let roots: Record<string, string>;
+  let ca: CaServerFixture;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'meshca-ra-'));
+    roots = await makeIssuers(dataDir);
+    const config = join(dataDir, 'config');
+    await mkdir(config);
+    await writeFile(
+      join(config, 'istio.yaml'),
+      istioYaml({ istioca: roots['istio-system']!, fooca: roots.foo!, barca: roots.bar! }),
+    );
+    await writeFile(join(config, 'proxyconfig-foo.yaml'), PROXYCONFIG_FOO);
+    await writeFile(join(config, 'proxyconfig-bar.yaml'), PROXYCONFIG_BAR);
+    await writeFile(
+      join(config, 'issuers.yaml'),
+      SIGNERS.map((n) => clusterIssuer(n, `${n}-ca-selfsigned`)).join('---\n'),
+    );
+    ca = await startFixtureServer({
+      dataDir,
+      mesh: { path: config, initial: await loadMeshConfig(config, { dataDir }), dataDir },
+    });
+  });
+  after(async () => {
+    await ca.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test("PILOT_CERT_PROVIDER: the CA's own certificate comes from the istio-system signer", async () => {
+    const { csrPem } = await workloadCsr('foo', 'sleep');
+    const chain = await ca
+      .client({ rootsPem: roots['istio-system'] })
+      .createCertificate({ csrPem, token: await ca.token('foo', 'sleep') });
+    assert.ok(chain.length >= 2);
+  });
+
+  test("each namespace gets its own signer's chain and only that signer's root", async () => {
+    const client = ca.client({ rootsPem: roots['istio-system'] });
+    for (const [namespace, signer] of [
+      ['foo', 'foo'],
+      ['bar', 'bar'],
+      ['default', 'istio-system'],
+    ] as const) {
+      const { csrPem } = await workloadCsr(namespace, 'sleep');
+      const chain = await client.createCertificate({ csrPem, token: await ca.token(namespace, 'sleep') });
+      assert.equal(chain.at(-1), roots[signer], `${namespace}: the last element is ${signer}'s root`);
+      assert.deepEqual(parseCertificates(chain[0]!)[0]!.uris, [
+        `spiffe://cluster.local/ns/${namespace}/sa/sleep`,
+      ]);
+      for (const other of SIGNERS) {
+        assert.equal(
+          verifiesAgainst(chain, roots[other]!),
+          other === signer,
+          `${namespace}'s chain against ${other}'s root`,
+        );
+      }
+    }
+    const issued = ca.logs.filter((l) => l.msg === 'certificate issued').map((l) => l.signer);
+    assert.ok(issued.includes('clusterissuers.cert-manager.io/foo'));
+  });
+
+  test("tenancy: a foo workload asking for bar's signer is PERMISSION_DENIED naming both", async () => {
+    const { csrPem } = await workloadCsr('foo', 'sleep');
+    await rejects(
+      ca
+        .client({ rootsPem: roots['istio-system'] })
+        .createCertificate({ csrPem, token: await ca.token('foo', 'sleep'), certSigner: 'bar' }),
+      status.PERMISSION_DENIED,
+      /namespace foo may only use signer clusterissuers.cert-manager.io\/foo \(its ProxyConfig\), but the request asked for signer clusterissuers.cert-manager.io\/bar/,
+    );
+  });
+
+  test("CSRs are validated as Istio's RA does", async () => {
+    const key = await generateKey('ec-p256');
+    const client = ca.client({ rootsPem: roots['istio-system'] });
+    const token = await ca.token('foo', 'sleep');
+    const tmp = makeTempDir();
+    try {
+      tmp.write('k.pem', key.export({ type: 'pkcs8', format: 'pem' }) as string);
+      const withDns = openssl([
+        'req',
+        '-new',
+        '-key',
+        tmp.file('k.pem'),
+        '-subj',
+        '/',
+        '-addext',
+        'subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep,DNS:evil.example',
+      ]).stdout;
+      await rejects(
+        client.createCertificate({ csrPem: withDns, token }),
+        status.INVALID_ARGUMENT,
+        /^the CA answered INVALID_ARGUMENT: unable to validate SAN Identities in CSR: it has DNS, IP or email SANs/,
+      );
+    } finally {
+      tmp.remove();
+    }
+    const other = buildWorkloadCsr({ key, uri: 'spiffe://cluster.local/ns/foo/sa/httpbin' });
+    await rejects(
+      client.createCertificate({ csrPem: other, token }),
+      status.INVALID_ARGUMENT,
+      /unable to validate SAN Identities in CSR: its URI SAN spiffe:\/\/cluster.local\/ns\/foo\/sa\/httpbin is not the caller's identity/,
+    );
+  });
+
+  test('an unknown signer says what to configure', async () => {
+    const { csrPem } = await workloadCsr('baz', 'sleep');
+    await rejects(
+      ca
+        .client({ rootsPem: roots['istio-system'] })
+        .createCertificate({ csrPem, token: await ca.token('baz', 'sleep'), certSigner: 'nope' }),
+      status.INTERNAL,
+      /signer clusterissuers.cert-manager.io\/nope is not configured; define a ClusterIssuer or StepClusterIssuer with that name/,
+    );
+  });
+});
+
+describe('RA mode failures', () => {
+  test('a signer that never answers times out as UNAVAILABLE; a signer without a root in caCertificates is refused', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'meshca-ra-timeout-'));
+    const tmp = makeTempDir();
+    // A TLS server that accepts and never answers, standing in for a hung step-ca.
+    openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=hang',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      tmp.file('k.pem'),
+      '-out',
+      tmp.file('c.pem'),
+    ]);
+    const hang = createServer({ key: tmp.read('k.pem'), cert: tmp.read('c.pem') }, () => {});
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const port = (hang.address() as { port: number }).port;
+    try {
+      const roots = await makeIssuers(dataDir);
+      await mkdir(join(dataDir, 'secrets', 'step-password'), { recursive: true });
+      await writeFile(join(dataDir, 'secrets', 'step-password', 'password'), 'secret\n');
+      const config = join(dataDir, 'config.yaml');
+      await writeFile(
+        config,
+        `apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+spec:
+  meshConfig:
+    caCertificates:
+    - pem: |
+${roots
+  .foo!.trimEnd()
+  .split('\n')
+  .map((l) => `        ${l}`)
+  .join('\n')}
+      certSigners:
+      - stepclusterissuers.certmanager.step.sm/hung
+  components:
+    pilot:
+      k8s:
+        env:
+        - name: EXTERNAL_CA
+          value: ISTIOD_RA_KUBERNETES_API
+---
+${clusterIssuer('foo', 'foo-ca-selfsigned')}---
+apiVersion: certmanager.step.sm/v1beta1
+kind: StepClusterIssuer
+metadata:
+  name: hung
+spec:
+  url: https://127.0.0.1:${port}
+  caBundle: ${Buffer.from(tmp.read('c.pem')).toString('base64')}
+  provisioner:
+    name: meshca
+    kid: abc
+    passwordRef:
+      name: step-password
+      key: password
+`,
+      );
+      const ca = await startFixtureServer({
+        dataDir,
+        signerTimeoutMs: 300,
+        mesh: { path: config, initial: await loadMeshConfig(config, { dataDir }), dataDir },
+      });
+      try {
+        const client = ca.client();
+        const { csrPem } = await workloadCsr('foo', 'sleep');
+        const token = await ca.token('foo', 'sleep');
+        await rejects(
+          client.createCertificate({
+            csrPem,
+            token,
+            certSigner: 'stepclusterissuers.certmanager.step.sm/hung',
+          }),
+          status.UNAVAILABLE,
+          /signer stepclusterissuers.certmanager.step.sm\/hung did not sign within 0.3 s/,
+        );
+        await rejects(
+          client.createCertificate({ csrPem, token, certSigner: 'clusterissuers.cert-manager.io/foo' }),
+          status.INTERNAL,
+          /signer clusterissuers.cert-manager.io\/foo has no root in meshConfig.caCertificates; add an entry with its root certificate and certSigners: \[clusterissuers.cert-manager.io\/foo\]/,
+        );
+      } finally {
+        await ca.close();
+      }
+    } finally {
+      hang.close();
+      tmp.remove();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
