@@ -1,9 +1,12 @@
 // Shared test material for mesh/: temp directories, certificates minted by the real openssl, and the
 // YAML of Istio's "Custom CA Integration using Kubernetes CSR" task, written as Istio's docs write it.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
+import { MeshConfigError } from '../../src/mesh/mesh-config-error.js';
 
 export function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'meshca-mesh-'));
@@ -120,4 +123,23 @@ export function writeTaskFiles(dir: string, work: string): { istioca: string; fo
   write(join(dir, 'proxyconfig-bar.yaml'), PROXYCONFIG_BAR);
   write(join(dir, 'proxyconfig-foo.yaml'), PROXYCONFIG_FOO);
   return roots;
+}
+
+/** Loads `yaml` as the only file of a fresh directory and returns the problems, with the file shown as $F. */
+export async function problemsOf(
+  t: { after(fn: () => void): void },
+  yaml: string,
+  opts: { dataDir?: string; setup?: (dir: string) => void } = {},
+): Promise<string[]> {
+  const dir = tempDir(t);
+  const file = write(join(dir, 'mesh.yaml'), yaml);
+  opts.setup?.(dir);
+  const err = await loadMeshConfig(dir, opts).then(
+    () => assert.fail('the configuration was accepted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof MeshConfigError, String(err));
+  assert.equal(err.code, 'MESH_CONFIG_INVALID');
+  assert.equal(err.kind, 'config');
+  return err.problems.map((p) => p.replaceAll(file, '$F').replaceAll(dir, '$D'));
 }
