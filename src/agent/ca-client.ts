@@ -18,6 +18,8 @@ export interface CaClientOptions {
   serverName?: string;
   /** Client certificate for renewal over mutual TLS instead of a token. */
   clientCertificate?: { certChainPem: string; keyPem: string };
+  /** Extra gRPC channel options (the agent asks for a private subchannel pool, see agent/fetch-credentials.ts). */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 export interface CreateCertificateOptions {
@@ -28,6 +30,8 @@ export interface CreateCertificateOptions {
   certSigner?: string;
   clusterId?: string;
   deadlineMs?: number;
+  /** Aborting cancels the call (it then fails with CANCELLED), so a closing agent need not wait for it. */
+  signal?: AbortSignal;
 }
 
 /** A gRPC failure, with the status so callers can decide to retry. */
@@ -76,6 +80,7 @@ export function createCaClient(opts: CaClientOptions): CaClient {
   const client = new Client(opts.address, credentials, {
     'grpc.ssl_target_name_override': opts.serverName ?? 'istiod.istio-system.svc',
     'grpc.default_authority': opts.serverName ?? 'istiod.istio-system.svc',
+    ...opts.channelOptions,
   });
   return {
     createCertificate(call) {
@@ -89,19 +94,21 @@ export function createCaClient(opts: CaClientOptions): CaClient {
       };
       const deadline = Date.now() + (call.deadlineMs ?? 30_000);
       return new Promise((resolve, reject) => {
-        (
+        const pending = (
           client as unknown as {
             CreateCertificate(
               r: IstioCertificateRequest,
               m: grpc.Metadata,
               o: grpc.CallOptions,
               cb: (err: grpc.ServiceError | null, res?: IstioCertificateResponse) => void,
-            ): void;
+            ): grpc.ClientUnaryCall;
           }
         ).CreateCertificate(request, metadata, { deadline }, (err, res) => {
           if (err) reject(new CaCallError(err.code, err.details || err.message));
           else resolve(res?.cert_chain ?? []);
         });
+        if (call.signal?.aborted) pending.cancel();
+        else call.signal?.addEventListener('abort', () => pending.cancel(), { once: true });
       });
     },
     close: () => client.close(),

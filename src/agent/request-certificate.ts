@@ -20,6 +20,7 @@ export interface CertificateRequestOptions {
   ttlSeconds?: number;
   certSigner?: string;
   clusterId?: string;
+  signal?: AbortSignal;
 }
 
 export interface IssuedCredentials extends WorkloadCredentials {
@@ -43,6 +44,7 @@ export async function requestCertificate(opts: CertificateRequestOptions): Promi
     ttlSeconds: opts.ttlSeconds,
     certSigner: opts.certSigner,
     clusterId: opts.clusterId,
+    signal: opts.signal,
   });
   if (chain.length < 2) {
     throw invalidInput(

@@ -13,13 +13,14 @@ import { type CommandSpec, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
 import { parseDurationSeconds } from './duration.js';
 import { parseHostPort, pick, pickOptional, SettingsProblems } from './settings.js';
+import { waitForStopSignal } from './signals.js';
 
 // Where Istio mounts the token and the CA root in a pod, relative to the working directory as
 // pilot-agent resolves them, so the same layout works here.
 const ISTIO_TOKEN_PATH = './var/run/secrets/tokens/istio-token';
 const ISTIO_CA_ROOT_PATH = './var/run/secrets/istio/root-cert.pem';
 
-const spec: CommandSpec = {
+export const agentSpec: CommandSpec = {
   name: 'agent',
   summary:
     "keep a workload's certificate fresh: cert-chain.pem, key.pem, root-cert.pem, renewed before expiry",
@@ -169,7 +170,7 @@ export function resolveAgentSettings(values: Record<string, unknown>, ctx: CliCo
 }
 
 export async function runAgent(argv: string[], ctx: CliContext): Promise<number> {
-  const args = parseCommandArgs(spec, argv, ctx.out);
+  const args = parseCommandArgs(agentSpec, argv, ctx.out);
   if (!args) return 0;
   const settings = resolveAgentSettings(args.values, ctx);
   const log = createLogger({ level: settings.logLevel, component: 'agent', write: (line) => ctx.err(line) });
@@ -187,16 +188,9 @@ export async function runAgent(argv: string[], ctx: CliContext): Promise<number>
     dir: settings.options.outputDir,
     status: agent.statusPort === undefined ? 'off' : `${settings.options.statusHost}:${agent.statusPort}`,
   });
-  await new Promise<void>((done) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      log.info(`${signal}: stopping`, { event: 'shutdown' });
-      agent.close().then(done, done);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  const signal = await waitForStopSignal();
+  log.info(`${signal}: stopping`, { event: 'shutdown' });
+  await agent.close();
   log.info('stopped', { event: 'stopped' });
   return 0;
 }

@@ -2,11 +2,14 @@
 // message (never a stack trace) and turns them into exit codes.
 import { readFileSync } from 'node:fs';
 import { type ErrorKind, isMeshcaError } from '../errors.js';
+import { runAgent } from './agent.js';
 import { runCerts } from './certs.js';
 import { type CliContext, processContext } from './context.js';
 import { runCsr } from './csr.js';
 import { runRootCert } from './root-cert.js';
+import { runSample } from './sample.js';
 import { runServe } from './serve.js';
+import { runSidecar } from './sidecar.js';
 import { runToken } from './token.js';
 
 type Command = (argv: string[], ctx: CliContext) => Promise<number>;
@@ -17,6 +20,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   token: { run: runToken, summary: 'print a service-account token from the embedded issuer' },
   'root-cert': { run: runRootCert, summary: 'print the trust bundle workloads need' },
   csr: { run: runCsr, summary: 'get one workload certificate from a running CA' },
+  agent: { run: runAgent, summary: "keep a workload's certificate files fresh (Istio's pilot-agent)" },
+  sidecar: { run: runSidecar, summary: 'agent + mutual-TLS proxy for a workload (like istio-proxy)' },
+  sample: { run: runSample, summary: "Istio's sample apps: httpbin, sleep" },
 };
 
 /** Extra commands registered by later layers (agent, sidecar, demo, …). */

@@ -15,9 +15,13 @@ const spec: CommandSpec = {
   options: { port: { type: 'string' }, host: { type: 'string' }, url: { type: 'string' } },
   optionHelp: [
     'httpbin: --port N (default 8000, 0 picks one), --host H (default 127.0.0.1); serves /html /headers /ip /get /status/CODE',
-    'sleep:   --url URL  fetch URL (e.g. the sidecar\'s outbound port) and print status and body',
+    "sleep:   --url URL  fetch URL (e.g. the sidecar's outbound port) and print status and body",
   ],
-  examples: ['meshca sample httpbin --port 8000', 'meshca sample sleep --url http://127.0.0.1:15001/html', 'curl -s http://127.0.0.1:15001/headers'],
+  examples: [
+    'meshca sample httpbin --port 8000',
+    'meshca sample sleep --url http://127.0.0.1:15001/html',
+    'curl -s http://127.0.0.1:15001/headers',
+  ],
 };
 
 export async function runSample(argv: string[], ctx: CliContext): Promise<number> {
