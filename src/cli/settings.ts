@@ -23,7 +23,8 @@ export class SettingsProblems {
     if (this.problems.length === 0) return;
     throw invalidInput(
       'CLI_BAD_SETTINGS',
-      `${command}: ${this.problems.length === 1 ? this.problems[0] : `${this.problems.length} problems:\n  - ${this.problems.join('\n  - ')}`}\n(see "meshca ${command} --help")`,
+      // main.ts prefixes "meshca <command>: ", so the message starts with the problem itself.
+      `${this.problems.length === 1 ? this.problems[0] : `${this.problems.length} problems:\n  - ${this.problems.join('\n  - ')}`}\n(see "meshca ${command} --help")`,
     );
   }
 }

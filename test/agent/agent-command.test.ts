@@ -174,7 +174,7 @@ describe('meshca agent (command)', () => {
         ];
         assert.equal(
           err.message,
-          `agent: ${problems.length} problems:\n  - ${problems.join('\n  - ')}\n(see "meshca agent --help")`,
+          `${problems.length} problems:\n  - ${problems.join('\n  - ')}\n(see "meshca agent --help")`,
         );
         return true;
       },

@@ -196,14 +196,12 @@ describe('plugged-in CA made by meshca certs', () => {
 
   test('CertSigner metadata is ignored in CA mode and ClusterID is logged', async () => {
     const { csrPem } = await workloadCsr('foo', 'sleep');
-    const chain = await ca
-      .client()
-      .createCertificate({
-        csrPem,
-        token: await ca.token('foo', 'sleep'),
-        certSigner: 'anything',
-        clusterId: 'cluster-east',
-      });
+    const chain = await ca.client().createCertificate({
+      csrPem,
+      token: await ca.token('foo', 'sleep'),
+      certSigner: 'anything',
+      clusterId: 'cluster-east',
+    });
     assert.equal(chain.length, 3);
     assert.equal(ca.logs.filter((l) => l.msg === 'certificate issued').at(-1)?.clusterId, 'cluster-east');
   });

@@ -25,20 +25,40 @@ export interface ServeProcess {
   ): Promise<Record<string, unknown>>;
 }
 
-export function startServe(
+/** A long-running `meshca` command (sidecar, agent, sample, serve) and its JSON log lines. */
+export interface MeshcaProcess {
+  child: ChildProcess;
+  /** The log line `ready` matched. */
+  ready: Record<string, unknown>;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  stderr(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Starts `meshca args…` and resolves once a JSON log line on stderr satisfies `ready`; rejects with
+ * the whole stderr if the process exits first or the line does not come within `timeoutMs`.
+ */
+export function startMeshca(
   args: string[],
+  ready: (line: Record<string, unknown>) => boolean,
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<ServeProcess> {
-  const child = spawn(
-    process.execPath,
-    [MESHCA_BIN, 'serve', '--listen', '127.0.0.1:0', '--monitoring', '127.0.0.1:0', ...args],
-    {
-      cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+): Promise<MeshcaProcess> {
+  const child = spawn(process.execPath, [MESHCA_BIN, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
+  child.stdout!.resume(); // nothing is read from stdout; an unread pipe could fill and block the child
   const logs: Record<string, unknown>[] = [];
   let text = '';
   let pending = '';
@@ -89,21 +109,41 @@ export function startServe(
       });
       void exited.then((code) => {
         clearTimeout(timer);
-        reject(new Error(`meshca serve exited (${code}) before the log line; stderr:\n${text}`));
+        reject(new Error(`meshca ${args[0]} exited (${code}) before the log line; stderr:\n${text}`));
       });
     });
   };
-  return waitForLog((l) => l.msg === 'meshca CA serving', opts.timeoutMs).then((line) => ({
+  return waitForLog(ready, opts.timeoutMs).then((line) => ({
     child,
-    grpcPort: Number(String(line.grpc).split(':').pop()),
-    monitoringPort: line.monitoring === 'off' ? undefined : Number(String(line.monitoring).split(':').pop()),
+    ready: line,
     logs,
     stderr: () => text,
+    exited,
     stop: (signal = 'SIGTERM') => {
-      if (child.exitCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
     waitForLog,
+  }));
+}
+
+export function startServe(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ServeProcess> {
+  return startMeshca(
+    ['serve', '--listen', '127.0.0.1:0', '--monitoring', '127.0.0.1:0', ...args],
+    (l) => l.msg === 'meshca CA serving',
+    opts,
+  ).then((p) => ({
+    child: p.child,
+    grpcPort: Number(String(p.ready.grpc).split(':').pop()),
+    monitoringPort:
+      p.ready.monitoring === 'off' ? undefined : Number(String(p.ready.monitoring).split(':').pop()),
+    logs: p.logs,
+    stderr: p.stderr,
+    stop: p.stop,
+    waitForLog: p.waitForLog,
   }));
 }
 

@@ -85,7 +85,7 @@ export function opensslVerify(
 export function opensslKey(
   dir: TempDir,
   name: string,
-  type: 'ec' | 'ec-p384' | 'rsa-2048' | 'rsa-4096' = 'ec',
+  type: 'ec' | 'ec-p384' | 'rsa-512' | 'rsa-2048' | 'rsa-4096' = 'ec',
 ): string {
   const path = dir.file(`${name}.key`);
   const opts =

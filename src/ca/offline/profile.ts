@@ -1,5 +1,6 @@
-// The offline hierarchy's settings, named after Istio's Makefile.selfsigned.mk variables, with
-// the same defaults except the key type (EC P-256 unless a key size or --key-type says RSA).
+// The offline hierarchy's settings, named after Istio's Makefile.selfsigned.mk variables. Defaults
+// differ in two places: the key type (EC P-256 unless a key size or --key-type says RSA) and the
+// intermediate's lifetime (3650 days, like the root; Istio's common.mk has 730).
 import type { KeyType, NameSpec } from '../../pki/types.js';
 
 export interface RootProfile {

@@ -1,0 +1,217 @@
+// `meshca demo plug-in-ca`: Istio's "Plug in CA Certificates" task end to end on one machine —
+// offline root and intermediates, the CA, two workloads with sidecars, openssl's verdict, clean-up.
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+import { isMeshcaError } from '../errors.js';
+import { callThrough } from './call-through-mesh.js';
+import {
+  type DemoContext,
+  inOrder,
+  meshcaShown,
+  shellWords,
+  throwIfInterrupted,
+  writeDemoFile,
+} from './demo-context.js';
+import { runMultiCluster } from './multi-cluster.js';
+import { createProcessGroup } from './processes.js';
+import { Reporter } from './reporter.js';
+import { startCa } from './start-ca.js';
+import { mintToken, startHttpbinApp, startSidecar } from './start-workload.js';
+import { verifyWithOpenssl } from './verify-with-openssl.js';
+import { prepareWorkDir } from './work-dir.js';
+
+export interface DemoRunOptions {
+  out: (text: string) => void;
+  /** Work here (absolute; must be new or empty) instead of in a new temporary directory. */
+  dir?: string;
+  /** Leave the directory and its files behind. */
+  keep?: boolean;
+  /** Print only the checks and the summary. */
+  quiet?: boolean;
+  /** Environment of the child processes. */
+  env?: NodeJS.ProcessEnv;
+  /** How to run meshca (default: this installation's bin/meshca.js). */
+  meshca?: readonly string[];
+}
+
+const TOTAL_STEPS = 7;
+
+const PEER_AUTHENTICATION = `apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: foo
+spec:
+  mtls:
+    mode: STRICT
+`;
+
+async function scenario(ctx: DemoContext): Promise<void> {
+  const { report } = ctx;
+  report.step(TOTAL_STEPS, 'Make a root CA and an intermediate CA for cluster1');
+  report.say('  (Istio: make -f tools/certs/Makefile.selfsigned.mk root-ca cluster1-cacerts)');
+  await meshcaShown(ctx, ['certs', 'root-ca', '--dir', 'certs']);
+  await meshcaShown(ctx, ['certs', 'intermediate', 'cluster1', '--dir', 'certs']);
+  throwIfInterrupted(ctx);
+
+  report.step(TOTAL_STEPS, "Plug cluster1's certificates into the CA");
+  report.say(
+    '  (Istio: kubectl create secret generic cacerts -n istio-system --from-file=cluster1/…; istioctl install)',
+  );
+  const ca = await startCa(ctx, {
+    name: "cluster1's CA",
+    cacerts: 'certs/cluster1',
+    dataDir: 'cluster1/istiod',
+  });
+  throwIfInterrupted(ctx);
+
+  report.step(TOTAL_STEPS, 'Deploy httpbin and sleep in namespace foo, with sidecars and STRICT mutual TLS');
+  report.say(
+    '  (Istio: kubectl create ns foo; kubectl apply -f <(istioctl kube-inject -f samples/httpbin/httpbin.yaml) -n foo; the same for sleep;',
+  );
+  report.say('   kubectl apply -f - <<EOF  (a PeerAuthentication with mtls.mode STRICT))');
+  report.command('cat > cluster1/foo/peer-authentication.yaml <<EOF');
+  report.result(`${PEER_AUTHENTICATION}EOF`);
+  const peerAuthentication = 'cluster1/foo/peer-authentication.yaml';
+  await writeDemoFile(ctx, peerAuthentication, PEER_AUTHENTICATION);
+  const tokens = { namespace: 'foo', ca };
+  const [appPort, httpbinToken, sleepToken] = await inOrder(
+    ctx,
+    startHttpbinApp,
+    (c) => mintToken(c, { ...tokens, serviceAccount: 'httpbin', file: 'cluster1/foo/httpbin.jwt' }),
+    (c) => mintToken(c, { ...tokens, serviceAccount: 'sleep', file: 'cluster1/foo/sleep.jwt' }),
+  );
+  const httpbin = await startSidecar(ctx, {
+    name: "httpbin's sidecar",
+    ca,
+    tokenFile: httpbinToken,
+    certDir: 'cluster1/foo/httpbin',
+    inbound: { appPort, config: peerAuthentication },
+  });
+  const meshPort = httpbin.inboundPort!;
+  const sleep = await startSidecar(ctx, {
+    name: "sleep's sidecar",
+    ca,
+    tokenFile: sleepToken,
+    certDir: 'cluster1/foo/sleep',
+    outbound: [{ name: 'httpbin', port: meshPort, spiffeId: httpbin.spiffeId }],
+  });
+  throwIfInterrupted(ctx);
+
+  report.step(TOTAL_STEPS, 'Send traffic from sleep to httpbin through the mesh');
+  report.say('  (Istio: kubectl exec sleep -n foo -- curl http://httpbin.foo:8000/html)');
+  const outbound = sleep.outboundPorts.httpbin!;
+  report.command(
+    `curl -s http://127.0.0.1:${outbound}/html   # sleep → its sidecar → mutual TLS → httpbin's sidecar`,
+  );
+  const html = await callThrough(outbound, '/html');
+  const title = /<title>([^<]*)<\/title>/.exec(html.body)?.[1];
+  const h1 = /<h1>([^<]*)<\/h1>/.exec(html.body)?.[1];
+  report.result(
+    html.status === undefined
+      ? `no response: ${html.error}`
+      : `HTTP ${html.status}, ${html.body.length} bytes${title ? `: <title>${title}</title> <h1>${h1 ?? ''}</h1> …` : `\n${html.body}`}`,
+  );
+  report.check(
+    'sleep → httpbin through the mesh: HTTP 200 and the Moby-Dick page',
+    html.status === 200 && html.body.includes('Moby-Dick'),
+    html.status === undefined ? `no response: ${html.error}` : `HTTP ${html.status}`,
+  );
+
+  report.command(`curl -s http://127.0.0.1:${outbound}/headers`);
+  const headers = await callThrough(outbound, '/headers');
+  report.result(headers.status === undefined ? `no response: ${headers.error}` : headers.body);
+  const xfcc = /"X-Forwarded-Client-Cert": "([^"\\]*(?:\\.[^"\\]*)*)"/.exec(headers.body)?.[1] ?? '';
+  report.check(
+    `httpbin sees sleep's identity in X-Forwarded-Client-Cert`,
+    headers.status === 200 && xfcc.includes(`URI=${sleep.spiffeId}`),
+    xfcc ? `URI=${/URI=([^;,]*)/.exec(xfcc)?.[1] ?? '?'}` : 'no X-Forwarded-Client-Cert header',
+  );
+
+  report.command(
+    `curl -s http://127.0.0.1:${meshPort}/headers   # plaintext, straight to httpbin's mesh port`,
+  );
+  const plain = await callThrough(meshPort, '/headers');
+  report.result(
+    plain.status === undefined ? `refused: ${plain.error}` : `HTTP ${plain.status}\n${plain.body}`,
+  );
+  report.check(
+    "a plaintext call to httpbin's mesh port is refused (STRICT)",
+    plain.status === undefined,
+    plain.status === undefined ? String(plain.error) : `answered HTTP ${plain.status}`,
+  );
+  throwIfInterrupted(ctx);
+
+  report.step(TOTAL_STEPS, 'Verify the certificates with openssl');
+  report.say(
+    '  (Istio: kubectl exec sleep -c istio-proxy -- openssl s_client -showcerts -connect httpbin.foo:8000; diff -s; openssl verify)',
+  );
+  await verifyWithOpenssl(ctx, {
+    meshPort,
+    clientCertDir: sleep.certDir,
+    cacertsDir: 'certs/cluster1',
+    serverSpiffeId: httpbin.spiffeId,
+  });
+  throwIfInterrupted(ctx);
+
+  report.step(TOTAL_STEPS, 'Multi-cluster: workloads of another cluster call httpbin in cluster1');
+  report.say('  (Istio: the same root in every cluster is what multi-cluster meshes need)');
+  await runMultiCluster(ctx, { httpbinPort: meshPort, httpbinSpiffeId: httpbin.spiffeId });
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 2;
+}
+
+/** Runs the demo; resolves with its exit code (0 all checks passed, 1 failed, 128+N interrupted). */
+export async function runPlugInCaDemo(o: DemoRunOptions): Promise<number> {
+  const started = Date.now();
+  const report = new Reporter({ out: o.out, quiet: o.quiet });
+  const work = await prepareWorkDir({ dir: o.dir, prefix: 'meshca-demo-' });
+  report.setWorkDir(work.path);
+  report.say(`meshca demo plug-in-ca — Istio's "Plug in CA Certificates" task, on this machine`);
+  report.say(
+    `Working in ${work.path} (${o.keep ? 'kept afterwards' : 'removed at the end; --keep keeps it'})`,
+  );
+  const group = createProcessGroup({ cwd: work.path, env: o.env, meshca: o.meshca });
+  const ctx: DemoContext = { group, report, dir: work.path };
+
+  let bug: unknown;
+  try {
+    await scenario(ctx);
+  } catch (err) {
+    if (!group.interruptedBy) {
+      if (isMeshcaError(err)) report.check(`${report.currentStep()} completed`, false, err.message);
+      else bug = err;
+    }
+  }
+
+  const interrupted = group.interruptedBy;
+  const processes = group.pids();
+  if (interrupted) {
+    report.line(`\nInterrupted by ${interrupted}: stopping ${processes.length} processes and cleaning up.`);
+  } else {
+    report.step(TOTAL_STEPS, 'Clean up');
+    report.command(`kill ${processes.join(' ')}   # SIGTERM to every process the demo started`);
+  }
+  await group.close();
+  if (!interrupted) {
+    const left = group.pids();
+    report.check(
+      'every process the demo started has exited',
+      left.length === 0,
+      left.length ? `still running: ${left.join(' ')}` : `${processes.length} stopped`,
+    );
+  }
+  if (o.keep) {
+    report.line(`Kept ${work.path}`);
+  } else {
+    if (!interrupted) report.command(`rm -rf ${shellWords([work.path])}`);
+    await work.remove();
+    if (!interrupted) report.check('the working directory is gone', !existsSync(work.path));
+  }
+  if (bug) throw bug;
+  if (interrupted) return 128 + signalNumber(interrupted);
+  report.summary((Date.now() - started) / 1000);
+  return report.failed().length === 0 ? 0 : 1;
+}

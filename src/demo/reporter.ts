@@ -1,0 +1,109 @@
+// How a demo talks to the person watching it: numbered steps, the command each one corresponds
+// to, what came back, and checks that pass or fail (remembered for the summary and the exit code).
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ReporterOptions {
+  out: (text: string) => void;
+  /** Only the checks and the summary. */
+  quiet?: boolean;
+  /** Paths under it are printed relative to it, as a user working there would type them. */
+  workDir?: string;
+}
+
+export class Reporter {
+  private stepNumber = 0;
+  private stepTitle = '';
+  private workDir: string | undefined;
+
+  constructor(
+    private readonly opts: ReporterOptions,
+    // Shared with forks, so a check made in a concurrent task counts in the one summary.
+    private readonly checks: Check[] = [],
+  ) {
+    this.workDir = opts.workDir;
+  }
+
+  /**
+   * A reporter whose output is held back until release(), and printed as it comes after that: for a
+   * task that runs concurrently with others but must read as if it ran after them (see inOrder).
+   */
+  fork(): { reporter: Reporter; release(): void } {
+    let held: string[] | undefined = [];
+    const out = (text: string) => (held ? held.push(text) : this.opts.out(text));
+    const reporter = new Reporter({ ...this.opts, out, workDir: this.workDir }, this.checks);
+    return {
+      reporter,
+      release: () => {
+        for (const text of held ?? []) this.opts.out(text);
+        held = undefined;
+      },
+    };
+  }
+
+  /** Sets the directory that printed paths are relative to. */
+  setWorkDir(dir: string): void {
+    this.workDir = dir;
+  }
+
+  /** Always printed, even with --quiet. */
+  line(text: string): void {
+    this.opts.out(`${this.relative(text)}\n`);
+  }
+
+  /** Narration: printed unless --quiet. */
+  say(text: string): void {
+    if (!this.opts.quiet) this.line(text);
+  }
+
+  step(total: number, title: string): void {
+    this.stepNumber += 1;
+    this.stepTitle = title;
+    this.say(`\n[${this.stepNumber}/${total}] ${title}`);
+  }
+
+  /** The command a user would type for what the demo does next. */
+  command(text: string): void {
+    this.say(`$ ${text}`);
+  }
+
+  /** What a command printed or what a step found, indented under its command. */
+  result(text: string): void {
+    const trimmed = text.trimEnd();
+    if (trimmed) this.say(trimmed.replace(/^/gm, '  '));
+  }
+
+  /** Records a check and prints it; the demo fails at the end if any check failed. */
+  check(name: string, ok: boolean, detail = ''): boolean {
+    this.checks.push({ name, ok, detail });
+    this.line(`  ${ok ? '✓' : '✗'} ${name}${detail ? ` — ${detail}` : ''}`);
+    return ok;
+  }
+
+  /** "step 3 (Deploy …)", for saying where a demo stopped. */
+  currentStep(): string {
+    return this.stepNumber === 0 ? 'setting up' : `step ${this.stepNumber} (${this.stepTitle})`;
+  }
+
+  failed(): Check[] {
+    return this.checks.filter((c) => !c.ok);
+  }
+
+  summary(seconds: number): void {
+    const failed = this.failed();
+    if (failed.length === 0) {
+      this.line(`\nAll ${this.checks.length} checks passed in ${seconds.toFixed(1)} s.`);
+      return;
+    }
+    this.line(`\n${failed.length} of ${this.checks.length} checks FAILED:`);
+    for (const c of failed) this.line(`  ✗ ${c.name}${c.detail ? ` — ${c.detail}` : ''}`);
+  }
+
+  private relative(text: string): string {
+    return this.workDir ? text.replaceAll(`${this.workDir}/`, '') : text;
+  }
+}

@@ -1,0 +1,102 @@
+// A demo workload's pieces, each as the user would start it: its service-account token
+// (`meshca token`, Kubernetes' projected token) and its sidecar (`meshca sidecar`, istio-proxy).
+import { type DemoContext, meshcaShown, shellWords, writeDemoFile } from './demo-context.js';
+import type { GroupProcess } from './processes.js';
+import type { RunningCa } from './start-ca.js';
+
+export interface SidecarOptions {
+  /** For messages: "httpbin's sidecar". */
+  name: string;
+  ca: RunningCa;
+  tokenFile: string;
+  /** Where the agent writes cert-chain.pem, key.pem and root-cert.pem (relative to the demo dir). */
+  certDir: string;
+  /** A mesh port in front of the app on 127.0.0.1:appPort, with its PeerAuthentication file. */
+  inbound?: { appPort: number; config: string };
+  /** Plaintext ports for the app to call, reaching `port` over mutual TLS and checking `spiffeId`. */
+  outbound?: { name: string; port: number; spiffeId: string }[];
+}
+
+export interface RunningSidecar {
+  readonly spiffeId: string;
+  readonly certDir: string;
+  readonly inboundPort: number | undefined;
+  readonly outboundPorts: Readonly<Record<string, number>>;
+  readonly process: GroupProcess;
+}
+
+/** `meshca sample httpbin --port 0 &`: the application behind httpbin's sidecar; resolves with its port. */
+export async function startHttpbinApp(ctx: DemoContext): Promise<number> {
+  ctx.report.command('meshca sample httpbin --port 0 &');
+  const app = await ctx.group.startMeshca(['sample', 'httpbin', '--port', '0'], {
+    name: 'httpbin',
+    ready: (l) => l.msg === 'httpbin listening',
+  });
+  const port = Number(app.readyLine.port);
+  ctx.report.result(`httpbin (the application) listening on 127.0.0.1:${port} (pid ${app.pid})`);
+  return port;
+}
+
+/** `meshca token … > FILE`; the token is a credential, so the file is private. */
+export async function mintToken(
+  ctx: DemoContext,
+  opts: { ca: RunningCa; namespace: string; serviceAccount: string; file: string },
+): Promise<string> {
+  const args = ['token', '-n', opts.namespace, '--service-account', opts.serviceAccount];
+  const result = await meshcaShown(ctx, [...args, '--data-dir', opts.ca.dataDir], {
+    redirect: opts.file,
+    quietOutput: true,
+  });
+  await writeDemoFile(ctx, opts.file, result.stdout, 0o600);
+  ctx.report.result(
+    `a service-account JWT for system:serviceaccount:${opts.namespace}:${opts.serviceAccount} from ${opts.ca.name}'s issuer`,
+  );
+  return opts.file;
+}
+
+export async function startSidecar(ctx: DemoContext, opts: SidecarOptions): Promise<RunningSidecar> {
+  const args = [
+    'sidecar',
+    '--ca-addr',
+    opts.ca.address,
+    '--ca-root',
+    opts.ca.rootCert,
+    '--token-file',
+    opts.tokenFile,
+    '--output-dir',
+    opts.certDir,
+    '--status-port',
+    'off',
+  ];
+  if (opts.inbound)
+    args.push(
+      '--inbound-port',
+      '0',
+      '--app-port',
+      String(opts.inbound.appPort),
+      '--config',
+      opts.inbound.config,
+    );
+  for (const o of opts.outbound ?? [])
+    args.push('--outbound', `${o.name}=0:127.0.0.1:${o.port}:${o.spiffeId}`);
+  ctx.report.command(`meshca ${shellWords(args)} &`);
+  const process = await ctx.group.startMeshca(args, {
+    name: opts.name,
+    ready: (l) => l.msg === 'sidecar ready',
+  });
+  const issued = process.logs.find((l) => l.event === 'issued');
+  const spiffeId = String(issued?.spiffeId ?? '?');
+  const inboundPort =
+    typeof process.readyLine.inboundPort === 'number' ? process.readyLine.inboundPort : undefined;
+  const outboundPorts = (process.readyLine.outboundPorts ?? {}) as Record<string, number>;
+  const ports = [
+    ...(inboundPort === undefined
+      ? []
+      : [`mesh port 127.0.0.1:${inboundPort} → app port ${opts.inbound!.appPort}`]),
+    ...Object.entries(outboundPorts).map(([name, port]) => `outbound "${name}" on 127.0.0.1:${port}`),
+  ];
+  ctx.report.result(
+    `${opts.name} ready (pid ${process.pid}): certificate for ${spiffeId} from ${opts.ca.name} in ${opts.certDir}/; ${ports.join(', ')}`,
+  );
+  return { spiffeId, certDir: opts.certDir, inboundPort, outboundPorts, process };
+}

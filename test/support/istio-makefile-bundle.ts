@@ -1,0 +1,161 @@
+// Test support: a root and one cluster's intermediate made by the `openssl` CLI exactly as Istio's
+// tools/certs/Makefile.selfsigned.mk (+ common.mk) makes them, so meshca is judged on files it did
+// not write. Made fresh on every call (nothing cached): RSA 4096 keys, as the Makefile uses.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTempDir, opensslOk, type TempDir } from './openssl.js';
+
+/** common.mk's root-ca.conf, with the Makefile's default variables. */
+function rootCaConf(keyBits: number): string {
+  return [
+    '[ req ]',
+    'encrypt_key = no',
+    'prompt = no',
+    'utf8 = yes',
+    'default_md = sha256',
+    `default_bits = ${keyBits}`,
+    'req_extensions = req_ext',
+    'x509_extensions = req_ext',
+    'distinguished_name = req_dn',
+    '[ req_ext ]',
+    'subjectKeyIdentifier = hash',
+    'basicConstraints = critical, CA:true',
+    'keyUsage = critical, digitalSignature, nonRepudiation, keyEncipherment, keyCertSign',
+    '[ req_dn ]',
+    'O = Istio',
+    'CN = Root CA',
+    '',
+  ].join('\n');
+}
+
+/** common.mk's %/intermediate.conf, with `L` the cluster directory's name. */
+function intermediateConf(keyBits: number, cluster: string): string {
+  return [
+    '[ req ]',
+    'encrypt_key = no',
+    'prompt = no',
+    'utf8 = yes',
+    'default_md = sha256',
+    `default_bits = ${keyBits}`,
+    'req_extensions = req_ext',
+    'x509_extensions = req_ext',
+    'distinguished_name = req_dn',
+    '[ req_ext ]',
+    'subjectKeyIdentifier = hash',
+    'basicConstraints = critical, CA:true, pathlen:0',
+    'keyUsage = critical, digitalSignature, nonRepudiation, keyEncipherment, keyCertSign',
+    'subjectAltName=@san',
+    '[ san ]',
+    'DNS.1 = istiod.istio-system.svc',
+    '[ req_dn ]',
+    'O = Istio',
+    'CN = Intermediate CA',
+    `L = ${cluster}`,
+    '',
+  ].join('\n');
+}
+
+export interface IstioMakefileBundle {
+  /** Where `make root-ca` ran: root-cert.pem, root-key.pem, root-ca.conf, root-cert.csr. */
+  dir: TempDir;
+  rootCert: string;
+  rootKey: string;
+  /** `<dir>/<cluster>`: ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem — Istio's cacerts secret. */
+  clusterDir: string;
+  remove(): void;
+}
+
+/**
+ * `make -f Makefile.selfsigned.mk root-ca <cluster>-cacerts`, step by step with the Makefile's own
+ * openssl commands. The Makefile concatenates ca-cert.pem and root-cert.pem into the chain file;
+ * here it is written under the name the cacerts secret (and meshca) reads, cert-chain.pem.
+ */
+export function makeIstioMakefileBundle(
+  opts: { cluster?: string; keyBits?: number } = {},
+): IstioMakefileBundle {
+  const cluster = opts.cluster ?? 'cluster1';
+  const keyBits = opts.keyBits ?? 4096;
+  const dir = makeTempDir('meshca-istio-make-');
+  try {
+    const cwd = dir.path;
+    // root-ca: root-key.pem, root-cert.csr, root-cert.pem
+    dir.write('root-ca.conf', rootCaConf(keyBits));
+    opensslOk(['genrsa', '-out', 'root-key.pem', String(keyBits)], { cwd });
+    opensslOk(['req', '-new', '-key', 'root-key.pem', '-config', 'root-ca.conf', '-out', 'root-cert.csr'], {
+      cwd,
+    });
+    opensslOk(
+      [
+        'x509',
+        '-req',
+        '-days',
+        '3650',
+        '-signkey',
+        'root-key.pem',
+        '-extensions',
+        'req_ext',
+        '-extfile',
+        'root-ca.conf',
+        '-in',
+        'root-cert.csr',
+        '-out',
+        'root-cert.pem',
+      ],
+      { cwd },
+    );
+    // <cluster>-cacerts: <cluster>/ca-key.pem, cluster-ca.csr, ca-cert.pem, the chain, root-cert.pem
+    const clusterDir = join(cwd, cluster);
+    mkdirSync(clusterDir);
+    writeFileSync(join(clusterDir, 'intermediate.conf'), intermediateConf(keyBits, cluster));
+    opensslOk(['genrsa', '-out', `${cluster}/ca-key.pem`, String(keyBits)], { cwd });
+    opensslOk(
+      [
+        'req',
+        '-new',
+        '-config',
+        `${cluster}/intermediate.conf`,
+        '-key',
+        `${cluster}/ca-key.pem`,
+        '-out',
+        `${cluster}/cluster-ca.csr`,
+      ],
+      { cwd },
+    );
+    opensslOk(
+      [
+        'x509',
+        '-req',
+        '-days',
+        '730',
+        '-CA',
+        'root-cert.pem',
+        '-CAkey',
+        'root-key.pem',
+        '-CAcreateserial',
+        '-extensions',
+        'req_ext',
+        '-extfile',
+        `${cluster}/intermediate.conf`,
+        '-in',
+        `${cluster}/cluster-ca.csr`,
+        '-out',
+        `${cluster}/ca-cert.pem`,
+      ],
+      { cwd },
+    );
+    const rootPem = readFileSync(join(cwd, 'root-cert.pem'), 'utf8');
+    const caPem = readFileSync(join(clusterDir, 'ca-cert.pem'), 'utf8');
+    writeFileSync(join(clusterDir, 'cert-chain.pem'), caPem + rootPem);
+    writeFileSync(join(clusterDir, 'root-cert.pem'), rootPem);
+    return {
+      dir,
+      rootCert: dir.file('root-cert.pem'),
+      rootKey: dir.file('root-key.pem'),
+      clusterDir,
+      remove: () => dir.remove(),
+    };
+  } catch (err) {
+    dir.remove();
+    throw err;
+  }
+}
