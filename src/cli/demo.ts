@@ -6,12 +6,9 @@ import { invalidInput } from '../errors.js';
 import { type CommandSpec, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
 
-const DEMOS: Record<string, { summary: string; run: typeof runPlugInCaDemo }> = {
-  'plug-in-ca': {
-    summary:
-      'Istio\'s "Plug in CA Certificates" task: root and intermediates, the CA, httpbin and sleep with sidecars, openssl checks, multi-cluster',
-    run: runPlugInCaDemo,
-  },
+/** Each demo by name; the first is the default. A custom-CA demo will join it here. */
+const DEMOS: Record<string, typeof runPlugInCaDemo> = {
+  'plug-in-ca': runPlugInCaDemo,
 };
 
 const spec: CommandSpec = {
@@ -25,12 +22,13 @@ const spec: CommandSpec = {
     quiet: { type: 'boolean', short: 'q' },
   },
   optionHelp: [
-    ...Object.entries(DEMOS).map(([name, d]) => `${name.padEnd(24)}${d.summary} (the default)`),
+    'plug-in-ca (default)    Istio\'s "Plug in CA Certificates" task: a root and per-cluster intermediates, the CA,',
+    "                        httpbin and sleep with sidecars, openssl's verdict, trust across clusters",
     '--keep                  leave the working directory (certificates, tokens, openssl output) and print its path',
-    '--dir DIR               work in DIR (new or empty) instead of a new temporary directory',
+    '--dir DIR               work in DIR (new or empty) instead of a new temporary directory; emptied unless --keep',
     '-q, --quiet             print only the checks and the summary',
-    'Every process the demo starts is stopped at the end, and on Ctrl-C. Needs openssl and diff on PATH.',
-    'Exit code: 0 every check passed, 1 a check failed (named in the summary), 130 interrupted.',
+    'Every process the demo starts is stopped at the end and on Ctrl-C. Needs openssl and diff on PATH.',
+    'Exit code: 0 every check passed, 1 a check failed (the summary names it), 2 bad usage, 130 interrupted.',
   ],
   examples: [
     'meshca demo                          # or: npm run demo',
@@ -42,7 +40,7 @@ const spec: CommandSpec = {
 export async function runDemo(argv: string[], ctx: CliContext): Promise<number> {
   const args = parseCommandArgs(spec, argv, ctx.out);
   if (!args) return 0;
-  const [name = 'plug-in-ca', ...extra] = args.positionals;
+  const [name = Object.keys(DEMOS)[0]!, ...extra] = args.positionals;
   const demo = DEMOS[name];
   if (!demo || extra.length > 0) {
     throw invalidInput(
@@ -51,7 +49,7 @@ export async function runDemo(argv: string[], ctx: CliContext): Promise<number> 
     );
   }
   const dir = str(args.values.dir);
-  return demo.run({
+  return demo({
     out: ctx.out,
     dir: dir === undefined ? undefined : resolve(ctx.cwd, dir),
     keep: args.values.keep === true,

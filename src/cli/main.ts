@@ -6,6 +6,7 @@ import { runAgent } from './agent.js';
 import { runCerts } from './certs.js';
 import { type CliContext, processContext } from './context.js';
 import { runCsr } from './csr.js';
+import { runDemo } from './demo.js';
 import { runRootCert } from './root-cert.js';
 import { runSample } from './sample.js';
 import { runServe } from './serve.js';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   agent: { run: runAgent, summary: "keep a workload's certificate files fresh (Istio's pilot-agent)" },
   sidecar: { run: runSidecar, summary: 'agent + mutual-TLS proxy for a workload (like istio-proxy)' },
   sample: { run: runSample, summary: "Istio's sample apps: httpbin, sleep" },
+  demo: { run: runDemo, summary: "Istio's plug-in CA task end to end on this machine, checked with openssl" },
 };
 
 /** Extra commands registered by later layers (agent, sidecar, demo, …). */

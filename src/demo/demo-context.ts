@@ -2,8 +2,7 @@
 // habit they share: print the command a user would type, run it, show what came back.
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { MeshcaError } from '../errors.js';
-import type { ExecOptions, ExecResult, ProcessGroup } from './processes.js';
+import { type ExecOptions, type ExecResult, type ProcessGroup, shellWords } from './processes.js';
 import type { Reporter } from './reporter.js';
 
 export interface DemoContext {
@@ -11,11 +10,6 @@ export interface DemoContext {
   readonly report: Reporter;
   /** The working directory; children run here, so paths in commands are relative to it. */
   readonly dir: string;
-}
-
-/** Words joined as a shell would need them typed. */
-export function shellWords(words: readonly string[]): string {
-  return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
 /** Prints `$ meshca args…`, runs it, and prints its output (paths shown relative to the demo dir). */
@@ -46,12 +40,7 @@ export async function writeDemoFile(
 
 /** Stops the demo between actions once Ctrl-C has been pressed. */
 export function throwIfInterrupted(ctx: DemoContext): void {
-  if (ctx.group.signal.aborted)
-    throw new MeshcaError(
-      'DEMO_INTERRUPTED',
-      'unavailable',
-      `interrupted by ${ctx.group.interruptedBy ?? 'close()'}`,
-    );
+  ctx.group.throwIfInterrupted();
 }
 
 /**

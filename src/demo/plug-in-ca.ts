@@ -4,16 +4,10 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { isMeshcaError } from '../errors.js';
 import { callThrough } from './call-through-mesh.js';
-import {
-  type DemoContext,
-  inOrder,
-  meshcaShown,
-  shellWords,
-  throwIfInterrupted,
-  writeDemoFile,
-} from './demo-context.js';
+import { demoChildEnv } from './child-env.js';
+import { type DemoContext, inOrder, meshcaShown, throwIfInterrupted, writeDemoFile } from './demo-context.js';
 import { runMultiCluster } from './multi-cluster.js';
-import { createProcessGroup } from './processes.js';
+import { createProcessGroup, shellWords } from './processes.js';
 import { Reporter } from './reporter.js';
 import { startCa } from './start-ca.js';
 import { mintToken, startHttpbinApp, startSidecar } from './start-workload.js';
@@ -28,8 +22,8 @@ export interface DemoRunOptions {
   keep?: boolean;
   /** Print only the checks and the summary. */
   quiet?: boolean;
-  /** Environment of the child processes. */
-  env?: NodeJS.ProcessEnv;
+  /** The user's environment; the children get it without meshca's settings (see child-env.ts). */
+  env: NodeJS.ProcessEnv;
   /** How to run meshca (default: this installation's bin/meshca.js). */
   meshca?: readonly string[];
 }
@@ -48,6 +42,9 @@ spec:
 
 async function scenario(ctx: DemoContext): Promise<void> {
   const { report } = ctx;
+  // openssl is the independent judge of step 5; without it there is no point starting anything.
+  const openssl = await ctx.group.exec('openssl', ['version']);
+  report.say(`Judged by ${openssl.stdout.trim()} and diff, as in the task.`);
   report.step(TOTAL_STEPS, 'Make a root CA and an intermediate CA for cluster1');
   report.say('  (Istio: make -f tools/certs/Makefile.selfsigned.mk root-ca cluster1-cacerts)');
   await meshcaShown(ctx, ['certs', 'root-ca', '--dir', 'certs']);
@@ -173,7 +170,7 @@ export async function runPlugInCaDemo(o: DemoRunOptions): Promise<number> {
   report.say(
     `Working in ${work.path} (${o.keep ? 'kept afterwards' : 'removed at the end; --keep keeps it'})`,
   );
-  const group = createProcessGroup({ cwd: work.path, env: o.env, meshca: o.meshca });
+  const group = createProcessGroup({ cwd: work.path, env: demoChildEnv(o.env), meshca: o.meshca });
   const ctx: DemoContext = { group, report, dir: work.path };
 
   let bug: unknown;

@@ -73,6 +73,8 @@ export interface ProcessGroup {
   start(file: string, args: readonly string[], opts: StartOptions): Promise<GroupProcess>;
   /** Starts a long-running `meshca args…` and resolves once it logs its ready line. */
   startMeshca(args: readonly string[], opts: StartOptions): Promise<GroupProcess>;
+  /** Throws DEMO_INTERRUPTED once Ctrl-C / SIGTERM (or close()) has aborted the group. */
+  throwIfInterrupted(): void;
   /** Process ids of the children still running. */
   pids(): number[];
   /** Stops every child still running (SIGTERM, then SIGKILL). */
@@ -115,9 +117,12 @@ function indent(text: string): string {
   return trimmed ? `\n${trimmed.replace(/^/gm, '    ')}` : ' (no output)';
 }
 
-function commandLine(file: string, args: readonly string[]): string {
-  return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' ');
+/** Words joined as a shell would need them typed (for printing commands, never for running them). */
+export function shellWords(words: readonly string[]): string {
+  return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
+
+const commandLine = (file: string, args: readonly string[]) => shellWords([file, ...args]);
 
 export function createProcessGroup(opts: ProcessGroupOptions): ProcessGroup {
   const meshca = opts.meshca ?? meshcaCommand();
@@ -329,6 +334,9 @@ export function createProcessGroup(opts: ProcessGroupOptions): ProcessGroup {
     meshca: (args, o) => exec(meshca[0]!, [...meshca.slice(1), ...args], o),
     start,
     startMeshca: (args, o) => start(meshca[0]!, [...meshca.slice(1), ...args], o),
+    throwIfInterrupted: () => {
+      if (controller.signal.aborted) throw interrupted();
+    },
     pids: () => [...children.keys()].map((c) => c.pid).filter((p): p is number => p !== undefined),
     stopAll,
     async close() {

@@ -1,7 +1,7 @@
 // Starts one `meshca serve --cacerts DIR` for a demo (a cluster's istiod, as far as its CA goes) and
 // reports what it signs with.
-import { type DemoContext, shellWords } from './demo-context.js';
-import type { GroupProcess } from './processes.js';
+import type { DemoContext } from './demo-context.js';
+import { type GroupProcess, shellWords } from './processes.js';
 
 export interface RunningCa {
   /** For messages: "cluster1's CA". */

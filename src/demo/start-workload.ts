@@ -1,7 +1,7 @@
 // A demo workload's pieces, each as the user would start it: its service-account token
 // (`meshca token`, Kubernetes' projected token) and its sidecar (`meshca sidecar`, istio-proxy).
-import { type DemoContext, meshcaShown, shellWords, writeDemoFile } from './demo-context.js';
-import type { GroupProcess } from './processes.js';
+import { type DemoContext, meshcaShown, writeDemoFile } from './demo-context.js';
+import { type GroupProcess, shellWords } from './processes.js';
 import type { RunningCa } from './start-ca.js';
 
 export interface SidecarOptions {

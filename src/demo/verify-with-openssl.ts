@@ -2,8 +2,8 @@
 // the chain httpbin's proxy presents ends in the plugged-in intermediate and root, byte for byte.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DemoContext, shellWords, writeDemoFile } from './demo-context.js';
-import type { ExecResult } from './processes.js';
+import { type DemoContext, writeDemoFile } from './demo-context.js';
+import { type ExecResult, shellWords } from './processes.js';
 import { splitCertificates } from './split-certificates.js';
 
 export interface OpensslVerificationOptions {
