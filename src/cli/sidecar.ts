@@ -145,7 +145,7 @@ export async function runSidecar(argv: string[], ctx: CliContext): Promise<numbe
     : undefined;
   const credentials = watchWorkloadCredentials({
     dir: agentSettings.options.outputDir,
-    log: (e) => log.debug('credentials', e as Record<string, unknown>),
+    log: (e) => log.info('credentials', e as Record<string, unknown>),
   });
   const trustDomains = str(v['trust-domains'])
     ?.split(',')

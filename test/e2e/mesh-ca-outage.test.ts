@@ -21,7 +21,7 @@ const OUTAGE_MS = 30_000;
 // How long before the end of the outage the later agent's renewal falls: long enough for several
 // backed-off retries (100 ms doubling), short enough that the backoff after the CA returns stays
 // well inside the 60 s certificates' second half.
-const RENEWAL_BEFORE_END_MS = 5_000;
+const RENEWAL_BEFORE_END_MS = 6_000;
 
 const renewAt = (s: Sidecar) => Date.parse(String(s.issuedLines().at(-1)!.renewAt));
 
@@ -54,32 +54,27 @@ describe('workloads: a 30-second CA outage', { timeout: 240_000 }, () => {
     const outageEnd = Date.now() + OUTAGE_MS;
 
     let requests = 0;
-    const retried = new Set<Sidecar>();
     while (Date.now() < outageEnd) {
       // A fresh connection from the app each time: sleep's sidecar still reaches httpbin over mTLS.
       const answer = await httpGet(mesh.outboundPort, '/status/200');
       assert.equal(answer.status, 200, `request ${requests} during the outage: ${answer.body}`);
       requests++;
       for (const sidecar of sidecars) {
-        const text = await sidecar.metrics();
-        if (
-          (metricValue(text, 'istio_agent_num_outgoing_retries') ?? 0) > 0 &&
-          (metricValue(text, 'istio_agent_num_failed_outgoing_requests') ?? 0) > 0
-        ) {
-          retried.add(sidecar);
-        }
         assert.equal((await sidecar.healthz()).status, 200, 'the certificate in place is still valid');
       }
       await delay(Math.min(1_000, Math.max(0, outageEnd - Date.now())));
     }
     assert.ok(requests >= 5, `${requests} requests during the outage`);
-    for (const sidecar of sidecars) {
-      assert.ok(retried.has(sidecar), `${sidecar.dir}: retries and failures counted during the outage`);
-      assert.deepEqual(sidecar.issuedSerials(), [firstSerials[sidecars.indexOf(sidecar)]], 'no issuance');
+    // Still during the outage: each agent has tried, failed, and tried again.
+    for (const [i, sidecar] of sidecars.entries()) {
+      const text = await sidecar.metrics();
+      assert.ok((metricValue(text, 'istio_agent_num_failed_outgoing_requests') ?? 0) > 0, text);
+      assert.ok((metricValue(text, 'istio_agent_num_outgoing_retries') ?? 0) > 0, text);
+      assert.deepEqual(sidecar.issuedSerials(), [firstSerials[i]], 'nothing issued during the outage');
       const failed = sidecar.process.logs.filter((l) => l.event === 'request-failed');
       assert.ok(failed.length > 0);
       for (const line of failed) {
-        assert.equal(line.level, 'warn', 'an unreachable CA is retried with backoff, not refused');
+        assert.equal(line.level, 'warn', 'an unreachable CA is retried with backoff, not taken as a refusal');
         assert.equal(line.certificateInPlace, true);
       }
     }

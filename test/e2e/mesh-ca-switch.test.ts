@@ -87,17 +87,19 @@ describe('workloads: switching the CA under a running mesh', { timeout: 180_000 
     const bothRoots = `${firstRootPem.trimEnd()}\n${newRootPem.trimEnd()}\n`;
     // The agents must trust the CA's next serving certificate, which chains to the new root.
     await writeFileAtomically(mesh.caRootFile, bothRoots);
-    // Each file in one rename; in this order, every state in between is either the old bundle
-    // (with both roots) or refused (key and certificate do not match), never a wrong mix.
-    await writeFileAtomically(join(mesh.cacertsDir, 'root-cert.pem'), bothRoots);
+    // Each file in one rename, root-cert.pem last: every state in between is refused (the key does
+    // not match the certificate, or the new intermediate does not chain to the old root alone), so
+    // the CA goes from the old bundle straight to the new one.
     for (const file of ['ca-cert.pem', 'cert-chain.pem', 'ca-key.pem']) {
       const content = await readFile(join(newRootDir, 'cluster1', file), 'utf8');
       await writeFileAtomically(join(mesh.cacertsDir, file), content, file === 'ca-key.pem' ? 0o600 : 0o644);
     }
+    await writeFileAtomically(join(mesh.cacertsDir, 'root-cert.pem'), bothRoots);
     const rotated = await mesh.ca.waitForLog(
       (l) => l.event === 'ca-reloaded' && normalizeSerial(String(l.serial)) === thirdIntermediate,
       DEADLINE_MS,
     );
+    assert.equal(normalizeSerial(String(rotated.previousSerial)), secondIntermediate);
     assert.equal(rotated.rootChanged, true);
     for (const dir of dirs) {
       const facts = await waitForFiles(

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type MeshcaProcess, runMeshca, startMeshca } from './meshca-process.js';
@@ -123,6 +124,29 @@ function run(
   });
 }
 
+export interface WorkloadCredentialFiles {
+  chainPem: string;
+  keyPem: string;
+  rootsPem: string;
+}
+
+/** A consistent copy of a workload's credentials: the agent may swap them between two reads. */
+export function snapshotCredentials(dir: string): Promise<WorkloadCredentialFiles> {
+  return waitFor(
+    `a consistent certificate and key in ${dir}`,
+    async () => {
+      const [chainPem, keyPem, rootsPem] = await Promise.all(
+        ['cert-chain.pem', 'key.pem', 'root-cert.pem'].map((f) => readFile(join(dir, f), 'utf8')),
+      );
+      const leaf = new X509Certificate(pemBlocks(chainPem!)[0]!);
+      return leaf.checkPrivateKey(createPrivateKey(keyPem!))
+        ? { chainPem: chainPem!, keyPem: keyPem!, rootsPem: rootsPem! }
+        : undefined;
+    },
+    10_000,
+  );
+}
+
 /**
  * Opens a NEW mutual-TLS connection to a sidecar's mesh port with `openssl s_client`, presenting the
  * client workload's current certificate, and returns the serial of the leaf the server presented
@@ -131,19 +155,7 @@ function run(
 export async function servedLeafSerial(port: number, clientDir: string, rootsFile: string): Promise<string> {
   const scratch = await mkdtemp(join(tmpdir(), 'meshca-sclient-'));
   try {
-    // A consistent copy of the client's credentials: the agent may swap them between two reads.
-    const { chainPem, keyPem } = await waitFor(
-      `a consistent certificate and key in ${clientDir}`,
-      async () => {
-        const [chainPem, keyPem] = await Promise.all([
-          readFile(join(clientDir, 'cert-chain.pem'), 'utf8'),
-          readFile(join(clientDir, 'key.pem'), 'utf8'),
-        ]);
-        const leaf = new X509Certificate(pemBlocks(chainPem)[0]!);
-        return leaf.checkPrivateKey(createPrivateKey(keyPem)) ? { chainPem, keyPem } : undefined;
-      },
-      10_000,
-    );
+    const { chainPem, keyPem } = await snapshotCredentials(clientDir);
     const certFile = join(scratch, 'cert-chain.pem');
     const keyFile = join(scratch, 'key.pem');
     await writeFile(certFile, chainPem);
@@ -186,10 +198,18 @@ export interface HttpResult {
   localPort: number | undefined;
 }
 
-/** GET http://127.0.0.1:port/path; `agent` false opens a fresh connection. */
-export function httpGet(port: number, path: string, agent: http.Agent | false = false): Promise<HttpResult> {
+/**
+ * GET `path` on 127.0.0.1:port: plain HTTP with an http.Agent (false opens a fresh connection), or
+ * TLS when given an https.Agent.
+ */
+export function httpGet(
+  port: number,
+  path: string,
+  agent: http.Agent | https.Agent | false = false,
+): Promise<HttpResult> {
+  const get = agent instanceof https.Agent ? https.get : http.get;
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent, timeout: 30_000 }, (res) => {
+    const req = get({ host: '127.0.0.1', port, path, agent, timeout: 30_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => {
         body += c;
