@@ -24,7 +24,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   agent: { run: runAgent, summary: "keep a workload's certificate files fresh (Istio's pilot-agent)" },
   sidecar: { run: runSidecar, summary: 'agent + mutual-TLS proxy for a workload (like istio-proxy)' },
   sample: { run: runSample, summary: "Istio's sample apps: httpbin, sleep" },
-  demo: { run: runDemo, summary: "Istio's plug-in CA task end to end on this machine, checked with openssl" },
+  demo: { run: runDemo, summary: "Istio's tasks end to end on this machine: plug-in-ca (default), custom-ca" },
 };
 
 /** Extra commands registered by later layers (agent, sidecar, demo, …). */

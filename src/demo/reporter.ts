@@ -7,6 +7,12 @@ export interface Check {
   detail: string;
 }
 
+/** A part of a demo that did not run, and why (not a failure: the summary says it). */
+export interface Skip {
+  name: string;
+  reason: string;
+}
+
 export interface ReporterOptions {
   out: (text: string) => void;
   /** Only the checks and the summary. */
@@ -24,6 +30,7 @@ export class Reporter {
     private readonly opts: ReporterOptions,
     // Shared with forks, so a check made in a concurrent task counts in the one summary.
     private readonly checks: Check[] = [],
+    private readonly skips: Skip[] = [],
   ) {
     this.workDir = opts.workDir;
   }
@@ -35,7 +42,7 @@ export class Reporter {
   fork(): { reporter: Reporter; release(): void } {
     let held: string[] | undefined = [];
     const out = (text: string) => (held ? held.push(text) : this.opts.out(text));
-    const reporter = new Reporter({ ...this.opts, out, workDir: this.workDir }, this.checks);
+    const reporter = new Reporter({ ...this.opts, out, workDir: this.workDir }, this.checks, this.skips);
     return {
       reporter,
       release: () => {
@@ -84,6 +91,12 @@ export class Reporter {
     return ok;
   }
 
+  /** Records a part that was not run, and why; printed now and again in the summary. */
+  skip(name: string, reason: string): void {
+    this.skips.push({ name, reason });
+    this.line(`  – skipped: ${name} — ${reason}`);
+  }
+
   /** "step 3 (Deploy …)", for saying where a demo stopped. */
   currentStep(): string {
     return this.stepNumber === 0 ? 'setting up' : `step ${this.stepNumber} (${this.stepTitle})`;
@@ -97,10 +110,12 @@ export class Reporter {
     const failed = this.failed();
     if (failed.length === 0) {
       this.line(`\nAll ${this.checks.length} checks passed in ${seconds.toFixed(1)} s.`);
-      return;
+    } else {
+      this.line(`\n${failed.length} of ${this.checks.length} checks FAILED:`);
+      for (const c of failed) this.line(`  ✗ ${c.name}${c.detail ? ` — ${c.detail}` : ''}`);
     }
-    this.line(`\n${failed.length} of ${this.checks.length} checks FAILED:`);
-    for (const c of failed) this.line(`  ✗ ${c.name}${c.detail ? ` — ${c.detail}` : ''}`);
+    // A skipped part is not a failure, but a reader of the summary alone must not think it ran.
+    for (const s of this.skips) this.line(`Skipped: ${s.name} — ${s.reason}`);
   }
 
   private relative(text: string): string {

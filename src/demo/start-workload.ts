@@ -11,8 +11,16 @@ export interface SidecarOptions {
   tokenFile: string;
   /** Where the agent writes cert-chain.pem, key.pem and root-cert.pem (relative to the demo dir). */
   certDir: string;
-  /** A mesh port in front of the app on 127.0.0.1:appPort, with its PeerAuthentication file. */
-  inbound?: { appPort: number; config: string };
+  /**
+   * A mesh port in front of the app on 127.0.0.1:appPort, with its PeerAuthentication file or a fixed
+   * mode; `port` keeps a restarted sidecar on its old address, as a Service keeps a pod's (default: any).
+   */
+  inbound?: {
+    appPort: number;
+    config?: string;
+    mtlsMode?: 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+    port?: number;
+  };
   /** Plaintext ports for the app to call, reaching `port` over mutual TLS and checking `spiffeId`. */
   outbound?: { name: string; port: number; spiffeId: string }[];
 }
@@ -68,15 +76,11 @@ export async function startSidecar(ctx: DemoContext, opts: SidecarOptions): Prom
     '--status-port',
     'off',
   ];
-  if (opts.inbound)
-    args.push(
-      '--inbound-port',
-      '0',
-      '--app-port',
-      String(opts.inbound.appPort),
-      '--config',
-      opts.inbound.config,
-    );
+  if (opts.inbound) {
+    args.push('--inbound-port', String(opts.inbound.port ?? 0), '--app-port', String(opts.inbound.appPort));
+    if (opts.inbound.config !== undefined) args.push('--config', opts.inbound.config);
+    if (opts.inbound.mtlsMode !== undefined) args.push('--mtls-mode', opts.inbound.mtlsMode);
+  }
   for (const o of opts.outbound ?? [])
     args.push('--outbound', `${o.name}=0:127.0.0.1:${o.port}:${o.spiffeId}`);
   ctx.report.command(`meshca ${shellWords(args)} &`);
@@ -84,7 +88,8 @@ export async function startSidecar(ctx: DemoContext, opts: SidecarOptions): Prom
     name: opts.name,
     ready: (l) => l.msg === 'sidecar ready',
   });
-  const issued = process.logs.find((l) => l.event === 'issued');
+  // Ready can come before the first issuance when the directory still holds an earlier run's files.
+  const issued = await process.waitForLog((l) => l.event === 'issued');
   const spiffeId = String(issued?.spiffeId ?? '?');
   const inboundPort =
     typeof process.readyLine.inboundPort === 'number' ? process.readyLine.inboundPort : undefined;

@@ -1,0 +1,295 @@
+// `meshca demo custom-ca` as a user runs it: a real process playing Istio's custom-CA task (three
+// signers, RA mode, foo → bar refused, then bar on a real step-ca), leaving nothing behind, even on Ctrl-C.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { CliContext } from '../../src/cli/context.js';
+import { runDemo } from '../../src/cli/demo.js';
+import { ensureStepCaBinary, stepCaMissingReason } from '../../src/demo/step-ca/ensure-step-ca-binary.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const RUN_DEMO = join(ROOT, 'test', 'support', 'run-demo.ts');
+// The demo decides the same way: step 5 runs exactly when step-ca can be had on this machine.
+const stepCaBin = ensureStepCaBinary();
+
+interface DemoProcess {
+  child: ChildProcess;
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<number | null>;
+}
+
+const started = new Set<ChildProcess>();
+after(() => {
+  for (const child of started) child.kill('SIGKILL');
+});
+
+function startDemo(args: string[]): DemoProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', RUN_DEMO, 'custom-ca', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.add(child);
+  let text = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: string) => {
+    text += chunk;
+    for (const l of listeners) l();
+  };
+  child.stdout!.setEncoding('utf8').on('data', onData);
+  child.stderr!.setEncoding('utf8').on('data', onData);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => {
+      started.delete(child);
+      resolve(code ?? (signal ? -1 : null));
+    }),
+  );
+  return {
+    child,
+    output: () => text,
+    exited,
+    waitFor: (pattern, timeoutMs = 90_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const m = pattern.exec(text);
+          if (m) {
+            done();
+            resolve(m);
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`demo did not print ${pattern} within ${timeoutMs} ms; output:\n${text}`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        void exited.then(() => {
+          if (!listeners.has(check)) return;
+          done();
+          reject(new Error(`demo exited before printing ${pattern}; output:\n${text}`));
+        });
+        check();
+      }),
+  };
+}
+
+function cmdline(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process below `pid`, from /proc (Linux): the demo's children (step-ca too) and theirs. */
+function descendants(pid: number): Map<number, string> {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone while we looked
+    }
+  }
+  const found = new Map<number, string>();
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const next: number[] = [];
+    for (const [child, parent] of parentOf) {
+      if (frontier.includes(parent) && !found.has(child)) {
+        found.set(child, cmdline(child) ?? '');
+        next.push(child);
+      }
+    }
+    frontier = next;
+  }
+  return found;
+}
+
+/** Still running as the same program (a zombie or a recycled pid does not count). */
+function stillRunning(pid: number, command: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z' && cmdline(pid) === command;
+  } catch {
+    return false;
+  }
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Every port the demo printed (the CA, step-ca, httpbin, mesh and outbound ports) is closed. */
+async function assertPortsClosed(output: string): Promise<void> {
+  const ports = new Set([...output.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])));
+  for (const port of ports)
+    if (port > 0) assert.equal(await answers(port), false, `port ${port} still answers`);
+}
+
+describe('meshca demo custom-ca', () => {
+  test("runs Istio's custom-CA task: Moby-Dick within foo, CERTIFICATE_VERIFY_FAILED foo → bar, then step-ca", async () => {
+    const demo = startDemo([]);
+    const [, workDir] = await demo.waitFor(/Working in (\S+)/);
+    const code = await demo.exited;
+    const out = demo.output();
+    assert.equal(code, 0, out);
+    // Step 1: the task's signers and YAML.
+    assert.match(out, /^\$ meshca certs root-ca --dir certs\/foo 'ROOTCA_CN=foo root'$/m);
+    assert.match(out, /^\$ export FOOCA=\$\(sed 's\/\^\/ {8}\/' certs\/foo\/root-cert\.pem\)$/m);
+    assert.match(out, /^\$ cat > config\/istio\.yaml <<EOF\n {2}apiVersion: install\.istio\.io\/v1alpha1$/m);
+    assert.match(out, /^ {2}\$\{FOOCA\}\n {8}certSigners:\n {8}- clusterissuers\.cert-manager\.io\/foo$/m);
+    assert.match(out, /^ {6}ISTIO_META_CERT_SIGNER: foo$/m);
+    // Step 2: RA mode, the serving certificate from istio-system.
+    assert.match(out, /^\$ meshca serve --config config --data-dir istiod /m);
+    assert.match(out, /^\$ meshca root-cert --config config --data-dir istiod > istio-ca-root-cert\.pem$/m);
+    assert.match(
+      out,
+      /✓ the CA's serving certificate comes from the istio-system signer .* — issuer O = Istio, CN = istio-system root/,
+    );
+    // Steps 3 and 4: the task's verdicts.
+    assert.match(
+      out,
+      /the CA had spiffe:\/\/cluster\.local\/ns\/foo\/sa\/sleep signed by clusterissuers\.cert-manager\.io\/foo/,
+    );
+    assert.match(
+      out,
+      /sleep\.foo → httpbin\.foo, through sleep\.foo's sidecar\n {2}HTTP 200, \d+ bytes: <title>Moby-Dick<\/title>/,
+    );
+    assert.match(out, /✓ sleep\.foo → httpbin\.foo: HTTP 200 and the Moby-Dick page — HTTP 200/);
+    assert.match(
+      out,
+      /sleep\.foo → httpbin\.bar, through sleep\.foo's sidecar\n {2}HTTP 503: .*CERTIFICATE_VERIFY_FAILED/,
+    );
+    assert.match(
+      out,
+      /✓ sleep\.foo → httpbin\.bar: refused with CERTIFICATE_VERIFY_FAILED \(foo and bar have different signers\) — HTTP 503, CERTIFICATE_VERIFY_FAILED/,
+    );
+    for (const workload of ['httpbin.foo', 'sleep.foo', 'httpbin.bar', 'sleep.bar']) {
+      const ns = workload.split('.')[1];
+      assert.match(out, new RegExp(`✓ ${workload}'s root-cert\\.pem is ${ns}'s root only — 1 certificate`));
+    }
+    assert.match(out, /^ {2}foo\/httpbin\/cert-chain\.pem: OK$/m);
+    assert.match(
+      out,
+      /✓ httpbin\.foo's chain does not verify against certs\/bar\/root-cert\.pem — error \d+ at/,
+    );
+
+    if (stepCaBin) {
+      assert.match(
+        out,
+        /^\$ meshca certs intermediate step --dir certs\/step-ca 'INTERMEDIATE_CN=step-ca intermediate'$/m,
+      );
+      assert.match(out, /^ {2}step-ca serving on https:\/\/127\.0\.0\.1:\d+/m);
+      assert.match(out, /^ {2}kind: StepClusterIssuer$/m);
+      assert.match(
+        out,
+        /^ {2}\$\{STEPCA\}\n {8}certSigners:\n {8}- stepclusterissuers\.certmanager\.step\.sm\/bar$/m,
+      );
+      assert.match(out, /config-reloaded: signers .*stepclusterissuers\.certmanager\.step\.sm\/bar/);
+      assert.match(
+        out,
+        /the CA had spiffe:\/\/cluster\.local\/ns\/bar\/sa\/httpbin signed by stepclusterissuers\.certmanager\.step\.sm\/bar/,
+      );
+      assert.match(
+        out,
+        /✓ httpbin\.bar's new leaf is issued by step-ca's intermediate .* — issuer=O = Istio, CN = step-ca intermediate/,
+      );
+      assert.match(out, /✓ sleep\.bar's root-cert\.pem is step-ca's root only/);
+      assert.match(out, /✓ sleep\.bar → httpbin\.bar: HTTP 200 and the Moby-Dick page \(both from step-ca\)/);
+      assert.match(
+        out,
+        /✓ sleep\.foo → httpbin\.bar: refused with CERTIFICATE_VERIFY_FAILED \(foo trusts only foo's root\) — HTTP 503, CERTIFICATE_VERIFY_FAILED/,
+      );
+      assert.match(out, /^\$ kill %step-ca/m);
+      assert.match(out, /✓ step-ca has exited — https:\/\/127\.0\.0\.1:\d+ no longer answers/);
+      assert.match(out, /All 20 checks passed in [\d.]+ s\./);
+      assert.doesNotMatch(out, /Skipped:/);
+    } else {
+      assert.match(out, /Skipped: step 5 \(bar served by a real step-ca\) — /);
+      assert.match(out, /All 13 checks passed in [\d.]+ s\./);
+    }
+    assert.doesNotMatch(out, /✗/);
+    assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
+    await assertPortsClosed(out);
+  });
+
+  test('--no-step-ca --quiet: only checks, step 5 skipped and said so in the summary, exit 0', async () => {
+    const demo = startDemo(['--no-step-ca', '--quiet']);
+    const code = await demo.exited;
+    const out = demo.output();
+    assert.equal(code, 0, out);
+    assert.doesNotMatch(out, /^\$ /m, 'no commands in quiet mode');
+    assert.match(out, /✓ sleep\.foo → httpbin\.bar: refused with CERTIFICATE_VERIFY_FAILED/);
+    assert.match(
+      out,
+      /^ {2}– skipped: step 5 \(bar served by a real step-ca\) — turned off with --no-step-ca$/m,
+    );
+    assert.match(
+      out,
+      /All 13 checks passed in [\d.]+ s\.\nSkipped: step 5 \(bar served by a real step-ca\) — turned off with --no-step-ca\n$/,
+    );
+    assert.doesNotMatch(out, /step-ca serving/);
+  });
+
+  test(
+    'Ctrl-C once step-ca runs stops step-ca and every other process and removes the directory',
+    { skip: stepCaBin ? false : stepCaMissingReason() },
+    async () => {
+      const demo = startDemo([]);
+      const [, workDir] = await demo.waitFor(/Working in (\S+)/);
+      await demo.waitFor(/step-ca serving on https:\/\/127\.0\.0\.1:\d+/);
+      const children = descendants(demo.child.pid!);
+      assert.ok(
+        [...children.values()].some((c) => c.includes('step-ca') && c.endsWith('ca.json')),
+        `step-ca runs: ${[...children.values()].join('\n')}`,
+      );
+      demo.child.kill('SIGINT');
+      assert.equal(await demo.exited, 130, demo.output());
+      assert.match(demo.output(), /Interrupted by SIGINT: stopping \d+ processes and cleaning up\./);
+      const left = [...children].filter(([pid, command]) => stillRunning(pid, command));
+      assert.deepEqual(left, [], 'every process the demo started has exited');
+      await assertPortsClosed(demo.output());
+      assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
+    },
+  );
+
+  test('usage: --no-step-ca belongs to custom-ca; the help names both demos', async () => {
+    const printed: string[] = [];
+    const ctx: CliContext = {
+      out: (t) => printed.push(t),
+      err: (t) => printed.push(t),
+      env: process.env,
+      cwd: ROOT,
+    };
+    await assert.rejects(runDemo(['plug-in-ca', '--no-step-ca'], ctx), {
+      code: 'DEMO_FLAG_NOT_FOR_DEMO',
+      message: /^--no-step-ca is a flag of custom-ca, not of plug-in-ca\n/,
+    });
+    await assert.rejects(runDemo(['nope'], ctx), {
+      code: 'DEMO_UNKNOWN',
+      message: /^no demo named "nope"; demos: plug-in-ca, custom-ca\n/,
+    });
+    assert.equal(await runDemo(['--help'], ctx), 0);
+    assert.match(
+      printed.join(''),
+      /meshca demo custom-ca \[--no-step-ca\] \[--keep\] \[--dir DIR\] \[--quiet\]/,
+    );
+  });
+});
