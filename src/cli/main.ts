@@ -24,7 +24,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   agent: { run: runAgent, summary: "keep a workload's certificate files fresh (Istio's pilot-agent)" },
   sidecar: { run: runSidecar, summary: 'agent + mutual-TLS proxy for a workload (like istio-proxy)' },
   sample: { run: runSample, summary: "Istio's sample apps: httpbin, sleep" },
-  demo: { run: runDemo, summary: "Istio's tasks end to end on this machine: plug-in-ca (default), custom-ca" },
+  demo: {
+    run: runDemo,
+    summary: "Istio's tasks end to end on this machine: plug-in-ca (default), custom-ca",
+  },
 };
 
 /** Extra commands registered by later layers (agent, sidecar, demo, …). */
