@@ -1,5 +1,5 @@
 // Istio's own published sample certificates (samples/certs, copied unchanged into
-// /work/shared/istio-samples-certs, see its MANIFEST.txt): meshca loads them as plugged-in bundles,
+// ../shared/istio-samples-certs, see its MANIFEST.txt): meshca loads them as plugged-in bundles,
 // `meshca certs verify` accepts every sample chain openssl accepts, and the one upstream pair whose
 // key does not match its certificate is refused as such.
 import assert from 'node:assert/strict';
@@ -9,9 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
 import { isMeshcaError } from '../../src/errors.js';
 import { runMeshca } from '../support/cli.js';
+import { SAMPLES_DIR } from '../support/istio-samples.js';
 import { makeTempDir, openssl, type TempDir } from '../support/openssl.js';
 
-const SAMPLES = '/work/shared/istio-samples-certs';
+const SAMPLES = SAMPLES_DIR;
 const sample = (name: string) => join(SAMPLES, name);
 
 /** Istio's cacerts names ← the sample files of one set. */

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { checkWorkloadSvid } from '../../src/pki/check-workload-svid.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
+import { SAMPLES_DIR } from '../support/istio-samples.js';
 import {
   makeTempDir,
   opensslIssue,
@@ -13,7 +14,7 @@ import {
   type TempDir,
 } from '../support/openssl.js';
 
-const SAMPLES = '/work/shared/istio-samples-certs';
+const SAMPLES = SAMPLES_DIR;
 const GOOD = [
   'basicConstraints=critical,CA:FALSE',
   'keyUsage=critical,digitalSignature,keyEncipherment',

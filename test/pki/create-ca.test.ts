@@ -10,9 +10,10 @@ import { createRootCertificate } from '../../src/pki/create-root-certificate.js'
 import { generateKey, keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
 import type { CertificateInfo, Issuer } from '../../src/pki/types.js';
+import { SAMPLES_DIR } from '../support/istio-samples.js';
 import { makeTempDir, openssl, opensslOk, type TempDir } from '../support/openssl.js';
 
-const SAMPLES = '/work/shared/istio-samples-certs';
+const SAMPLES = SAMPLES_DIR;
 const NOW = new Date('2026-03-01T12:00:00Z');
 
 function text(cert: CertificateInfo): string {

@@ -7,6 +7,7 @@ import { createRootCertificate } from '../../src/pki/create-root-certificate.js'
 import { describeCertificate } from '../../src/pki/describe-certificate.js';
 import { generateKey, keyFromPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
+import { SAMPLES_DIR } from '../support/istio-samples.js';
 import { opensslOk } from '../support/openssl.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
@@ -70,9 +71,7 @@ describe('describeCertificate', () => {
   });
 
   it('describes a SPIFFE workload certificate from the Istio samples', () => {
-    const leaf = parseCertificate(
-      readFileSync('/work/shared/istio-samples-certs/leaf-workload-foo-cert.pem', 'utf8'),
-    );
+    const leaf = parseCertificate(readFileSync(`${SAMPLES_DIR}/leaf-workload-foo-cert.pem`, 'utf8'));
     const text = describeCertificate(leaf, NOW);
     assert.match(text, /^Subject:\s+\(empty\)$/m);
     assert.match(text, /^SANs:\s+URI:spiffe:\/\/trust-domain-foo\/ns\/foo\/sa\/foo \(critical\)$/m);

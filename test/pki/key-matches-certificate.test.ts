@@ -8,9 +8,10 @@ import { createRootCertificate } from '../../src/pki/create-root-certificate.js'
 import { keyMatchesCertificate } from '../../src/pki/key-matches-certificate.js';
 import { generateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
+import { SAMPLES_DIR } from '../support/istio-samples.js';
 import { opensslOk } from '../support/openssl.js';
 
-const SAMPLES = '/work/shared/istio-samples-certs';
+const SAMPLES = SAMPLES_DIR;
 const PAIRS: [key: string, cert: string, matches: boolean][] = [
   ['ca-key.pem', 'ca-cert.pem', true],
   ['ca-key-alt.pem', 'ca-cert-alt.pem', true],

@@ -10,8 +10,9 @@ import { generateKey, keyFromPrivateKey } from '../../src/pki/keys.js';
 import { orderChain } from '../../src/pki/order-chain.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import type { CertificateInfo } from '../../src/pki/types.js';
+import { SAMPLES_DIR } from '../support/istio-samples.js';
 
-const SAMPLES = '/work/shared/istio-samples-certs';
+const SAMPLES = SAMPLES_DIR;
 const samples = (file: string) => parseCertificates(readFileSync(`${SAMPLES}/${file}`, 'utf8'), file);
 const subjects = (certs: CertificateInfo[]) => certs.map((c) => c.subject || c.uris[0]);
 

@@ -7,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { isMeshcaError } from '../../src/errors.js';
 import { parseCertificate, parseCertificates } from '../../src/pki/parse-certificate.js';
 import type { CertificateInfo } from '../../src/pki/types.js';
+import { SAMPLES_DIR } from '../support/istio-samples.js';
 import { makeTempDir, opensslOk, type TempDir } from '../support/openssl.js';
 
-const SAMPLES = '/work/shared/istio-samples-certs';
+const SAMPLES = SAMPLES_DIR;
 const sample = (name: string) => readFileSync(join(SAMPLES, name), 'utf8');
 const NAMEOPT = 'esc_2253,esc_ctrl,esc_msb,utf8,dump_nostr,dump_unknown,dump_der,sep_comma_plus_space,sname';
 const EKU_TEXT: Record<string, string> = {

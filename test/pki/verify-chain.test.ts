@@ -9,6 +9,7 @@ import { keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate, parseCertificates } from '../../src/pki/parse-certificate.js';
 import type { CertificateInfo, ChainVerdict } from '../../src/pki/types.js';
 import { verifyChain } from '../../src/pki/verify-chain.js';
+import { SAMPLES_DIR } from '../support/istio-samples.js';
 import {
   makeTempDir,
   openssl,
@@ -19,7 +20,7 @@ import {
   type TempDir,
 } from '../support/openssl.js';
 
-const SAMPLES = '/work/shared/istio-samples-certs';
+const SAMPLES = SAMPLES_DIR;
 const DAY = 24 * 60 * 60 * 1000;
 const ROOT = 'O=Istio, CN=Root CA';
 const INT = 'O=Istio, CN=Intermediate CA, L=cluster1';

@@ -18,9 +18,10 @@ import {
   startFixtureServer,
   workloadCsr,
 } from '../support/ca-server-fixture.js';
+import { SAMPLES_DIR } from '../support/istio-samples.js';
 import { makeTempDir, openssl, opensslOk } from '../support/openssl.js';
 
-const SAMPLES = new URL('../../../shared/istio-samples-certs/', import.meta.url).pathname;
+const SAMPLES = `${SAMPLES_DIR}/`;
 
 async function rejects(promise: Promise<unknown>, code: status, details: RegExp | string): Promise<void> {
   await assert.rejects(promise, (err: CaCallError) => {
