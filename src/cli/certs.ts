@@ -9,6 +9,8 @@ import {
   DEFAULT_ROOT,
   DEFAULT_WORKLOAD,
   type IntermediateProfile,
+  MAKEFILE_VARIABLES,
+  type MakefileVariable,
   type RootProfile,
   type WorkloadProfile,
 } from '../ca/offline/profile.js';
@@ -22,22 +24,7 @@ import { runCertsVerify } from './certs-verify.js';
 import type { CliContext } from './context.js';
 import { SettingsProblems } from './settings.js';
 
-const MAKE_VARIABLES = [
-  'ROOTCA_DAYS',
-  'ROOTCA_KEYSZ',
-  'ROOTCA_ORG',
-  'ROOTCA_CN',
-  'INTERMEDIATE_DAYS',
-  'INTERMEDIATE_KEYSZ',
-  'INTERMEDIATE_ORG',
-  'INTERMEDIATE_CN',
-  'INTERMEDIATE_SAN_DNS',
-  'WORKLOAD_DAYS',
-  'SERVICE_ACCOUNT',
-  'TRUST_DOMAIN',
-] as const;
-type MakeVariable = (typeof MAKE_VARIABLES)[number];
-const flagOf = (v: MakeVariable) => v.toLowerCase().replaceAll('_', '-');
+const flagOf = (v: MakefileVariable) => v.toLowerCase().replaceAll('_', '-');
 
 const spec: CommandSpec = {
   name: 'certs',
@@ -54,7 +41,7 @@ const spec: CommandSpec = {
     'root-key': { type: 'string' },
     csr: { type: 'string' },
     out: { type: 'string' },
-    ...Object.fromEntries(MAKE_VARIABLES.map((v) => [flagOf(v), { type: 'string' as const }])),
+    ...Object.fromEntries(MAKEFILE_VARIABLES.map((v) => [flagOf(v), { type: 'string' as const }])),
   },
   optionHelp: [
     '-d, --dir DIR            where the hierarchy lives (default: the current directory)',
@@ -83,16 +70,17 @@ function makeVars(
   values: Record<string, unknown>,
   positionals: string[],
   env: NodeJS.ProcessEnv,
-): { vars: Map<MakeVariable, string>; rest: string[] } {
-  const vars = new Map<MakeVariable, string>();
-  for (const v of MAKE_VARIABLES) if (env[v]) vars.set(v, env[v]!);
+): { vars: Map<MakefileVariable, string>; rest: string[] } {
+  const vars = new Map<MakefileVariable, string>();
+  for (const v of MAKEFILE_VARIABLES) if (env[v]) vars.set(v, env[v]!);
   const rest: string[] = [];
   for (const p of positionals) {
     const m = /^([A-Z_]+)=(.*)$/.exec(p);
-    if (m && (MAKE_VARIABLES as readonly string[]).includes(m[1]!)) vars.set(m[1] as MakeVariable, m[2]!);
+    if (m && (MAKEFILE_VARIABLES as readonly string[]).includes(m[1]!))
+      vars.set(m[1] as MakefileVariable, m[2]!);
     else rest.push(p);
   }
-  for (const v of MAKE_VARIABLES) {
+  for (const v of MAKEFILE_VARIABLES) {
     const flag = str(values[flagOf(v)]);
     if (flag !== undefined) vars.set(v, flag);
   }
@@ -117,11 +105,11 @@ function keyTypeFrom(
 }
 
 function profiles(
-  vars: Map<MakeVariable, string>,
+  vars: Map<MakefileVariable, string>,
   keyTypeFlag: string | undefined,
   problems: SettingsProblems,
 ) {
-  const get = (v: MakeVariable) => vars.get(v);
+  const get = (v: MakefileVariable) => vars.get(v);
   // Parsed once, so a bad --key-type is reported once, not once per profile; it beats any *_KEYSZ.
   const flagType =
     keyTypeFlag === undefined

@@ -1,13 +1,12 @@
 // The environment a demo gives its children: the user's, minus every setting meshca reads, so the
 // demo plays the task with the documented defaults whatever the shell has exported.
+import { MAKEFILE_VARIABLES } from '../ca/offline/profile.js';
 
 // Istio's names that meshca honours (see README, "Settings"), and the certificate Makefile's.
-const SETTINGS = new Set([
+const SETTINGS = new Set<string>([
   'CA_ADDR',
   'OUTPUT_CERTS',
   'POD_NAMESPACE',
-  'SERVICE_ACCOUNT',
-  'TRUST_DOMAIN',
   'JWT_RULE',
   'SECRET_TTL',
   'SECRET_GRACE_PERIOD_RATIO',
@@ -18,16 +17,7 @@ const SETTINGS = new Set([
   'PILOT_CERT_PROVIDER',
   'EXTERNAL_CA',
   'K8S_SIGNER',
-  'ROOTCA_DAYS',
-  'ROOTCA_KEYSZ',
-  'ROOTCA_ORG',
-  'ROOTCA_CN',
-  'INTERMEDIATE_DAYS',
-  'INTERMEDIATE_KEYSZ',
-  'INTERMEDIATE_ORG',
-  'INTERMEDIATE_CN',
-  'INTERMEDIATE_SAN_DNS',
-  'WORKLOAD_DAYS',
+  ...MAKEFILE_VARIABLES,
 ]);
 
 /** `env` without meshca's and Istio's settings (MESHCA_*, ISTIO_*, ISTIOD_* and the names above). */

@@ -14,8 +14,7 @@ import {
   upstreamsOf,
 } from './custom-ca-workloads.js';
 import { type DemoContext, inOrder, throwIfInterrupted } from './demo-context.js';
-import type { DemoRunOptions } from './plug-in-ca.js';
-import { runDemoScenario } from './run-demo-scenario.js';
+import { type DemoRunOptions, runDemoScenario } from './run-demo-scenario.js';
 import type { RunningCa } from './start-ca.js';
 import type { RunningSidecar } from './start-workload.js';
 import { ensureStepCaBinary, stepCaMissingReason } from './step-ca/ensure-step-ca-binary.js';

@@ -1,32 +1,12 @@
 // `meshca demo plug-in-ca`: Istio's "Plug in CA Certificates" task end to end on one machine —
 // offline root and intermediates, the CA, two workloads with sidecars, openssl's verdict, clean-up.
-import { existsSync } from 'node:fs';
-import { constants } from 'node:os';
-import { isMeshcaError } from '../errors.js';
 import { callThrough } from './call-through-mesh.js';
-import { demoChildEnv } from './child-env.js';
 import { type DemoContext, inOrder, meshcaShown, throwIfInterrupted, writeDemoFile } from './demo-context.js';
 import { runMultiCluster } from './multi-cluster.js';
-import { createProcessGroup, shellWords } from './processes.js';
-import { Reporter } from './reporter.js';
+import { type DemoRunOptions, runDemoScenario } from './run-demo-scenario.js';
 import { startCa } from './start-ca.js';
 import { mintToken, startHttpbinApp, startSidecar } from './start-workload.js';
 import { verifyWithOpenssl } from './verify-with-openssl.js';
-import { prepareWorkDir } from './work-dir.js';
-
-export interface DemoRunOptions {
-  out: (text: string) => void;
-  /** Work here (absolute; must be new or empty) instead of in a new temporary directory. */
-  dir?: string;
-  /** Leave the directory and its files behind. */
-  keep?: boolean;
-  /** Print only the checks and the summary. */
-  quiet?: boolean;
-  /** The user's environment; the children get it without meshca's settings (see child-env.ts). */
-  env: NodeJS.ProcessEnv;
-  /** How to run meshca (default: this installation's bin/meshca.js). */
-  meshca?: readonly string[];
-}
 
 const TOTAL_STEPS = 7;
 
@@ -156,59 +136,12 @@ async function scenario(ctx: DemoContext): Promise<void> {
   await runMultiCluster(ctx, { httpbinPort: meshPort, httpbinSpiffeId: httpbin.spiffeId });
 }
 
-function signalNumber(signal: NodeJS.Signals): number {
-  return constants.signals[signal] ?? 2;
-}
-
 /** Runs the demo; resolves with its exit code (0 all checks passed, 1 failed, 128+N interrupted). */
-export async function runPlugInCaDemo(o: DemoRunOptions): Promise<number> {
-  const started = Date.now();
-  const report = new Reporter({ out: o.out, quiet: o.quiet });
-  const work = await prepareWorkDir({ dir: o.dir, prefix: 'meshca-demo-' });
-  report.setWorkDir(work.path);
-  report.say(`meshca demo plug-in-ca — Istio's "Plug in CA Certificates" task, on this machine`);
-  report.say(
-    `Working in ${work.path} (${o.keep ? 'kept afterwards' : 'removed at the end; --keep keeps it'})`,
-  );
-  const group = createProcessGroup({ cwd: work.path, env: demoChildEnv(o.env), meshca: o.meshca });
-  const ctx: DemoContext = { group, report, dir: work.path };
-
-  let bug: unknown;
-  try {
-    await scenario(ctx);
-  } catch (err) {
-    if (!group.interruptedBy) {
-      if (isMeshcaError(err)) report.check(`${report.currentStep()} completed`, false, err.message);
-      else bug = err;
-    }
-  }
-
-  const interrupted = group.interruptedBy;
-  const processes = group.pids();
-  if (interrupted) {
-    report.line(`\nInterrupted by ${interrupted}: stopping ${processes.length} processes and cleaning up.`);
-  } else {
-    report.step(TOTAL_STEPS, 'Clean up');
-    report.command(`kill ${processes.join(' ')}   # SIGTERM to every process the demo started`);
-  }
-  await group.close();
-  if (!interrupted) {
-    const left = group.pids();
-    report.check(
-      'every process the demo started has exited',
-      left.length === 0,
-      left.length ? `still running: ${left.join(' ')}` : `${processes.length} stopped`,
-    );
-  }
-  if (o.keep) {
-    report.line(`Kept ${work.path}`);
-  } else {
-    if (!interrupted) report.command(`rm -rf ${shellWords([work.path])}`);
-    await work.remove();
-    if (!interrupted) report.check('the working directory is gone', !existsSync(work.path));
-  }
-  if (bug) throw bug;
-  if (interrupted) return 128 + signalNumber(interrupted);
-  report.summary((Date.now() - started) / 1000);
-  return report.failed().length === 0 ? 0 : 1;
+export function runPlugInCaDemo(o: DemoRunOptions): Promise<number> {
+  return runDemoScenario(o, {
+    title: `meshca demo plug-in-ca — Istio's "Plug in CA Certificates" task, on this machine`,
+    prefix: 'meshca-demo-',
+    totalSteps: TOTAL_STEPS,
+    run: scenario,
+  });
 }

@@ -5,10 +5,23 @@ import { constants } from 'node:os';
 import { isMeshcaError } from '../errors.js';
 import { demoChildEnv } from './child-env.js';
 import type { DemoContext } from './demo-context.js';
-import type { DemoRunOptions } from './plug-in-ca.js';
 import { createProcessGroup, shellWords } from './processes.js';
 import { Reporter } from './reporter.js';
 import { prepareWorkDir } from './work-dir.js';
+
+export interface DemoRunOptions {
+  out: (text: string) => void;
+  /** Work here (absolute; must be new or empty) instead of in a new temporary directory. */
+  dir?: string;
+  /** Leave the directory and its files behind. */
+  keep?: boolean;
+  /** Print only the checks and the summary. */
+  quiet?: boolean;
+  /** The user's environment; the children get it without meshca's settings (see child-env.ts). */
+  env: NodeJS.ProcessEnv;
+  /** How to run meshca (default: this installation's bin/meshca.js). */
+  meshca?: readonly string[];
+}
 
 export interface DemoScenario {
   /** Printed first: "meshca demo custom-ca — Istio's … task, on this machine". */

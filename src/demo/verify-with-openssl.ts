@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DemoContext, writeDemoFile } from './demo-context.js';
-import { type ExecResult, shellWords } from './processes.js';
+import { execShown } from './exec-shown.js';
 import { splitCertificates } from './split-certificates.js';
 
 export interface OpensslVerificationOptions {
@@ -15,30 +15,6 @@ export interface OpensslVerificationOptions {
   cacertsDir: string;
   /** The identity the leaf must carry. */
   serverSpiffeId: string;
-}
-
-async function shown(
-  ctx: DemoContext,
-  file: string,
-  args: string[],
-  opts: { input?: string; redirect?: string; show?: (r: ExecResult) => string } = {},
-): Promise<ExecResult> {
-  const shell = `${file} ${shellWords(args)}${opts.input === '' ? ' < /dev/null' : ''}`;
-  ctx.report.command(`${shell}${opts.redirect ? ` > ${opts.redirect}` : ''}`);
-  const result = await ctx.group.exec(file, args, {
-    input: opts.input,
-    timeoutMs: 15_000,
-    allowFailure: true,
-  });
-  if (opts.redirect) await writeDemoFile(ctx, opts.redirect, result.stdout);
-  const shownText = opts.show
-    ? opts.show(result)
-    : opts.redirect
-      ? result.stderr
-      : result.stdout + result.stderr;
-  ctx.report.result(shownText);
-  if (result.code !== 0) ctx.report.result(`(exit code ${result.code ?? result.signal})`);
-  return result;
 }
 
 /** Lines of `s_client -showcerts` that name each certificate: ` 0 s:…` and `   i:…`. */
@@ -53,9 +29,13 @@ async function compareCertificates(
   ctx: DemoContext,
   o: { reference: string; referenceText: string; presented: string; presentedText: string; what: string },
 ): Promise<void> {
-  await shown(ctx, 'openssl', ['x509', '-in', o.reference, '-text', '-noout'], { redirect: o.referenceText });
-  await shown(ctx, 'openssl', ['x509', '-in', o.presented, '-text', '-noout'], { redirect: o.presentedText });
-  const diff = await shown(ctx, 'diff', ['-s', o.referenceText, o.presentedText], {
+  await execShown(ctx, 'openssl', ['x509', '-in', o.reference, '-text', '-noout'], {
+    redirect: o.referenceText,
+  });
+  await execShown(ctx, 'openssl', ['x509', '-in', o.presented, '-text', '-noout'], {
+    redirect: o.presentedText,
+  });
+  const diff = await execShown(ctx, 'diff', ['-s', o.referenceText, o.presentedText], {
     // A long diff says nothing a user can act on in a demo; its first lines show where they part.
     show: (r) => r.stdout.split('\n').slice(0, 12).join('\n') + r.stderr,
   });
@@ -67,7 +47,7 @@ async function compareCertificates(
 }
 
 export async function verifyWithOpenssl(ctx: DemoContext, o: OpensslVerificationOptions): Promise<void> {
-  const sClient = await shown(
+  const sClient = await execShown(
     ctx,
     'openssl',
     [
@@ -121,14 +101,14 @@ export async function verifyWithOpenssl(ctx: DemoContext, o: OpensslVerification
     ['ca-cert.pem', 'root-cert.pem'].map((f) => readFile(join(ctx.dir, o.cacertsDir, f), 'utf8')),
   );
   await writeDemoFile(ctx, caFile, bundle.join(''));
-  const verify = await shown(ctx, 'openssl', ['verify', '-CAfile', caFile, 'proxy-cert-1.pem']);
+  const verify = await execShown(ctx, 'openssl', ['verify', '-CAfile', caFile, 'proxy-cert-1.pem']);
   ctx.report.check(
     "httpbin's leaf (proxy-cert-1.pem) verifies against the plugged-in intermediate and root",
     verify.code === 0 && /proxy-cert-1\.pem: OK/.test(verify.stdout),
     verify.stdout.trim() || verify.stderr.trim(),
   );
 
-  const san = await shown(ctx, 'openssl', [
+  const san = await execShown(ctx, 'openssl', [
     'x509',
     '-in',
     'proxy-cert-1.pem',

@@ -6,13 +6,9 @@ import { ia5Bytes, oid, sequence, setOf, utf8String } from './der.js';
 import { ipToBytes } from './ip-address.js';
 import { publicKeyOf } from './keys.js';
 import {
-  BASIC_CONSTRAINTS_LEAF,
-  EXT_KEY_USAGE_TLS,
   generalName,
   type IssuedCertificate,
-  issuerConstants,
-  KEY_USAGE_SIGN,
-  KEY_USAGE_SIGN_ENCIPHER,
+  leafExtensions,
   signCertificate,
   subjectAltName,
 } from './tbs-certificate.js';
@@ -70,19 +66,16 @@ export function issueServingCertificate(opts: {
       ? sequence()
       : sequence(setOf(sequence(oid(COMMON_NAME), utf8String(commonName))));
   const publicKey = publicKeyOf(opts.publicKey);
-  const extensions = [
-    publicKey.asymmetricKeyType === 'rsa' ? KEY_USAGE_SIGN_ENCIPHER : KEY_USAGE_SIGN,
-    EXT_KEY_USAGE_TLS,
-    BASIC_CONSTRAINTS_LEAF,
-    issuerConstants(issuer).authorityKeyIdExtension,
-  ];
-  // With an empty subject the SAN is the only name, so RFC 5280 4.2.1.6 wants it critical.
-  if (names.length > 0) extensions.push(subjectAltName(names, commonName === undefined));
   return signCertificate({
     issuer,
     subject,
     spki: publicKey.export({ format: 'der', type: 'spki' }),
-    extensions,
+    extensions: leafExtensions(
+      issuer,
+      publicKey.asymmetricKeyType === 'rsa',
+      // With an empty subject the SAN is the only name, so RFC 5280 4.2.1.6 wants it critical.
+      names.length > 0 ? subjectAltName(names, commonName === undefined) : undefined,
+    ),
     now: opts.now ?? new Date(),
     ttlSeconds: opts.ttlSeconds,
   });

@@ -3,13 +3,9 @@
 import { ia5Bytes } from './der.js';
 import { parseSpiffeId } from './spiffe-id.js';
 import {
-  BASIC_CONSTRAINTS_LEAF,
-  EXT_KEY_USAGE_TLS,
   generalName,
   type IssuedCertificate,
-  issuerConstants,
-  KEY_USAGE_SIGN,
-  KEY_USAGE_SIGN_ENCIPHER,
+  leafExtensions,
   signCertificate,
   subjectAltName,
 } from './tbs-certificate.js';
@@ -37,14 +33,12 @@ export function issueWorkloadCertificate(opts: {
     issuer,
     subject: EMPTY_NAME,
     spki: csr.spkiDer,
-    extensions: [
-      csr.keyAlgorithm === 'rsa' ? KEY_USAGE_SIGN_ENCIPHER : KEY_USAGE_SIGN,
-      EXT_KEY_USAGE_TLS,
-      BASIC_CONSTRAINTS_LEAF,
-      issuerConstants(issuer).authorityKeyIdExtension,
+    extensions: leafExtensions(
+      issuer,
+      csr.keyAlgorithm === 'rsa',
       // An empty subject makes the SAN the certificate's only name, so RFC 5280 4.2.1.6 wants it critical.
       subjectAltName([generalName.uri(ia5Bytes(spiffeId))], true),
-    ],
+    ),
     now: opts.now ?? new Date(),
     ttlSeconds: opts.ttlSeconds,
   });

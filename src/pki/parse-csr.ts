@@ -16,11 +16,12 @@ import {
   readString,
   TAG,
 } from './der-reader.js';
+import { formatAttribute } from './format-attribute.js';
 import { formatIp } from './ip-address.js';
 import { describeKey } from './keys.js';
 import { decodePem } from './pem.js';
 import type { ParsedCsr } from './types.js';
-import { ATTRIBUTE_NAMES, HASH_ALGORITHMS, OID, SIGNATURE_ALGORITHMS } from './x509-oids.js';
+import { HASH_ALGORITHMS, OID, SIGNATURE_ALGORITHMS } from './x509-oids.js';
 
 type Family = 'ecdsa' | 'rsa' | 'pss' | 'eddsa';
 
@@ -237,7 +238,7 @@ function digestName(der: Buffer, algorithm: DerNode): string {
 
 /**
  * A Name as one line in wire order, e.g. `O=foo, CN=bar`, written exactly as x509-name.ts's
- * formatName writes certificate names (RFC 4514 escaping, `+` within an RDN, `#hex` for non-strings)
+ * formatName writes certificate names (formatAttribute, `+` within an RDN, `, ` between RDNs)
  * so a CSR subject and a certificate subject compare as text.
  */
 function formatName(der: Buffer, name: DerNode): string {
@@ -248,10 +249,12 @@ function formatName(der: Buffer, name: DerNode): string {
       const [typeNode, valueNode] = children(der, expectTag(atv, TAG.SEQUENCE, 'AttributeTypeAndValue'));
       const type = readOid(der, expectTag(typeNode, TAG.OID, 'attribute type'));
       if (!valueNode) throw malformed(`the subject attribute ${type} has no value`);
-      const value = STRING_TAGS.has(valueNode.tag)
-        ? escapeValue(readString(der, valueNode))
-        : `#${encodingOf(der, valueNode).toString('hex')}`;
-      parts.push(`${ATTRIBUTE_NAMES[type] ?? type}=${value}`);
+      parts.push(
+        formatAttribute(
+          type,
+          STRING_TAGS.has(valueNode.tag) ? readString(der, valueNode) : encodingOf(der, valueNode),
+        ),
+      );
     }
     if (parts.length === 0) throw malformed('the subject has an empty RelativeDistinguishedName');
     rdns.push(parts.join('+'));
@@ -269,18 +272,6 @@ const STRING_TAGS = new Set<number>([
   TAG.BMP_STRING,
   TAG.UNIVERSAL_STRING,
 ]);
-
-/** RFC 4514 escaping of the characters that would make the one-line form ambiguous. */
-function escapeValue(value: string): string {
-  let out = value.replace(/[\\,+"<>;]/g, (c) => `\\${c}`);
-  out = out.replace(
-    /[\x00-\x1f\x7f]/g,
-    (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
-  );
-  if (out.startsWith('#') || out.startsWith(' ')) out = `\\${out}`;
-  if (out.endsWith(' ') && !out.endsWith('\\ ')) out = `${out.slice(0, -1)}\\ `;
-  return out;
-}
 
 type RequestedNames = Pick<ParsedCsr, 'uris' | 'dnsNames' | 'ips' | 'emails' | 'requestsCa'>;
 

@@ -54,20 +54,20 @@ export function extension(extnId: string, critical: boolean, value: Buffer): Buf
 }
 
 /** keyUsage, critical: digitalSignature, plus keyEncipherment for RSA keys (RSA key exchange in TLS 1.2). */
-export const KEY_USAGE_SIGN = extension(OID.keyUsage, true, namedBits([DIGITAL_SIGNATURE]));
-export const KEY_USAGE_SIGN_ENCIPHER = extension(
+const KEY_USAGE_SIGN = extension(OID.keyUsage, true, namedBits([DIGITAL_SIGNATURE]));
+const KEY_USAGE_SIGN_ENCIPHER = extension(
   OID.keyUsage,
   true,
   namedBits([DIGITAL_SIGNATURE, KEY_ENCIPHERMENT]),
 );
 /** extKeyUsage serverAuth + clientAuth: mesh workloads are both ends of mutual TLS. */
-export const EXT_KEY_USAGE_TLS = extension(
+const EXT_KEY_USAGE_TLS = extension(
   OID.extKeyUsage,
   false,
   sequence(oid('1.3.6.1.5.5.7.3.1'), oid('1.3.6.1.5.5.7.3.2')),
 );
 /** basicConstraints CA:FALSE, critical; DER omits the DEFAULT FALSE, so the SEQUENCE is empty. */
-export const BASIC_CONSTRAINTS_LEAF = extension(OID.basicConstraints, true, sequence());
+const BASIC_CONSTRAINTS_LEAF = extension(OID.basicConstraints, true, sequence());
 
 /** GeneralName choices (RFC 5280 4.2.1.6), all IMPLICIT. */
 export const generalName = {
@@ -78,6 +78,21 @@ export const generalName = {
 
 export function subjectAltName(names: Buffer[], critical: boolean): Buffer {
   return extension(OID.subjectAltName, critical, sequence(...names));
+}
+
+/**
+ * The extensions of a TLS leaf (a workload SVID, the CA's serving certificate): keyUsage for the key's
+ * type, serverAuth + clientAuth, CA:FALSE, the issuer's key id, then `san` when there is one.
+ */
+export function leafExtensions(issuer: Issuer, rsaKey: boolean, san?: Buffer): Buffer[] {
+  const extensions = [
+    rsaKey ? KEY_USAGE_SIGN_ENCIPHER : KEY_USAGE_SIGN,
+    EXT_KEY_USAGE_TLS,
+    BASIC_CONSTRAINTS_LEAF,
+    issuerConstants(issuer).authorityKeyIdExtension,
+  ];
+  if (san) extensions.push(san);
+  return extensions;
 }
 
 const constantsByIssuer = new WeakMap<Issuer, IssuerConstants>();

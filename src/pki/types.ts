@@ -19,22 +19,8 @@ export interface NameSpec {
   OU?: string;
 }
 
-/** A parsed certificate: everything the CA and `meshca certs inspect/verify` look at. */
-export interface CertificateInfo {
-  der: Buffer;
-  pem: string;
-  /** Node's view, used for fast native signature checks (`x509.verify(key)`). */
-  x509: X509Certificate;
-  /** One-line form in OpenSSL's `-nameopt RFC2253`-like order, e.g. `O=Istio, CN=Root CA`. */
-  subject: string;
-  issuer: string;
-  /** The raw DER bytes of the subject / issuer Name, for building children and comparing names. */
-  subjectDer: Buffer;
-  issuerDer: Buffer;
-  /** Upper-case hex without leading zeros stripped beyond DER's, e.g. `0A1B…`. */
-  serialHex: string;
-  notBefore: Date;
-  notAfter: Date;
+/** What meshca reads from a certificate's (or a request's) extensions. */
+export interface ExtensionFacts {
   /** basicConstraints: undefined when the extension is absent. */
   isCa: boolean | undefined;
   basicConstraintsCritical: boolean;
@@ -51,6 +37,24 @@ export interface CertificateInfo {
   ips: string[];
   emails: string[];
   sanCritical: boolean;
+}
+
+/** A parsed certificate: everything the CA and `meshca certs inspect/verify` look at. */
+export interface CertificateInfo extends ExtensionFacts {
+  der: Buffer;
+  pem: string;
+  /** Node's view, used for fast native signature checks (`x509.verify(key)`). */
+  x509: X509Certificate;
+  /** One-line form in OpenSSL's `-nameopt RFC2253`-like order, e.g. `O=Istio, CN=Root CA`. */
+  subject: string;
+  issuer: string;
+  /** The raw DER bytes of the subject / issuer Name, for building children and comparing names. */
+  subjectDer: Buffer;
+  issuerDer: Buffer;
+  /** Upper-case hex without leading zeros stripped beyond DER's, e.g. `0A1B…`. */
+  serialHex: string;
+  notBefore: Date;
+  notAfter: Date;
   /** e.g. `ecdsa-with-SHA256`, `sha256WithRSAEncryption`, `sha1WithRSAEncryption`. */
   signatureAlgorithm: string;
   /** The hash inside the signature algorithm: `sha1`, `sha256`, `sha384`, `sha512`, or `unknown`. */

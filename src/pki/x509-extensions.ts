@@ -5,24 +5,8 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { invalidInput } from '../errors.js';
 import { formatIp } from './ip-address.js';
+import type { ExtensionFacts } from './types.js';
 import { EXT_KEY_USAGE_NAMES, KEY_USAGE_NAMES, OID } from './x509-oids.js';
-
-/** What meshca reads from a certificate's (or a request's) extensions. */
-export interface ExtensionFacts {
-  isCa: boolean | undefined;
-  basicConstraintsCritical: boolean;
-  pathLen: number | undefined;
-  keyUsage: string[] | undefined;
-  keyUsageCritical: boolean;
-  extKeyUsage: string[] | undefined;
-  subjectKeyId: Buffer | undefined;
-  authorityKeyId: Buffer | undefined;
-  uris: string[];
-  dnsNames: string[];
-  ips: string[];
-  emails: string[];
-  sanCritical: boolean;
-}
 
 /** A standalone ArrayBuffer copy: pkijs/asn1js want BufferSource, which a pooled Node Buffer is not. */
 export function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {

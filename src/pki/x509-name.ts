@@ -2,8 +2,9 @@
 // chains are built by (OpenSSL-like: case and inner spaces do not matter), and encoding a NameSpec.
 import * as asn1js from 'asn1js';
 import { invalidInput } from '../errors.js';
+import { formatAttribute } from './format-attribute.js';
 import type { NameSpec } from './types.js';
-import { ATTRIBUTE_NAMES, NAME_SPEC_ATTRIBUTES } from './x509-oids.js';
+import { NAME_SPEC_ATTRIBUTES } from './x509-oids.js';
 
 interface Attribute {
   oid: string;
@@ -37,30 +38,10 @@ function readRdns(der: Uint8Array): Attribute[][] {
   });
 }
 
-/** RFC 4514 escaping of the characters that would make the one-line form ambiguous. */
-function escapeValue(value: string): string {
-  let out = value.replace(/[\\,+"<>;]/g, (c) => `\\${c}`);
-  out = out.replace(
-    /[\x00-\x1f\x7f]/g,
-    (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
-  );
-  if (out.startsWith('#') || out.startsWith(' ')) out = `\\${out}`;
-  if (out.endsWith(' ') && !out.endsWith('\\ ')) out = `${out.slice(0, -1)}\\ `;
-  return out;
-}
-
 /** `O=Istio, CN=Root CA, L=cluster1`, in the certificate's RDN order; `` for an empty name. */
 export function formatName(der: Uint8Array): string {
   return readRdns(der)
-    .map((rdn) =>
-      rdn
-        .map((a) => {
-          const name = ATTRIBUTE_NAMES[a.oid] ?? a.oid;
-          const value = a.text === undefined ? `#${Buffer.from(a.der).toString('hex')}` : escapeValue(a.text);
-          return `${name}=${value}`;
-        })
-        .join('+'),
-    )
+    .map((rdn) => rdn.map((a) => formatAttribute(a.oid, a.text ?? a.der)).join('+'))
     .join(', ');
 }
 

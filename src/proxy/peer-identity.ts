@@ -1,13 +1,12 @@
 // Who is on the other end of a mutual-TLS connection: the SPIFFE ID in a certificate's URI SAN,
 // read from Node's `subjectaltname` string (peer certificates) or an X509Certificate (own files).
 import type { X509Certificate } from 'node:crypto';
+import { isMeshcaError } from '../errors.js';
+import { parseSpiffeId } from '../pki/spiffe-id.js';
 
 // Node writes SANs as `TYPE:value` joined by ", "; since the CVE-2021-44532 fix a value holding
 // a comma, quote or other special character is written as a JSON string literal instead.
 const SAN_ENTRY = /([A-Za-z][A-Za-z ]*):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g;
-
-// SPIFFE: lower-case trust domain, then a path of non-empty segments without "." or "..".
-const SPIFFE_ID = /^spiffe:\/\/([a-z0-9._-]+)((?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+)$/;
 
 /** The entries of a `subjectaltname` string as `[type, value]`, e.g. `['URI', 'spiffe://…']`. */
 export function parseSubjectAltName(subjectAltName: string | undefined): Array<[string, string]> {
@@ -28,16 +27,28 @@ export function parseSubjectAltName(subjectAltName: string | undefined): Array<[
   return entries;
 }
 
+/**
+ * The parts of a SPIFFE ID with a workload path (pki's rules, plus a non-empty path: a bare trust
+ * domain names no workload); undefined when `value` is not one: a peer's bad SAN is not an error.
+ */
+function workloadSpiffeId(value: string): { trustDomain: string; path: string } | undefined {
+  try {
+    const id = parseSpiffeId(value);
+    return id.path === '' ? undefined : id;
+  } catch (err) {
+    if (isMeshcaError(err)) return undefined;
+    throw err;
+  }
+}
+
 /** True for a well-formed SPIFFE ID with a workload path (`spiffe://td/ns/foo/sa/bar`). */
 export function isSpiffeId(value: string): boolean {
-  const match = SPIFFE_ID.exec(value);
-  if (!match) return false;
-  return !match[2]!.split('/').some((segment) => segment === '.' || segment === '..');
+  return workloadSpiffeId(value) !== undefined;
 }
 
 /** `cluster.local` for `spiffe://cluster.local/ns/foo/sa/bar`; undefined when not a SPIFFE ID. */
 export function trustDomainOf(spiffeId: string): string | undefined {
-  return isSpiffeId(spiffeId) ? SPIFFE_ID.exec(spiffeId)![1] : undefined;
+  return workloadSpiffeId(spiffeId)?.trustDomain;
 }
 
 /** The first well-formed `spiffe://` URI SAN in a `subjectaltname` string, as Envoy picks it. */

@@ -6,66 +6,30 @@ import { after, before, describe, it } from 'node:test';
 import { createIntermediateCertificate } from '../../src/pki/create-intermediate-certificate.js';
 import { createRootCertificate } from '../../src/pki/create-root-certificate.js';
 import { keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
-import { parseCertificate, parseCertificates } from '../../src/pki/parse-certificate.js';
-import type { CertificateInfo, ChainVerdict } from '../../src/pki/types.js';
+import { parseCertificate } from '../../src/pki/parse-certificate.js';
+import type { CertificateInfo } from '../../src/pki/types.js';
 import { verifyChain } from '../../src/pki/verify-chain.js';
-import { SAMPLES_DIR } from '../support/istio-samples.js';
 import {
   makeTempDir,
   openssl,
   opensslIssue,
   opensslKey,
   opensslSelfSigned,
-  opensslVerify,
   type TempDir,
 } from '../support/openssl.js';
+import { INT, judgeChain, LEAF_EXT, pathOf, ROOT, reasonsOf, samples } from './verify-chain-judge.js';
 
-const SAMPLES = SAMPLES_DIR;
 const DAY = 24 * 60 * 60 * 1000;
-const ROOT = 'O=Istio, CN=Root CA';
-const INT = 'O=Istio, CN=Intermediate CA, L=cluster1';
 const CA_EXT = [
   'basicConstraints=critical,CA:TRUE',
   'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
 ];
-const LEAF_EXT = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
 
-const samples = (file: string) => parseCertificates(readFileSync(`${SAMPLES}/${file}`, 'utf8'), file);
 const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 
 let dir: TempDir;
 
-/** Runs verifyChain and openssl on the same input, asserts they agree, and returns meshca's verdict. */
-function judge(o: {
-  leaf: CertificateInfo;
-  intermediates?: CertificateInfo[];
-  roots: CertificateInfo[];
-  at?: Date;
-}) {
-  const verdict = verifyChain(o);
-  const theirs = opensslVerify(dir, {
-    roots: o.roots.map((c) => c.pem),
-    intermediates: o.intermediates?.map((c) => c.pem),
-    leaf: o.leaf.pem,
-    at: o.at,
-  });
-  assert.equal(
-    verdict.ok,
-    theirs.ok,
-    `meshca says ${JSON.stringify(verdict.ok ? 'ok' : verdict.reasons)}, openssl says ${theirs.output}`,
-  );
-  return verdict;
-}
-
-function reasonsOf(verdict: ChainVerdict): string[] {
-  assert.equal(verdict.ok, false);
-  return verdict.ok ? [] : verdict.reasons;
-}
-
-function pathOf(verdict: ChainVerdict): string[] {
-  assert.ok(verdict.ok, verdict.ok ? '' : verdict.reasons.join('\n'));
-  return verdict.ok ? verdict.path.map((c) => c.subject || c.uris[0]!) : [];
-}
+const judge = (o: Parameters<typeof judgeChain>[1]) => judgeChain(dir, o);
 
 before(() => {
   dir = makeTempDir();

@@ -1,6 +1,7 @@
 // `meshca certs intermediate <cluster>` (Istio's `<cluster>-cacerts`): an intermediate CA for one
 // cluster, signed by the root in the same directory, laid out as Istio's cacerts secret. With
 // --csr-only it stops at the key and CSR, for a root kept on another machine.
+import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configError } from '../../errors.js';
@@ -28,6 +29,28 @@ export function intermediateSubject(profile: IntermediateProfile, cluster: strin
   return { O: profile.org, CN: profile.cn, L: cluster };
 }
 
+/**
+ * Writes the intermediate's key, the OpenSSL config describing its profile, and its CSR: all that
+ * --csr-only hands to the root's owner, and the first files of a full intermediate (key first: a
+ * crash after it leaves a key without certificate, never a certificate without key).
+ */
+async function writeKeyConfAndCsr(
+  path: (name: string) => string,
+  key: KeyObject,
+  subject: NameSpec,
+  profile: IntermediateProfile,
+): Promise<void> {
+  const csr = await buildCaCsr({ key, subject, dnsNames: profile.sanDns, isCa: true });
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 4096;
+  const md = profile.keyType === 'ec-p384' ? 'sha384' : 'sha256';
+  await writeFileAtomic(path(INTERMEDIATE_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
+  await writeFileAtomic(
+    path(INTERMEDIATE_FILES.conf),
+    intermediateCaConf(subject, profile.sanDns, bits, md, profile.days),
+  );
+  await writeFileAtomic(path(INTERMEDIATE_FILES.csr), csr);
+}
+
 export async function makeIntermediate(opts: {
   rootDir: string;
   cluster: string;
@@ -42,19 +65,10 @@ export async function makeIntermediate(opts: {
   const rootCert = join(opts.rootDir, ROOT_FILES.cert);
   const rootKey = join(opts.rootDir, ROOT_FILES.key);
   const subject = intermediateSubject(opts.profile, cluster);
-  const md = opts.profile.keyType === 'ec-p384' ? 'sha384' : 'sha256';
 
   if (opts.csrOnly) {
     await refuseOverwrite([path(INTERMEDIATE_FILES.key), path(INTERMEDIATE_FILES.csr)], opts.force ?? false);
-    const key = await generateKey(opts.profile.keyType);
-    const csr = await buildCaCsr({ key, subject, dnsNames: opts.profile.sanDns, isCa: true });
-    const bits = key.asymmetricKeyDetails?.modulusLength ?? 4096;
-    await writeFileAtomic(path(INTERMEDIATE_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
-    await writeFileAtomic(
-      path(INTERMEDIATE_FILES.conf),
-      intermediateCaConf(subject, opts.profile.sanDns, bits, md, opts.profile.days),
-    );
-    await writeFileAtomic(path(INTERMEDIATE_FILES.csr), csr);
+    await writeKeyConfAndCsr(path, await generateKey(opts.profile.keyType), subject, opts.profile);
     return { files: [INTERMEDIATE_FILES.key, INTERMEDIATE_FILES.csr, INTERMEDIATE_FILES.conf].map(path) };
   }
 
@@ -81,15 +95,8 @@ export async function makeIntermediate(opts: {
     dnsNames: opts.profile.sanDns,
     now: opts.now,
   });
-  const csr = await buildCaCsr({ key, subject, dnsNames: opts.profile.sanDns, isCa: true });
   const rootPem = await readFile(rootCert, 'utf8');
-  const bits = key.asymmetricKeyDetails?.modulusLength ?? 4096;
-  await writeFileAtomic(path(INTERMEDIATE_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
-  await writeFileAtomic(
-    path(INTERMEDIATE_FILES.conf),
-    intermediateCaConf(subject, opts.profile.sanDns, bits, md, opts.profile.days),
-  );
-  await writeFileAtomic(path(INTERMEDIATE_FILES.csr), csr);
+  await writeKeyConfAndCsr(path, key, subject, opts.profile);
   await writeFileAtomic(path(INTERMEDIATE_FILES.cert), certificate.pem);
   await writeFileAtomic(path(INTERMEDIATE_FILES.chain), certificate.pem + issuer.certificate.pem);
   await writeFileAtomic(path(INTERMEDIATE_FILES.root), rootPem);

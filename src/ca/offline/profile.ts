@@ -3,6 +3,23 @@
 // intermediate's lifetime (3650 days, like the root; Istio's common.mk has 730).
 import type { KeyType, NameSpec } from '../../pki/types.js';
 
+/** The Makefile's variables that `meshca certs` reads (as VAR=value, environment variables or flags). */
+export const MAKEFILE_VARIABLES = [
+  'ROOTCA_DAYS',
+  'ROOTCA_KEYSZ',
+  'ROOTCA_ORG',
+  'ROOTCA_CN',
+  'INTERMEDIATE_DAYS',
+  'INTERMEDIATE_KEYSZ',
+  'INTERMEDIATE_ORG',
+  'INTERMEDIATE_CN',
+  'INTERMEDIATE_SAN_DNS',
+  'WORKLOAD_DAYS',
+  'SERVICE_ACCOUNT',
+  'TRUST_DOMAIN',
+] as const;
+export type MakefileVariable = (typeof MAKEFILE_VARIABLES)[number];
+
 export interface RootProfile {
   days: number;
   keyType: KeyType;
