@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { caServiceDefinition } from '../api/ca-service.js';
 import { type CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
 import { configError, unavailable } from '../errors.js';
+import { cacheVerifiedTokens } from '../identity/cache-verified-tokens.js';
 import { loadOrCreateTokenIssuer } from '../identity/token-issuer.js';
 import { createTokenVerifier, type TrustedIssuer } from '../identity/token-verifier.js';
 import type { Logger } from '../log.js';
@@ -76,10 +77,12 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   metrics.trackBundle(bundle);
 
   const embedded = await loadOrCreateTokenIssuer(join(opts.dataDir, 'issuer'));
-  const tokens = createTokenVerifier([
-    { issuer: embedded.issuer, audiences: opts.audiences, jwks: embedded.jwks() },
-    ...opts.trustedIssuers,
-  ]);
+  const tokens = cacheVerifiedTokens(
+    createTokenVerifier([
+      { issuer: embedded.issuer, audiences: opts.audiences, jwks: embedded.jwks() },
+      ...opts.trustedIssuers,
+    ]),
+  );
   const signers = createSignerRegistry({
     log,
     timeoutMs: opts.signerTimeoutMs ?? 60_000,
