@@ -1,0 +1,259 @@
+// The Markdown tables printed to the terminal and written to bench/results/latest.md, and writing
+// latest.json beside them.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findE2e, fmt, fmtS, type Results } from './results.js';
+import { derive, judgeTargets } from './targets.js';
+
+const times = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? `${fmt(v, 2)}×` : '–');
+
+function table(head: string[], rows: string[][]): string {
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+const MICRO_LABELS: [string, string][] = [
+  ['floor-ec-p256', 'crypto floor, EC P-256 CA'],
+  ['inproc-ec-p256', 'meshca in-process, EC P-256 CA'],
+  ['inproc-token-ec-p256', 'meshca in-process + token check, EC P-256 CA'],
+  ['floor-rsa-2048', 'crypto floor, RSA-2048 CA'],
+  ['inproc-rsa-2048', 'meshca in-process, RSA-2048 CA'],
+];
+
+export function renderMarkdown(r: Results): string {
+  const m = r.meta;
+  const out: string[] = [];
+  out.push(`# meshca benchmark${m.quick ? ' (quick)' : ''}`, '');
+  out.push(
+    `${m.date} · commit ${m.gitCommit} · ${m.cpuModel} × ${m.cores} · Node ${m.node} · OpenSSL ${m.openssl} · cfssl ${r.cfssl.available ? m.cfssl : `unavailable: ${r.cfssl.reason}`}`,
+    '',
+    `Every figure is the median (min–max) of ${m.windows} windows (end to end: ${m.windowMs} ms after a ${m.warmupMs} ms warm-up, ` +
+      `stretched until every request in flight has completed once; in-process: ${m.microWindowMs} ms), all variants interleaved round-robin ` +
+      'after one unrecorded warm-up round. Servers and the in-process runner are pinned to core 0 (`taskset -c 0`), the load ' +
+      'generator to core 1, except in "2 cores" rows. CPU figures come from /proc (all threads); they hold up better than certs/s ' +
+      'when other work shares the cores.',
+    '',
+  );
+  out.push('## In-process, one core', '');
+  const floor = (k: string) => r.micro[k.replace(/^inproc(-token)?/, 'floor')]?.cpuUsPerCert.median;
+  out.push(
+    table(
+      ['variant', 'certs/s', 'CPU µs/cert', 'floor ÷ this (CPU)'],
+      MICRO_LABELS.filter(([k]) => r.micro[k]).map(([k, label]) => {
+        const s = r.micro[k]!;
+        const f = floor(k);
+        return [
+          label,
+          fmtS(s.certsPerSec),
+          fmtS(s.cpuUsPerCert, 1),
+          f ? `${fmt((100 * f) / s.cpuUsPerCert.median)}%` : '–',
+        ];
+      }),
+    ),
+    '',
+  );
+  out.push('## End to end (gRPC+TLS for meshca, HTTPS keep-alive for cfssl)', '');
+  out.push(
+    table(
+      [
+        'server',
+        'CA',
+        'in flight',
+        'cores',
+        'certs/s',
+        'p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'server CPU µs/cert',
+        'server cores busy',
+        'client µs/cert',
+        'RSS MB',
+        'errors',
+      ],
+      r.e2e.map((v) => [
+        v.server,
+        v.ca,
+        String(v.concurrency),
+        v.cores === 'pinned' ? '1' : '2 (shared)',
+        fmtS(v.stats.certsPerSec),
+        fmtS(v.stats.p50Ms),
+        fmtS(v.stats.p95Ms),
+        fmtS(v.stats.p99Ms),
+        fmtS(v.stats.serverCpuUsPerCert),
+        fmtS(v.stats.serverCores, 2),
+        fmtS(v.stats.clientCpuUsPerCert),
+        fmt(v.stats.rssMb.max),
+        v.errors ? `${v.errors} (${v.firstError})` : '0',
+      ]),
+    ),
+    '',
+  );
+  const split = r.e2e.filter(
+    (v) => v.server === 'meshca' && Number.isFinite(v.stats.mainThreadUsPerCert.median),
+  );
+  if (split.length) {
+    out.push(
+      "### meshca's CPU per certificate by thread (main = the event loop; others = libuv pool, where jose's WebCrypto checks run, and V8's GC helpers)",
+      '',
+    );
+    out.push(
+      table(
+        ['CA', 'in flight', 'cores', 'main thread µs/cert', 'other threads µs/cert'],
+        split.map((v) => [
+          v.ca,
+          String(v.concurrency),
+          v.cores === 'pinned' ? '1' : '2 (shared)',
+          fmtS(v.stats.mainThreadUsPerCert),
+          fmtS(v.stats.otherThreadsUsPerCert),
+        ]),
+      ),
+      '',
+    );
+  }
+  const ratios = Object.entries(r.derived).filter(([k]) => k.startsWith('cpuPerCertVsCfssl'));
+  if (ratios.length) {
+    out.push('## meshca ÷ cfssl (medians; CPU below 1 and throughput above 1 favour meshca)', '');
+    out.push(
+      table(
+        ['CA @ in flight', 'server CPU per cert', 'throughput'],
+        ratios.map(([k, v]) => {
+          const tag = k.split(' ')[1]!;
+          return [tag, times(v), times(r.derived[`throughputVsCfssl ${tag}`])];
+        }),
+      ),
+      '',
+    );
+  } else out.push(`cfssl unavailable: ${r.cfssl.reason}`, '');
+  const scales = Object.entries(r.derived).filter(([k]) => k.startsWith('twoCoresOverOne'));
+  if (scales.length) {
+    out.push(
+      '## Scale: 2 cores (server and load generator sharing both) ÷ 1 core (pinned), EC P-256 CA, 64 in flight',
+      '',
+    );
+    out.push(
+      table(
+        ['server', '1 core certs/s', '2 cores certs/s', 'ratio', 'server cores busy (2 cores)'],
+        scales.map(([k, v]) => {
+          const server = k.split(' ')[1]!;
+          const one = findE2e(r, server, 'ec-p256', 64);
+          const two = findE2e(r, server, 'ec-p256', 64, 'shared');
+          return [
+            server,
+            fmtS(one?.stats.certsPerSec),
+            fmtS(two?.stats.certsPerSec),
+            times(v),
+            fmtS(two?.stats.serverCores, 2),
+          ];
+        }),
+      ),
+      '',
+    );
+  }
+  if (r.burst.length) {
+    out.push('## Cluster restart burst (meshca, EC P-256 CA, server on one core)', '');
+    out.push(
+      table(
+        [
+          'burst',
+          'first certificate ms',
+          'half done ms',
+          'last certificate ms',
+          'server CPU µs/cert',
+          'client µs/cert',
+          'failures (all runs)',
+        ],
+        r.burst.map((b) => [
+          b.name,
+          fmtS(b.firstMs),
+          fmtS(b.p50Ms),
+          fmtS(b.lastMs),
+          fmtS(b.serverCpuUsPerCert),
+          fmtS(b.clientCpuUsPerCert),
+          b.failures ? `${b.failures} (${b.firstError})` : '0',
+        ]),
+      ),
+      '',
+    );
+  }
+  if (r.memory) {
+    const mem = r.memory;
+    out.push(
+      `## Memory over ${fmt(mem.issued)} issuances (meshca, EC P-256 CA, ${mem.concurrency} in flight)`,
+      '',
+    );
+    out.push(
+      table(
+        [
+          'RSS before MB',
+          'RSS after MB',
+          'peak MB',
+          'peaks 2nd−1st half MB',
+          'troughs 2nd−1st half MB',
+          'certs/s',
+          'failures',
+        ],
+        [
+          [
+            fmt(mem.beforeMb, 1),
+            fmt(mem.afterMb, 1),
+            fmt(mem.peakRssMb, 1),
+            fmt(mem.peakGrowthMb, 1),
+            fmt(mem.troughGrowthMb, 1),
+            fmt(mem.issued / mem.seconds),
+            String(mem.failures),
+          ],
+        ],
+      ),
+      '',
+      `RSS along the way (issued: MB): ${mem.rss
+        .filter((_, i) => i % 5 === 0 || i === mem.rss.length - 1)
+        .map(([n, mb]) => `${fmt(n)}: ${fmt(mb)}`)
+        .join(' · ')} (every sample in latest.json)`,
+      '',
+    );
+  }
+  out.push('## Targets (informational; the benchmark never fails on them)', '');
+  out.push(
+    table(
+      ['target', 'figure', 'verdict'],
+      r.targets.map((t) => [t.target, t.figure, t.met === null ? '–' : t.met ? 'met' : 'NOT met']),
+    ),
+    '',
+  );
+  if (r.profile) {
+    const p = r.profile;
+    out.push(
+      `## Where the server's main thread spends its time (node --cpu-prof, ${p.concurrency} in flight, ${fmt(p.seconds, 1)} s; % of samples, idle ${fmt(p.idlePercent, 1)}%)`,
+      '',
+    );
+    out.push(
+      table(
+        ['area (self time)', '%'],
+        p.areas.map((a) => [a.name, fmt(a.percent, 1)]),
+      ),
+      '',
+    );
+    out.push(
+      table(
+        ['function (self time)', '%'],
+        p.functions.map((f) => [`\`${f.name}\``, fmt(f.percent, 1)]),
+      ),
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
+/** Judges the targets, then writes latest.json and latest.md into `dir`; returns the Markdown. */
+export function publish(results: Results, dir: string): string {
+  results.derived = derive(results);
+  results.targets = judgeTargets(results);
+  const markdown = renderMarkdown(results);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, 'latest.md'), `${markdown}\n`);
+  return markdown;
+}

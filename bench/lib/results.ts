@@ -1,0 +1,69 @@
+// The benchmark's results as written to latest.json, and the small helpers that read and format
+// them for the targets and the tables.
+import type { CountResult, WindowResult } from '../loadgen.js';
+import type { MicroResult } from '../micro.js';
+import type { ProfileSummary } from './profile.js';
+import type { Summary } from './stats.js';
+
+export type Stats<T> = { [K in keyof T as T[K] extends number ? K : never]: Summary };
+
+export interface E2eVariant {
+  key: string;
+  server: 'meshca' | 'cfssl';
+  ca: string;
+  concurrency: number;
+  /** 'pinned' (server on core 0, load generator on core 1) or 'shared' (both on both cores). */
+  cores: 'pinned' | 'shared';
+  stats: Stats<WindowResult>;
+  errors: number;
+  firstError?: string;
+}
+
+export interface Results {
+  meta: Record<string, unknown>;
+  micro: Record<string, Stats<MicroResult>>;
+  e2e: E2eVariant[];
+  burst: {
+    name: string;
+    connections: number;
+    agents: number;
+    firstMs: Summary;
+    p50Ms: Summary;
+    lastMs: Summary;
+    /** Server CPU for the whole burst (TLS handshakes included) per certificate. */
+    serverCpuUsPerCert: Summary;
+    clientCpuUsPerCert: Summary;
+    failures: number;
+    firstError?: string;
+  }[];
+  memory?: CountResult & {
+    beforeMb: number;
+    afterMb: number;
+    /** Highest RSS of the second half minus that of the first; likewise the lowest. */
+    peakGrowthMb: number;
+    troughGrowthMb: number;
+    concurrency: number;
+  };
+  profile?: ProfileSummary & { concurrency: number; seconds: number };
+  cfssl: { available: boolean; reason?: string };
+  derived: Record<string, number>;
+  targets: { target: string; figure: string; met: boolean | null }[];
+}
+
+export function fmt(n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return '–';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** `median (min–max)` with a precision that suits the magnitude. */
+export function fmtS(s: Summary | undefined, digits?: number): string {
+  if (!s || !Number.isFinite(s.median)) return '–';
+  const d = digits ?? (Math.abs(s.median) >= 100 ? 0 : Math.abs(s.median) >= 10 ? 1 : 2);
+  return `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
+}
+
+export function findE2e(r: Results, server: string, ca: string, concurrency: number, cores = 'pinned') {
+  return r.e2e.find(
+    (v) => v.server === server && v.ca === ca && v.concurrency === concurrency && v.cores === cores,
+  );
+}

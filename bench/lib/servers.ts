@@ -1,0 +1,191 @@
+// The servers under test, as users run them: the compiled `meshca serve` and Cloudflare's
+// `cfssl serve`, each pinned with taskset and logging to a file so no pipe costs the harness CPU.
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CaFixture } from './fixtures.js';
+import { freePort, spawnPinned, waitForFileLine, waitForPort } from './procs.js';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const MESHCA_BIN = join(REPO, 'bin', 'meshca.js');
+
+export interface RunningServer {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  logFile: string;
+}
+
+function logTo(path: string): number {
+  return openSync(path, 'a');
+}
+
+/**
+ * `meshca serve` on an ephemeral port with the fixture's data dir (its self-signed root and the shared
+ * token issuer). Log level stays at the default (info, one line per certificate), as deployed.
+ */
+export async function startMeshca(opts: {
+  name: string;
+  ca: CaFixture;
+  cpus: string | null;
+  work: string;
+  nodeArgs?: string[];
+}): Promise<RunningServer> {
+  const logFile = join(opts.work, `${opts.name}.log`);
+  const fd = logTo(logFile);
+  const child = spawnPinned(
+    opts.cpus,
+    process.execPath,
+    [
+      ...(opts.nodeArgs ?? []),
+      MESHCA_BIN,
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--monitoring',
+      'off',
+      '--data-dir',
+      opts.ca.dataDir,
+      '--ca-key-type',
+      opts.ca.keyType,
+    ],
+    { cwd: opts.work, stdio: ['ignore', fd, fd] },
+  );
+  closeSync(fd);
+  const port = await waitForFileLine(
+    logFile,
+    (line) => {
+      if (!line.includes('meshca CA serving')) return undefined;
+      const grpc = String((JSON.parse(line) as { grpc?: string }).grpc ?? '');
+      return Number(grpc.split(':').pop());
+    },
+    30_000,
+    child,
+  );
+  return { name: opts.name, child, pid: child.pid!, port, logFile };
+}
+
+export interface CfsslAvailability {
+  ok: boolean;
+  /** Why not, when not. */
+  reason?: string;
+  version?: string;
+}
+
+function hasCommand(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Finds `cfssl`, installing Debian's golang-cfssl with apt-get when it is missing and we may. */
+export function ensureCfssl(progress: (msg: string) => void): CfsslAvailability {
+  if (!hasCommand('cfssl')) {
+    if (!hasCommand('apt-get'))
+      return { ok: false, reason: 'cfssl is not installed and apt-get is not available' };
+    if (process.getuid?.() !== 0)
+      return { ok: false, reason: 'cfssl is not installed; run `apt-get install golang-cfssl` as root' };
+    progress('installing cfssl (apt-get install golang-cfssl)…');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const install = () =>
+      execFileSync('apt-get', ['install', '-y', '-qq', 'golang-cfssl'], {
+        stdio: 'ignore',
+        env,
+        timeout: 300_000,
+      });
+    try {
+      install();
+    } catch {
+      try {
+        // A fresh machine has no package lists yet.
+        execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env, timeout: 300_000 });
+        install();
+      } catch (err) {
+        return {
+          ok: false,
+          reason: `apt-get install golang-cfssl failed (${(err as Error).message.split('\n')[0]})`,
+        };
+      }
+    }
+    if (!hasCommand('cfssl')) return { ok: false, reason: 'golang-cfssl installed but no cfssl command' };
+  }
+  let version = 'unknown';
+  try {
+    const text = execFileSync('cfssl', ['version'], { encoding: 'utf8' });
+    const v = /Version:\s*(\S+)/.exec(text)?.[1];
+    const go = /Runtime:\s*(\S+)/.exec(text)?.[1];
+    let pkg = '';
+    try {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format placeholder
+      pkg = execFileSync('dpkg-query', ['-W', '-f', '${Version}', 'golang-cfssl'], {
+        encoding: 'utf8',
+      }).trim();
+    } catch {
+      // not from a Debian package
+    }
+    version = [v, go, pkg && `deb ${pkg}`].filter(Boolean).join(', ');
+  } catch {
+    // keep 'unknown'
+  }
+  return { ok: true, version };
+}
+
+/**
+ * `cfssl serve` over TLS (as meshca serves gRPC over TLS) signing with the fixture's CA key. Its
+ * GOMAXPROCS follows the affinity it starts with, so a pinned cfssl runs one scheduler thread.
+ */
+export async function startCfssl(opts: {
+  name: string;
+  ca: CaFixture;
+  cpus: string | null;
+  work: string;
+  configFile: string;
+}): Promise<RunningServer> {
+  const logFile = join(opts.work, `${opts.name}.log`);
+  const env = { ...process.env };
+  delete env.GOMAXPROCS;
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const fd = logTo(logFile);
+    const child = spawnPinned(
+      opts.cpus,
+      'cfssl',
+      [
+        'serve',
+        '-address',
+        '127.0.0.1',
+        '-port',
+        String(port),
+        '-ca',
+        opts.ca.certFile,
+        '-ca-key',
+        opts.ca.keyFile,
+        '-config',
+        opts.configFile,
+        '-tls-cert',
+        opts.ca.cfsslTls.certFile,
+        '-tls-key',
+        opts.ca.cfsslTls.keyFile,
+      ],
+      { cwd: opts.work, stdio: ['ignore', fd, fd], env },
+    );
+    closeSync(fd);
+    try {
+      await waitForPort(port, 15_000, child);
+      return { name: opts.name, child, pid: child.pid!, port, logFile };
+    } catch (err) {
+      child.kill('SIGKILL');
+      // Another process may have taken the port between freePort() and cfssl's bind: try again.
+      if (attempt >= 2) throw err;
+    }
+  }
+}
+
+export function distIsBuilt(): boolean {
+  return existsSync(join(REPO, 'dist', 'src', 'cli', 'main.js'));
+}

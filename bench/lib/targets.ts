@@ -1,0 +1,87 @@
+// The targets the figures are judged against (printed beside them; the benchmark never fails on
+// them), and the ratios they need.
+import { findE2e, fmt, type Results } from './results.js';
+
+/** Ratios the targets and the comparison table need, from medians. */
+export function derive(r: Results): Record<string, number> {
+  const d: Record<string, number> = {};
+  // CPU per certificate rather than certs/s: it holds up when neighbours take turns on the core.
+  const percent = (variant: string, floor: string) => {
+    const v = r.micro[variant]?.cpuUsPerCert.median;
+    const f = r.micro[floor]?.cpuUsPerCert.median;
+    return v && f ? (100 * f) / v : undefined;
+  };
+  for (const [key, variant, floor] of [
+    ['inprocPercentOfFloorEc', 'inproc-ec-p256', 'floor-ec-p256'],
+    ['inprocTokenPercentOfFloorEc', 'inproc-token-ec-p256', 'floor-ec-p256'],
+    ['inprocPercentOfFloorRsa', 'inproc-rsa-2048', 'floor-rsa-2048'],
+  ] as const) {
+    const p = percent(variant, floor);
+    if (p !== undefined) d[key] = p;
+  }
+  for (const v of r.e2e.filter((e) => e.server === 'meshca')) {
+    const peer = findE2e(r, 'cfssl', v.ca, v.concurrency, v.cores);
+    if (!peer) continue;
+    const tag = `${v.ca}@${v.concurrency}${v.cores === 'shared' ? '/2cores' : ''}`;
+    d[`cpuPerCertVsCfssl ${tag}`] = v.stats.serverCpuUsPerCert.median / peer.stats.serverCpuUsPerCert.median;
+    d[`throughputVsCfssl ${tag}`] = v.stats.certsPerSec.median / peer.stats.certsPerSec.median;
+  }
+  for (const server of ['meshca', 'cfssl']) {
+    const one = findE2e(r, server, 'ec-p256', 64);
+    const two = findE2e(r, server, 'ec-p256', 64, 'shared');
+    if (one && two)
+      d[`twoCoresOverOne ${server}`] = two.stats.certsPerSec.median / one.stats.certsPerSec.median;
+  }
+  return d;
+}
+
+export function judgeTargets(r: Results): Results['targets'] {
+  const d = r.derived;
+  const t: Results['targets'] = [];
+  const add = (target: string, value: number | undefined, figure: string, ok: (v: number) => boolean) =>
+    t.push({
+      target,
+      figure: value === undefined || !Number.isFinite(value) ? 'not measured' : figure,
+      met: value === undefined || !Number.isFinite(value) ? null : ok(value),
+    });
+  const cpu = d['cpuPerCertVsCfssl ec-p256@64'];
+  add(
+    'server CPU per cert ≤ 0.8× cfssl (EC P-256 CA, 64 in flight)',
+    cpu,
+    `${fmt(cpu ?? NaN, 2)}×`,
+    (v) => v <= 0.8,
+  );
+  const pct = d.inprocPercentOfFloorEc;
+  add(
+    'in-process ≥ 70% of the crypto floor (EC P-256; CPU per cert)',
+    pct,
+    `${fmt(pct ?? NaN, 0)}%`,
+    (v) => v >= 70,
+  );
+  const p99 = findE2e(r, 'meshca', 'ec-p256', 64)?.stats.p99Ms.median;
+  add('p99 ≤ 50 ms at 64 in flight (meshca, EC P-256 CA)', p99, `${fmt(p99 ?? NaN, 1)} ms`, (v) => v <= 50);
+  for (const b of r.burst) {
+    add(
+      `${b.name}: zero failures`,
+      b.failures,
+      `${b.failures} failed, last at ${fmt(b.lastMs.median)} ms`,
+      (v) => v === 0,
+    );
+  }
+  const scale = d['twoCoresOverOne meshca'];
+  add('two cores ≥ 1.7× one core (meshca)', scale, `${fmt(scale ?? NaN, 2)}×`, (v) => v >= 1.7);
+  const peaks = r.e2e.filter((v) => v.server === 'meshca').map((v) => v.stats.peakRssMb.max);
+  if (r.memory) peaks.push(r.memory.peakRssMb);
+  const peak = peaks.length ? Math.max(...peaks) : undefined;
+  add('RSS ≤ 150 MB under load (meshca peak)', peak, `${fmt(peak ?? NaN)} MB`, (v) => v <= 150);
+  const mem = r.memory;
+  const growth = mem ? Math.max(mem.peakGrowthMb, mem.troughGrowthMb) : undefined;
+  const signed = (v: number) => `${v >= 0 ? '+' : ''}${fmt(v, 1)}`;
+  add(
+    `RSS flat over ${fmt(mem?.issued ?? NaN)} issuances (peaks and troughs grow ≤ 10 MB, 2nd half vs 1st)`,
+    growth,
+    mem ? `peaks ${signed(mem.peakGrowthMb)} MB, troughs ${signed(mem.troughGrowthMb)} MB` : '',
+    (v) => v <= 10,
+  );
+  return t;
+}
