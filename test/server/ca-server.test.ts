@@ -18,6 +18,7 @@ import {
   startFixtureServer,
   workloadCsr,
 } from '../support/ca-server-fixture.js';
+import { makeIstioMakefileBundle } from '../support/istio-makefile-bundle.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
 import { makeTempDir, openssl, opensslOk } from '../support/openssl.js';
 
@@ -333,6 +334,34 @@ describe("plugged-in CA from Istio's sample certificates", () => {
       }
     });
   }
+
+  test("a bundle made by openssl with Istio's Makefile profile (RSA 4096) issues chains openssl verifies", async () => {
+    const bundle = makeIstioMakefileBundle();
+    try {
+      const ca = await startFixtureServer({ ca: { kind: 'plugged', dir: bundle.clusterDir } });
+      try {
+        const { csrPem } = await workloadCsr('foo', 'sleep');
+        const chain = await ca.client().createCertificate({ csrPem, token: await ca.token('foo', 'sleep') });
+        assert.equal(x509Text(chain[2]!), x509Text(await readText(join(bundle.clusterDir, 'root-cert.pem'))));
+        assert.equal(x509Text(chain[1]!), x509Text(await readText(join(bundle.clusterDir, 'ca-cert.pem'))));
+        const tmp = makeTempDir();
+        try {
+          tmp.write('ca.pem', chain[1]! + chain[2]!);
+          tmp.write('leaf.pem', chain[0]!);
+          assert.equal(
+            openssl(['verify', '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')]).stdout.trim(),
+            `${tmp.file('leaf.pem')}: OK`,
+          );
+        } finally {
+          tmp.remove();
+        }
+      } finally {
+        await ca.close();
+      }
+    } finally {
+      bundle.dir.remove();
+    }
+  });
 
   test('the mismatched -alt-2 pair is refused at startup', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'meshca-samples-'));

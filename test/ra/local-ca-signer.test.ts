@@ -1,0 +1,44 @@
+// The embedded signer refuses to sign once its signing certificate has expired, saying when.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CertificateAuthority } from '../../src/ca/certificate-authority.js';
+import { parseCsr } from '../../src/pki/parse-csr.js';
+import { createLocalCaSigner } from '../../src/ra/local-ca-signer.js';
+import { grpcStatusFor } from '../../src/server/error-status.js';
+import { makePluggedBundle, workloadCsr } from '../support/ca-server-fixture.js';
+
+test('an expired signing certificate refuses to sign: INTERNAL, with the expiry time', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'meshca-expired-'));
+  try {
+    const ca = await CertificateAuthority.open({ kind: 'plugged', dir: await makePluggedBundle(dir) });
+    const signer = createLocalCaSigner('meshca/local', ca);
+    const { csrPem } = await workloadCsr('foo', 'sleep');
+    const request = {
+      csrPem,
+      csr: parseCsr(csrPem),
+      spiffeId: 'spiffe://cluster.local/ns/foo/sa/sleep',
+      ttlSeconds: 3600,
+      requestId: 't',
+    };
+    assert.equal(signer.signNow(request).chain.length, 2, 'signs while valid');
+    const notAfter = ca.bundle.issuer.certificate.notAfter;
+    const later = new Date(notAfter.getTime() + 1000);
+    assert.throws(
+      () => signer.signNow(request, later),
+      (err: Error & { code?: string; kind?: string }) => {
+        assert.equal(err.code, 'CA_EXPIRED');
+        assert.equal(grpcStatusFor(err.kind as 'ca-unusable'), 13);
+        assert.equal(
+          err.message,
+          `the CA's signing certificate "O=Istio, CN=Intermediate CA, L=cluster1" expired at ${notAfter.toISOString()}; the CA refuses to sign until a new intermediate is plugged in`,
+        );
+        return true;
+      },
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
