@@ -4,7 +4,7 @@ import { type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { createCaClient } from '../src/agent/ca-client.js';
+import { type CaClient, createCaClient } from '../src/agent/ca-client.js';
 import { parseCsr } from '../src/pki/parse-csr.js';
 import type { Agent, Pools } from './lib/fixtures.js';
 import { processCpuMicros, processMemoryMb, threadCpuMicros } from './lib/procs.js';
@@ -21,6 +21,8 @@ export type Command =
       type: 'window';
       target: string;
       concurrency: number;
+      /** Client connections the requests in flight are spread over (meshca; cfssl keeps one per request). */
+      connections: number;
       warmupMs: number;
       durationMs: number;
       serverPid: number;
@@ -35,7 +37,15 @@ export type Command =
       deadlineMs: number;
       serverPid: number;
     }
-  | { type: 'count'; target: string; concurrency: number; total: number; serverPid: number; samples: number }
+  | {
+      type: 'count';
+      target: string;
+      concurrency: number;
+      connections: number;
+      total: number;
+      serverPid: number;
+      samples: number;
+    }
   | { type: 'exit' };
 
 export interface WindowResult {
@@ -80,7 +90,8 @@ export interface CountResult {
   peakRssMb: number;
 }
 
-type Send = (agent: Agent) => Promise<string>;
+/** Sends one request; `connection` picks which of the target's client connections carries it. */
+type Send = (agent: Agent, connection: number) => Promise<string>;
 
 let pools: Pools;
 const senders = new Map<string, Send>();
@@ -92,11 +103,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MAX_WAIT_MS = 20_000;
 
 function meshcaSender(target: Extract<Target, { kind: 'meshca' }>): Send {
-  // One channel (one HTTP/2 connection) kept across windows, as an agent keeps its connection to the CA.
-  const client = createCaClient({ address: `127.0.0.1:${target.port}`, rootsPem: target.rootsPem });
-  closers.push(() => client.close());
-  return async (agent) => {
-    const chain = await client.createCertificate({
+  // Channels (one HTTP/2 connection each) made on first use and kept across windows, as agents keep
+  // their connection to the CA. A private subchannel pool per client, or grpc-js would share one
+  // connection among them all.
+  const clients: CaClient[] = [];
+  closers.push(() => {
+    for (const c of clients) c.close();
+  });
+  const clientFor = (i: number) => {
+    while (clients.length <= i)
+      clients.push(
+        createCaClient({
+          address: `127.0.0.1:${target.port}`,
+          rootsPem: target.rootsPem,
+          channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
+        }),
+      );
+    return clients[i]!;
+  };
+  return async (agent, connection) => {
+    const chain = await clientFor(connection).createCertificate({
       csrPem: agent.csrPem,
       token: agent.token,
       deadlineMs: 60_000,
@@ -185,12 +211,14 @@ async function runWindow(cmd: Extract<Command, { type: 'window' }>): Promise<Win
   let checked = false;
   let warmedUp = 0;
   const started = performance.now();
-  const worker = async () => {
+  // Request slot i always uses connection i mod `connections`, so each connection carries an equal share.
+  const worker = async (_: unknown, slot: number) => {
+    const connection = slot % Math.max(1, cmd.connections);
     while (!stop) {
       const agent = steady[next++ % steady.length]!;
       const t0 = performance.now();
       try {
-        const leaf = await send(agent);
+        const leaf = await send(agent, connection);
         warmedUp++;
         if (measuring) {
           latencies.push(performance.now() - t0);
@@ -315,11 +343,12 @@ async function runCount(cmd: Extract<Command, { type: 'count' }>): Promise<Count
   let issued = 0;
   let failures = 0;
   const t0 = performance.now();
-  const worker = async () => {
+  const worker = async (_: unknown, slot: number) => {
+    const connection = slot % Math.max(1, cmd.connections);
     while (started < cmd.total) {
       const agent = steady[started++ % steady.length]!;
       try {
-        await send(agent);
+        await send(agent, connection);
         issued++;
       } catch {
         failures++;

@@ -11,7 +11,7 @@ import { distIsStale, machineInfo } from './lib/machine.js';
 import { measureBursts, measureMemory, profileServer } from './lib/phases.js';
 import { installExitHandlers, onCleanup, repin, stopChild } from './lib/procs.js';
 import { publish } from './lib/report.js';
-import type { E2eVariant, Results, Stats } from './lib/results.js';
+import { connectionsFor, type E2eVariant, type Results, type Stats } from './lib/results.js';
 import {
   distIsBuilt,
   ensureCfssl,
@@ -57,6 +57,9 @@ const cfg = {
   profile: args.includes('--profile') || (!quick && !args.includes('--no-profile')),
   profileMs: quick ? 2000 : 5000,
   steadyPool: 256,
+  primeTotal: quick ? 2000 : 4000,
+  /** Requests in flight for the scale figure (one core vs two). */
+  scaleInFlight: 64,
 };
 
 const started = performance.now();
@@ -113,6 +116,19 @@ for (const [ca, fixture] of Object.entries(cas)) {
   servers[s.name] = s;
   targets[s.name] = { kind: 'meshca', port: s.port, rootsPem: fixture.certPem };
 }
+{
+  // The scale figure's server: `--workers 2`, free to use both cores from the start (its workers
+  // inherit the affinity the primary starts with).
+  const s = await startMeshca({
+    name: 'meshca-ec-p256-2workers',
+    ca: cas['ec-p256']!,
+    cpus: null,
+    work,
+    workers: 2,
+  });
+  servers[s.name] = s;
+  targets[s.name] = { kind: 'meshca', port: s.port, rootsPem: cas['ec-p256']!.certPem };
+}
 if (cfssl.ok) {
   const cfsslServers: [string, string, string | null][] = [
     ['cfssl-ec-p256', 'ec-p256', '0'],
@@ -134,6 +150,20 @@ await micro.call({
   poolFile,
   cas: Object.values(cas).map((c) => ({ keyType: c.keyType, dataDir: c.dataDir })),
 });
+// Every meshca process starts cold (JIT, a token cache per worker): a burst of issuances first, as
+// the warm-up round alone is short for the --workers 2 server, which only the scale figure uses.
+for (const server of Object.values(servers).filter((s) => s.name.startsWith('meshca'))) {
+  progress(`priming ${server.name}…`);
+  await loadgen.call({
+    type: 'count',
+    target: server.name,
+    concurrency: 64,
+    connections: connectionsFor(64),
+    total: cfg.primeTotal,
+    serverPid: server.pid,
+    samples: 1,
+  });
+}
 
 // ------------------------------------------------------------------------------------------- variants
 interface Variant {
@@ -153,33 +183,41 @@ const variants: Variant[] = microVariants.map((key) => ({
   run: () => micro.call<MicroResult>({ type: 'window', variant: key, durationMs: cfg.microMs }) as never,
 }));
 const e2eMeta: Omit<E2eVariant, 'stats' | 'errors'>[] = [];
+const connections = (server: string, inFlight: number) =>
+  server === 'meshca' ? connectionsFor(inFlight) : inFlight;
 for (const server of ['meshca', 'cfssl'] as const) {
   for (const ca of Object.keys(cas)) {
     for (const concurrency of cfg.levels) {
       const name = `${server}-${ca}`;
       if (servers[name])
-        e2eMeta.push({ key: `${name}@${concurrency}`, server, ca, concurrency, cores: 'pinned' });
+        e2eMeta.push({
+          key: `${name}@${concurrency}`,
+          server,
+          ca,
+          concurrency,
+          connections: connections(server, concurrency),
+          workers: 1,
+          cores: 'pinned',
+        });
     }
   }
 }
-// Two cores: the same meshca process moved onto both cores; cfssl's separate 2-core process.
-e2eMeta.push({
-  key: 'meshca-ec-p256@64/2cores',
-  server: 'meshca',
+// Two cores: meshca --workers 2 on both; for reference the one-worker meshca moved onto both cores
+// (still one event loop); cfssl's separate 2-core process. The load generator shares both cores.
+const shared = (server: 'meshca' | 'cfssl', workers: number) => ({
+  key: `${server}-ec-p256@${cfg.scaleInFlight}/2cores${workers > 1 ? `/${workers}workers` : ''}`,
+  server,
   ca: 'ec-p256',
-  concurrency: 64,
-  cores: 'shared',
+  concurrency: cfg.scaleInFlight,
+  connections: connections(server, cfg.scaleInFlight),
+  workers,
+  cores: 'shared' as const,
 });
-if (servers['cfssl-ec-p256-2cores'])
-  e2eMeta.push({
-    key: 'cfssl-ec-p256@64/2cores',
-    server: 'cfssl',
-    ca: 'ec-p256',
-    concurrency: 64,
-    cores: 'shared',
-  });
+e2eMeta.push(shared('meshca', 2), shared('meshca', 1));
+if (servers['cfssl-ec-p256-2cores']) e2eMeta.push(shared('cfssl', 1));
 
 function serverFor(v: Omit<E2eVariant, 'stats' | 'errors'>): RunningServer {
+  if (v.workers > 1) return servers[`${v.server}-${v.ca}-${v.workers}workers`]!;
   const name = `${v.server}-${v.ca}${v.cores === 'shared' && v.server === 'cfssl' ? '-2cores' : ''}`;
   return servers[name]!;
 }
@@ -190,25 +228,24 @@ for (const v of e2eMeta) {
     async run(durationMs, warmupMs) {
       const server = serverFor(v);
       const shared = v.cores === 'shared';
-      if (shared) {
-        repin(server.pid, '0,1');
-        repin(loadgen.pid, '0,1');
-      }
+      // Only the pinned one-worker meshca moves; cfssl's and the multi-worker server run unpinned.
+      const moves = shared && v.server === 'meshca' && v.workers === 1;
+      if (moves) repin(server.pid, '0,1');
+      if (shared) repin(loadgen.pid, '0,1');
       try {
         return (await loadgen.call<WindowResult>({
           type: 'window',
           target: server.name,
           concurrency: v.concurrency,
+          connections: v.connections,
           warmupMs,
           durationMs,
           serverPid: server.pid,
           threads: v.server === 'meshca',
         })) as never;
       } finally {
-        if (shared) {
-          if (server.name.startsWith('meshca')) repin(server.pid, '0');
-          repin(loadgen.pid, '1');
-        }
+        if (moves) repin(server.pid, '0');
+        if (shared) repin(loadgen.pid, '1');
       }
     },
   });

@@ -7,7 +7,7 @@ import type { CaFixture } from './fixtures.js';
 import type { Helper } from './ipc.js';
 import { stopChild } from './procs.js';
 import { summarizeProfile } from './profile.js';
-import { fmt, type Results } from './results.js';
+import { connectionsFor, fmt, type Results } from './results.js';
 import { REPO, type RunningServer, startMeshca } from './servers.js';
 import { summarize } from './stats.js';
 
@@ -30,6 +30,7 @@ export async function measureMemory(
     type: 'count',
     target: server.name,
     concurrency,
+    connections: connectionsFor(concurrency),
     total,
     serverPid: server.pid,
     samples: 50,
@@ -129,6 +130,7 @@ export async function profileServer(opts: {
     type: 'window',
     target: server.name,
     concurrency: opts.concurrency,
+    connections: connectionsFor(opts.concurrency),
     warmupMs: 500,
     durationMs: opts.durationMs,
     serverPid: server.pid,

@@ -92,35 +92,92 @@ function cpuMicrosOf(statPath: string): number {
   return (ticks * 1e6) / clockTicksPerSecond();
 }
 
-/** User + system CPU time of every thread of `pid` so far, in microseconds. */
+/**
+ * `pid` and every process below it: a `meshca serve --workers N` primary and its workers count as
+ * one server. Read from /proc/<pid>/task/<tid>/children (a process's children hang off its threads).
+ */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${tree[i]}/task`);
+    } catch {
+      continue; // it exited between listing and reading
+    }
+    for (const tid of tids) {
+      try {
+        const children = readFileSync(`/proc/${tree[i]}/task/${tid}/children`, 'utf8').trim();
+        if (children) tree.push(...children.split(/\s+/).map(Number));
+      } catch {
+        // the thread ended between listing and reading
+      }
+    }
+  }
+  return tree;
+}
+
+/** User + system CPU time of every thread of `pid` and of its descendants so far, in microseconds. */
 export function processCpuMicros(pid: number): number {
-  return cpuMicrosOf(`/proc/${pid}/stat`);
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      total += cpuMicrosOf(`/proc/${p}/stat`);
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return total;
 }
 
 /**
- * The same split between the main thread (tid = pid: Node's event loop) and all other threads
- * (libuv pool, where WebCrypto jobs run; V8's GC helpers). Node 20 names them all "node".
+ * The same split between main threads (tid = pid: each Node process's event loop, summed over the
+ * tree) and all other threads (libuv pool, where WebCrypto jobs run; V8's GC helpers). Node 20
+ * names them all "node".
  */
 export function threadCpuMicros(pid: number): { main: number; others: number } {
   let main = 0;
   let all = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+  for (const p of processTree(pid)) {
+    let tids: string[] = [];
     try {
-      const us = cpuMicrosOf(`/proc/${pid}/task/${tid}/stat`);
-      all += us;
-      if (tid === String(pid)) main = us;
+      tids = readdirSync(`/proc/${p}/task`);
     } catch {
-      // the thread ended between listing and reading
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const us = cpuMicrosOf(`/proc/${p}/task/${tid}/stat`);
+        all += us;
+        if (tid === String(p)) main += us;
+      } catch {
+        // the thread ended between listing and reading
+      }
     }
   }
   return { main, others: all - main };
 }
 
-/** Resident set size now and at its peak, in MB (from /proc/<pid>/status). */
-export function processMemoryMb(pid: number): { rssMb: number; peakMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+/**
+ * Resident set size now and at its peak, in MB (from /proc/<pid>/status), summed over `pid` and its
+ * descendants; `processes` says how many that was.
+ */
+export function processMemoryMb(pid: number): { rssMb: number; peakMb: number; processes: number } {
+  let rssMb = 0;
+  let peakMb = 0;
+  let processes = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+      rssMb += kb('VmRSS') / 1024;
+      peakMb += kb('VmHWM') / 1024;
+      processes++;
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return { rssMb, peakMb, processes };
 }
 
 /** A TCP port free right now on 127.0.0.1 (for servers that cannot report an ephemeral port). */

@@ -33,8 +33,9 @@ export function renderMarkdown(r: Results): string {
     `Every figure is the median (min–max) of ${m.windows} windows (end to end: ${m.windowMs} ms after a ${m.warmupMs} ms warm-up, ` +
       `stretched until every request in flight has completed once; in-process: ${m.microWindowMs} ms), all variants interleaved round-robin ` +
       'after one unrecorded warm-up round. Servers and the in-process runner are pinned to core 0 (`taskset -c 0`), the load ' +
-      'generator to core 1, except in "2 cores" rows. CPU figures come from /proc (all threads); they hold up better than certs/s ' +
-      'when other work shares the cores.',
+      'generator to core 1, except in "2 cores" rows. The load generator spreads its requests to meshca over up to 8 ' +
+      'connections ("conns"). CPU figures come from /proc (all threads of the server\'s processes, a `--workers` primary and ' +
+      'its workers together); they hold up better than certs/s when other work shares the cores.',
     '',
   );
   out.push('## In-process, one core', '');
@@ -62,6 +63,8 @@ export function renderMarkdown(r: Results): string {
         'server',
         'CA',
         'in flight',
+        'conns',
+        'workers',
         'cores',
         'certs/s',
         'p50 ms',
@@ -77,6 +80,8 @@ export function renderMarkdown(r: Results): string {
         v.server,
         v.ca,
         String(v.concurrency),
+        String(v.connections ?? (v.server === 'meshca' ? 1 : v.concurrency)),
+        v.server === 'meshca' ? String(v.workers ?? 1) : '–',
         v.cores === 'pinned' ? '1' : '2 (shared)',
         fmtS(v.stats.certsPerSec),
         fmtS(v.stats.p50Ms),
@@ -96,15 +101,16 @@ export function renderMarkdown(r: Results): string {
   );
   if (split.length) {
     out.push(
-      "### meshca's CPU per certificate by thread (main = the event loop; others = libuv pool, where jose's WebCrypto checks run, and V8's GC helpers)",
+      "### meshca's CPU per certificate by thread (main = the event loops, one per process; others = libuv pool, where jose's WebCrypto checks run, and V8's GC helpers)",
       '',
     );
     out.push(
       table(
-        ['CA', 'in flight', 'cores', 'main thread µs/cert', 'other threads µs/cert'],
+        ['CA', 'in flight', 'workers', 'cores', 'main threads µs/cert', 'other threads µs/cert'],
         split.map((v) => [
           v.ca,
           String(v.concurrency),
+          String(v.workers ?? 1),
           v.cores === 'pinned' ? '1' : '2 (shared)',
           fmtS(v.stats.mainThreadUsPerCert),
           fmtS(v.stats.otherThreadsUsPerCert),
@@ -129,25 +135,53 @@ export function renderMarkdown(r: Results): string {
   } else out.push(`cfssl unavailable: ${r.cfssl.reason}`, '');
   const scales = Object.entries(r.derived).filter(([k]) => k.startsWith('twoCoresOverOne'));
   if (scales.length) {
+    const one = findE2e(r, 'meshca', 'ec-p256', 64);
     out.push(
-      '## Scale: 2 cores (server and load generator sharing both) ÷ 1 core (pinned), EC P-256 CA, 64 in flight',
+      `## Scale: 2 cores (server and load generator sharing both) ÷ 1 core (server pinned, load generator on the other), EC P-256 CA, 64 in flight${one?.connections ? ` over ${one.connections} connections` : ''}`,
+      '',
+      "meshca's figure is `--workers 2` on both cores over `--workers 1` on one; the one-worker row moves that single " +
+        'event loop onto both cores, for reference. "Ceiling" is what the 2-core row could reach with both cores fully ' +
+        'busy, given the CPU per certificate of the server and of the load generator that shares the cores with it: ' +
+        '2 CPU-s/s ÷ (server + client µs/cert), over the 1-core certs/s.',
       '',
     );
+    const rows: [string, string, string, number][] = [
+      ['meshca', 'meshca', '--workers 2', 2],
+      ['meshca-1worker', 'meshca', '--workers 1', 1],
+      ['cfssl', 'cfssl', 'GOMAXPROCS=2', 1],
+    ];
     out.push(
       table(
-        ['server', '1 core certs/s', '2 cores certs/s', 'ratio', 'server cores busy (2 cores)'],
-        scales.map(([k, v]) => {
-          const server = k.split(' ')[1]!;
-          const one = findE2e(r, server, 'ec-p256', 64);
-          const two = findE2e(r, server, 'ec-p256', 64, 'shared');
-          return [
-            server,
-            fmtS(one?.stats.certsPerSec),
-            fmtS(two?.stats.certsPerSec),
-            times(v),
-            fmtS(two?.stats.serverCores, 2),
-          ];
-        }),
+        [
+          'server',
+          '2-core setup',
+          '1 core certs/s',
+          '2 cores certs/s',
+          'ratio',
+          'ceiling',
+          'server CPU µs/cert, 1 core',
+          'server CPU µs/cert, 2 cores',
+          'server cores busy (2 cores)',
+          'client µs/cert (2 cores)',
+        ],
+        rows
+          .filter(([name]) => r.derived[`twoCoresOverOne ${name}`] !== undefined)
+          .map(([name, server, setup, workers]) => {
+            const pinned = findE2e(r, server, 'ec-p256', 64);
+            const two = findE2e(r, server, 'ec-p256', 64, 'shared', workers);
+            return [
+              server,
+              setup,
+              fmtS(pinned?.stats.certsPerSec),
+              fmtS(two?.stats.certsPerSec),
+              times(r.derived[`twoCoresOverOne ${name}`]),
+              times(r.derived[`twoCoresCeiling ${name}`]),
+              fmtS(pinned?.stats.serverCpuUsPerCert),
+              fmtS(two?.stats.serverCpuUsPerCert),
+              fmtS(two?.stats.serverCores, 2),
+              fmtS(two?.stats.clientCpuUsPerCert),
+            ];
+          }),
       ),
       '',
     );

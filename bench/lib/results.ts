@@ -7,11 +7,24 @@ import type { Summary } from './stats.js';
 
 export type Stats<T> = { [K in keyof T as T[K] extends number ? K : never]: Summary };
 
+/**
+ * Client connections for `inFlight` requests to meshca: one per request up to 8. Agents each keep
+ * their own connection to the CA, and `meshca serve --workers N` hands out connections, not
+ * requests, so one connection would keep every request on one worker.
+ */
+export function connectionsFor(inFlight: number): number {
+  return Math.min(inFlight, 8);
+}
+
 export interface E2eVariant {
   key: string;
   server: 'meshca' | 'cfssl';
   ca: string;
   concurrency: number;
+  /** Client connections (meshca); cfssl's HTTP/1.1 keep-alive pool has one per request in flight. */
+  connections: number;
+  /** `meshca serve --workers` (1 for cfssl: one process, GOMAXPROCS threads). */
+  workers: number;
   /** 'pinned' (server on core 0, load generator on core 1) or 'shared' (both on both cores). */
   cores: 'pinned' | 'shared';
   stats: Stats<WindowResult>;
@@ -62,8 +75,20 @@ export function fmtS(s: Summary | undefined, digits?: number): string {
   return `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
 }
 
-export function findE2e(r: Results, server: string, ca: string, concurrency: number, cores = 'pinned') {
+export function findE2e(
+  r: Results,
+  server: string,
+  ca: string,
+  concurrency: number,
+  cores = 'pinned',
+  workers = 1,
+) {
   return r.e2e.find(
-    (v) => v.server === server && v.ca === ca && v.concurrency === concurrency && v.cores === cores,
+    (v) =>
+      v.server === server &&
+      v.ca === ca &&
+      v.concurrency === concurrency &&
+      v.cores === cores &&
+      (v.workers ?? 1) === workers,
   );
 }

@@ -32,6 +32,8 @@ export async function startMeshca(opts: {
   cpus: string | null;
   work: string;
   nodeArgs?: string[];
+  /** `--workers N`: a primary and N worker processes (measured together: the pid is the primary's). */
+  workers?: number;
 }): Promise<RunningServer> {
   const logFile = join(opts.work, `${opts.name}.log`);
   const fd = logTo(logFile);
@@ -50,6 +52,8 @@ export async function startMeshca(opts: {
       opts.ca.dataDir,
       '--ca-key-type',
       opts.ca.keyType,
+      '--workers',
+      String(opts.workers ?? 1),
     ],
     { cwd: opts.work, stdio: ['ignore', fd, fd] },
   );

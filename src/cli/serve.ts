@@ -1,8 +1,11 @@
 // `meshca serve`: the CA server. Resolves settings (flags > Istio's environment variables >
-// defaults), starts the server, reloads on SIGHUP and drains on SIGTERM/SIGINT.
+// defaults), starts the server (one process, or a primary and --workers N), reloads on SIGHUP and
+// drains on SIGTERM/SIGINT.
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CaMode } from '../ca/certificate-authority.js';
+import { invalidInput } from '../errors.js';
 import { parseJwtRules } from '../identity/parse-jwt-rules.js';
 import type { TrustedIssuer } from '../identity/token-verifier.js';
 import { createLogger, type LogLevel } from '../log.js';
@@ -12,6 +15,8 @@ import { parseKeyType } from '../pki/keys.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
 import type { KeyType } from '../pki/types.js';
 import { startCaServer } from '../server/ca-server.js';
+import { startServeCluster } from '../server/serve-cluster.js';
+import { isServeWorker, runServeWorker } from '../server/serve-worker.js';
 import { type CommandSpec, list, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
 import { parseDurationSeconds } from './duration.js';
@@ -35,6 +40,7 @@ const spec: CommandSpec = {
     audience: { type: 'string', multiple: true },
     'log-level': { type: 'string' },
     config: { type: 'string' },
+    workers: { type: 'string' },
   },
   optionHelp: [
     '--data-dir DIR               state directory (env MESHCA_DATA_DIR, default ./.meshca)',
@@ -53,12 +59,17 @@ const spec: CommandSpec = {
     '--log-level LEVEL            debug, info (default), warn, error (env MESHCA_LOG_LEVEL)',
     '--config DIR|FILE            Istio YAML (IstioOperator, ProxyConfig, PeerAuthentication, ClusterIssuer,',
     '                             StepClusterIssuer), watched (env MESHCA_CONFIG, default <data-dir>/config when it exists)',
+    '--workers N|auto             processes serving --listen together, to use more cores (env MESHCA_WORKERS, default 1);',
+    '                             auto = one per CPU this process may run on. With N > 1 a primary forks the workers,',
+    '                             serves --monitoring for all of them, forwards SIGHUP, drains them on SIGTERM and',
+    '                             restarts one that dies',
   ],
   examples: [
     'meshca serve                                   # self-signed root in ./.meshca/ca, kept across restarts',
     'meshca serve --cacerts cluster1                # sign with the intermediate made by "meshca certs cluster1-cacerts"',
     'MAX_WORKLOAD_CERT_TTL=48h meshca serve --listen 0.0.0.0:15012 --host ca.example.internal',
     'meshca serve --config istio.yaml              # registration authority: EXTERNAL_CA=ISTIOD_RA_KUBERNETES_API',
+    'meshca serve --workers auto                    # one CA process per core, sharing 127.0.0.1:15012',
   ],
 };
 
@@ -73,6 +84,8 @@ export interface ServeSettings {
   trustedIssuers: TrustedIssuer[];
   audiences: string[];
   logLevel: LogLevel;
+  /** Processes serving --listen together (1: this process alone). */
+  workers: number;
   /** The Istio YAML read at start (--config), if any. */
   mesh?: { path: string; initial: MeshConfigResult; dataDir: string };
 }
@@ -178,6 +191,8 @@ export async function resolveServeSettings(
   const logLevel = pick(str(values['log-level']), env, 'MESHCA_LOG_LEVEL', 'info').value as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
     problems.add(`--log-level ${logLevel}: use debug, info, warn or error`);
+  const workersText = pick(str(values.workers), env, 'MESHCA_WORKERS', '1');
+  const workers = problems.try(() => parseWorkers(workersText.value, workersText.source), 1);
   problems.throwIfAny('serve');
   return Object.freeze({
     dataDir,
@@ -190,16 +205,38 @@ export async function resolveServeSettings(
     trustedIssuers,
     audiences,
     logLevel,
+    workers,
     mesh,
   });
 }
 
+const MAX_WORKERS = 256;
+
+/** A whole number of workers, or `auto`: the CPUs this process may run on (affinity included). */
+function parseWorkers(text: string, source: string): number {
+  const where = source === 'flag' ? '--workers' : source;
+  if (text.trim() === 'auto') return availableParallelism();
+  const n = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || n < 1 || n > MAX_WORKERS)
+    throw invalidInput(
+      'CLI_BAD_WORKERS',
+      `${where}: "${text}" is not a number of workers; use a whole number from 1 to ${MAX_WORKERS}, or auto`,
+    );
+  return n;
+}
+
 export async function runServe(argv: string[], ctx: CliContext): Promise<number> {
+  // A worker runs the same command line; its settings come from the primary, resolved once there.
+  if (isServeWorker()) return runServeWorker();
   const args = parseCommandArgs(spec, argv, ctx.out);
   if (!args) return 0;
   const settings = await resolveServeSettings(args.values, ctx);
   const log = createLogger({ level: settings.logLevel, component: 'ca' });
-  const server = await startCaServer({ ...settings, log });
+  const { monitoring, workers, ...workerSettings } = settings;
+  const server =
+    workers > 1
+      ? await startServeCluster({ workers, settings: workerSettings, monitoring, log })
+      : await startCaServer({ ...settings, log });
   const onHup = () => {
     log.info('SIGHUP: reloading the CA bundle', { event: 'sighup' });
     void server.reload();

@@ -5,6 +5,9 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
+/** Where /metrics comes from: a prom-client Registry, or anything that renders like one. */
+export type MetricsSource = Pick<Registry, 'metrics' | 'contentType'>;
+
 /** What a text endpoint answers; the body is sent as text/plain with a final newline. */
 export interface TextReply {
   status: number;
@@ -21,9 +24,9 @@ export interface MetricsServerOptions {
   host: string;
   port: number;
   /** Served at /metrics. */
-  registry: Registry;
-  /** Path (without query) → its answer, computed per request. */
-  routes: Readonly<Record<string, () => TextReply>>;
+  registry: MetricsSource;
+  /** Path (without query) → its answer, computed per request (a cluster primary asks its workers). */
+  routes: Readonly<Record<string, () => TextReply | Promise<TextReply>>>;
   /** The body of a 404: which paths to try. */
   notFound: string;
 }
@@ -48,7 +51,14 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       return;
     }
     const route = Object.hasOwn(opts.routes, path) ? opts.routes[path] : undefined;
-    replyText(res, route ? route() : { status: 404, text: opts.notFound });
+    if (!route) {
+      replyText(res, { status: 404, text: opts.notFound });
+      return;
+    }
+    Promise.resolve(route()).then(
+      (reply) => replyText(res, reply),
+      (err: Error) => replyText(res, { status: 500, text: `${path} failed: ${err.message}` }),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

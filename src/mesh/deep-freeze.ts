@@ -44,3 +44,16 @@ export function deepFreeze<T>(value: T): T {
   }
   return Object.freeze(value);
 }
+
+/**
+ * Deep-freezes a structured clone of a frozen value (a mesh configuration received over IPC): the
+ * clone's Maps are plain, so they are rebuilt as frozen ones.
+ */
+export function refreezeClone<T>(value: T): T {
+  if (value instanceof Map)
+    return frozenMap([...value].map(([k, v]) => [k, refreezeClone(v)] as const)) as unknown as T;
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  const record = value as Record<string | symbol, unknown>;
+  for (const key of Reflect.ownKeys(record)) record[key] = refreezeClone(record[key]);
+  return Object.freeze(value);
+}

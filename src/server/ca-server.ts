@@ -2,6 +2,7 @@
 // service over TLS, metrics and reloads together, and shuts down gracefully.
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
 import { caServiceDefinition } from '../api/ca-service.js';
 import { type CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
 import { configError, unavailable } from '../errors.js';
@@ -18,9 +19,11 @@ import { createSignerRegistry, isLocalIssuer } from '../ra/signer-registry.js';
 import { createCallAuthenticator } from './authenticate-call.js';
 import { createCertificateHandler, type TtlPolicy } from './create-certificate.js';
 import { createCaMetrics } from './metrics.js';
-import { startMonitoringServer } from './monitoring-server.js';
+import { type Readiness, startMonitoringServer } from './monitoring-server.js';
 import { createServingIdentity } from './serving-credentials.js';
 import { signerRootExpiry } from './signer-root-expiry.js';
+
+export type { Readiness };
 
 export interface HostPort {
   host: string;
@@ -48,12 +51,21 @@ export interface CaServerOptions {
   mesh?: { path: string; initial: MeshConfigResult; dataDir?: string };
   /** How long an external signer may take (default 60 s, like Istio's CSR watch). */
   signerTimeoutMs?: number;
+  /**
+   * The log line that announces the ports once listening (default "meshca CA serving", which tests
+   * and the demo wait for). A cluster worker says "worker serving": its primary announces the CA.
+   */
+  servingMessage?: string;
 }
 
 export interface CaServer {
   grpcPort: number;
   monitoringPort: number | undefined;
   ca: CertificateAuthority;
+  /** This server's metrics (a cluster worker hands it to its primary for aggregation). */
+  metricsRegistry: Registry;
+  /** Not ready while shutting down or once the signing certificate has expired. */
+  readiness(): Readiness;
   /** Re-reads the CA directory and the mesh configuration (SIGHUP). */
   reload(): Promise<boolean>;
   /** Stops accepting, lets in-flight requests finish, releases everything. */
@@ -224,29 +236,29 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   });
 
   let closing = false;
+  const readiness = (): Readiness => {
+    if (closing) return { ok: false, reason: 'shutting down' };
+    const cert = ca.bundle.issuer.certificate;
+    return cert.notAfter.getTime() > Date.now()
+      ? { ok: true }
+      : { ok: false, reason: `signing certificate expired at ${cert.notAfter.toISOString()}` };
+  };
   const monitoring = opts.monitoring
-    ? await startMonitoringServer({
-        ...opts.monitoring,
-        registry: metrics.registry,
-        ready: () => {
-          if (closing) return { ok: false, reason: 'shutting down' };
-          const cert = ca.bundle.issuer.certificate;
-          return cert.notAfter.getTime() > Date.now()
-            ? { ok: true }
-            : { ok: false, reason: `signing certificate expired at ${cert.notAfter.toISOString()}` };
-        },
-      })
+    ? await startMonitoringServer({ ...opts.monitoring, registry: metrics.registry, ready: readiness })
     : undefined;
-  log.info('meshca CA serving', {
+  log.info(opts.servingMessage ?? 'meshca CA serving', {
     grpc: `${opts.listen.host}:${grpcPort}`,
     monitoring: monitoring ? `${opts.monitoring?.host}:${monitoring.port}` : 'off',
     trustDomain: opts.trustDomain,
+    pid: process.pid,
   });
 
   return {
     grpcPort,
     monitoringPort: monitoring?.port,
     ca,
+    metricsRegistry: metrics.registry,
+    readiness,
     async reload() {
       await meshWatch?.reload();
       return ca.reload();

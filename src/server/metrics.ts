@@ -1,5 +1,7 @@
 // Prometheus metrics with Istio's names (citadel_server_*), so existing dashboards and alerts work,
 // plus meshca's own. One registry per server, so several servers can live in one test process.
+// Under `--workers N` the primary sums the workers' counters and histograms (prom-client's default
+// aggregator); a gauge says how it combines, since adding up expiry times would mean nothing.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SigningBundle } from '../ca/signing-bundle.js';
 
@@ -25,11 +27,13 @@ export function createCaMetrics(): CaMetrics {
     Math.min(...certs.map((c) => c.notAfter.getTime())) / 1000;
   const rootExpiry = () => (bundle ? earliest(bundle.roots) : 0);
   const chainExpiry = () => (bundle ? earliest([bundle.issuer.certificate, ...bundle.chain]) : 0);
+  // The earliest expiry any worker sees: during a reload one worker may still serve the old bundle.
   const gauge = (name: string, help: string, value: () => number) =>
     new Gauge({
       name,
       help,
       registers: [registry],
+      aggregator: 'min',
       collect() {
         this.set(value());
       },
@@ -60,6 +64,7 @@ export function createCaMetrics(): CaMetrics {
     help: 'Unix time (s) when the earliest root that meshConfig.caCertificates lists for a signer expires.',
     labelNames: ['signer'],
     registers: [registry],
+    aggregator: 'min',
     collect() {
       this.reset();
       for (const [signer, notAfter] of signerRoots) this.set({ signer }, notAfter.getTime() / 1000);
@@ -69,6 +74,7 @@ export function createCaMetrics(): CaMetrics {
     name: 'meshca_ca_expiry_warning',
     help: '1 when the signing certificate expires within 30 days, else 0.',
     registers: [registry],
+    aggregator: 'max',
   });
   return {
     registry,

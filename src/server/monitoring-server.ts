@@ -1,13 +1,18 @@
 // The monitoring port: Prometheus /metrics, /healthz (the process is up) and /readyz (the CA can
 // sign now), like istiod's port 15014.
-import type { Registry } from 'prom-client';
-import { type MetricsServer, startMetricsServer } from '../http/metrics-server.js';
+import { type MetricsServer, type MetricsSource, startMetricsServer } from '../http/metrics-server.js';
+
+/** Whether the CA can sign now: what /readyz answers. */
+export interface Readiness {
+  ok: boolean;
+  reason?: string;
+}
 
 export function startMonitoringServer(opts: {
   host: string;
   port: number;
-  registry: Registry;
-  ready: () => { ok: boolean; reason?: string };
+  registry: MetricsSource;
+  ready: () => Readiness | Promise<Readiness>;
 }): Promise<MetricsServer> {
   return startMetricsServer({
     host: opts.host,
@@ -15,8 +20,8 @@ export function startMonitoringServer(opts: {
     registry: opts.registry,
     routes: {
       '/healthz': () => ({ status: 200, text: 'ok' }),
-      '/readyz': () => {
-        const state = opts.ready();
+      '/readyz': async () => {
+        const state = await opts.ready();
         return state.ok
           ? { status: 200, text: 'ready' }
           : { status: 503, text: `not ready: ${state.reason}` };
