@@ -1,146 +1,30 @@
 // `meshca demo custom-ca` as a user runs it: a real process playing Istio's custom-CA task (three
 // signers, RA mode, foo → bar refused, then bar on a real step-ca), leaving nothing behind, even on Ctrl-C.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { CliContext } from '../../src/cli/context.js';
 import { runDemo } from '../../src/cli/demo.js';
 import { ensureStepCaBinary, stepCaMissingReason } from '../../src/demo/step-ca/ensure-step-ca-binary.js';
+import {
+  answers,
+  descendants,
+  printedPorts,
+  startDemo as startAnyDemo,
+  stillRunning,
+} from '../support/demo-process.js';
+
+const startDemo = (args: string[]) => startAnyDemo(['custom-ca', ...args], 90_000);
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const RUN_DEMO = join(ROOT, 'test', 'support', 'run-demo.ts');
 // The demo decides the same way: step 5 runs exactly when step-ca can be had on this machine.
 const stepCaBin = ensureStepCaBinary();
 
-interface DemoProcess {
-  child: ChildProcess;
-  output(): string;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  exited: Promise<number | null>;
-}
-
-const started = new Set<ChildProcess>();
-after(() => {
-  for (const child of started) child.kill('SIGKILL');
-});
-
-function startDemo(args: string[]): DemoProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', RUN_DEMO, 'custom-ca', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.add(child);
-  let text = '';
-  const listeners = new Set<() => void>();
-  const onData = (chunk: string) => {
-    text += chunk;
-    for (const l of listeners) l();
-  };
-  child.stdout!.setEncoding('utf8').on('data', onData);
-  child.stderr!.setEncoding('utf8').on('data', onData);
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code, signal) => {
-      started.delete(child);
-      resolve(code ?? (signal ? -1 : null));
-    }),
-  );
-  return {
-    child,
-    output: () => text,
-    exited,
-    waitFor: (pattern, timeoutMs = 90_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const m = pattern.exec(text);
-          if (m) {
-            done();
-            resolve(m);
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`demo did not print ${pattern} within ${timeoutMs} ms; output:\n${text}`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          listeners.delete(check);
-        };
-        listeners.add(check);
-        void exited.then(() => {
-          if (!listeners.has(check)) return;
-          done();
-          reject(new Error(`demo exited before printing ${pattern}; output:\n${text}`));
-        });
-        check();
-      }),
-  };
-}
-
-function cmdline(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every process below `pid`, from /proc (Linux): the demo's children (step-ca too) and theirs. */
-function descendants(pid: number): Map<number, string> {
-  const parentOf = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone while we looked
-    }
-  }
-  const found = new Map<number, string>();
-  let frontier = [pid];
-  while (frontier.length > 0) {
-    const next: number[] = [];
-    for (const [child, parent] of parentOf) {
-      if (frontier.includes(parent) && !found.has(child)) {
-        found.set(child, cmdline(child) ?? '');
-        next.push(child);
-      }
-    }
-    frontier = next;
-  }
-  return found;
-}
-
-/** Still running as the same program (a zombie or a recycled pid does not count). */
-function stillRunning(pid: number, command: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z' && cmdline(pid) === command;
-  } catch {
-    return false;
-  }
-}
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** Every port the demo printed (the CA, step-ca, httpbin, mesh and outbound ports) is closed. */
 async function assertPortsClosed(output: string): Promise<void> {
-  const ports = new Set([...output.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])));
-  for (const port of ports)
-    if (port > 0) assert.equal(await answers(port), false, `port ${port} still answers`);
+  for (const port of new Set(printedPorts(output)))
+    assert.equal(await answers(port), false, `port ${port} still answers`);
 }
 
 describe('meshca demo custom-ca', () => {

@@ -1,155 +1,24 @@
 // `meshca demo plug-in-ca` as a user runs it: a real process that starts CAs, sidecars and openssl,
 // prints the task's verdicts, and leaves no process or file behind, even when interrupted.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { CliContext } from '../../src/cli/context.js';
 import { runDemo } from '../../src/cli/demo.js';
 import { splitCertificates } from '../../src/demo/split-certificates.js';
+import {
+  answers,
+  type DemoProcess,
+  descendants,
+  printedPorts,
+  startDemo,
+  stillRunning,
+} from '../support/demo-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const RUN_DEMO = join(ROOT, 'test', 'support', 'run-demo.ts');
-
-interface DemoProcess {
-  child: ChildProcess;
-  output(): string;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  exited: Promise<number | null>;
-}
-
-const started = new Set<ChildProcess>();
-after(() => {
-  for (const child of started) child.kill('SIGKILL');
-});
-
-function startDemo(args: string[]): DemoProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', RUN_DEMO, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.add(child);
-  let text = '';
-  const listeners = new Set<() => void>();
-  const onData = (chunk: string) => {
-    text += chunk;
-    for (const l of listeners) l();
-  };
-  child.stdout!.setEncoding('utf8').on('data', onData);
-  child.stderr!.setEncoding('utf8').on('data', onData);
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code, signal) => {
-      started.delete(child);
-      resolve(code ?? (signal ? -1 : null));
-    }),
-  );
-  return {
-    child,
-    output: () => text,
-    exited,
-    waitFor: (pattern, timeoutMs = 60_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const m = pattern.exec(text);
-          if (m) {
-            done();
-            resolve(m);
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`demo did not print ${pattern} within ${timeoutMs} ms; output:\n${text}`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          listeners.delete(check);
-        };
-        listeners.add(check);
-        void exited.then(() => {
-          if (!listeners.has(check)) return;
-          done();
-          reject(new Error(`demo exited before printing ${pattern}; output:\n${text}`));
-        });
-        check();
-      }),
-  };
-}
-
-/** Every process below `pid`, from /proc (Linux): the demo's children and theirs. */
-function descendants(pid: number): Map<number, string> {
-  const parentOf = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // The command name may hold spaces and parentheses; the fields after the last ')' do not.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parentOf.set(Number(name), ppid);
-    } catch {
-      // gone while we looked
-    }
-  }
-  const found = new Map<number, string>();
-  let frontier = [pid];
-  while (frontier.length > 0) {
-    const next: number[] = [];
-    for (const [child, parent] of parentOf) {
-      if (frontier.includes(parent) && !found.has(child)) {
-        found.set(child, cmdline(child) ?? '');
-        next.push(child);
-      }
-    }
-    frontier = next;
-  }
-  return found;
-}
-
-function cmdline(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Still running as the same program (a zombie or a recycled pid does not count). */
-function stillRunning(pid: number, command: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state !== 'Z' && cmdline(pid) === command;
-  } catch {
-    return false;
-  }
-}
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** The ports the demo printed: CAs, httpbin, mesh and outbound ports. */
-function printedPorts(output: string): number[] {
-  return [...output.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])).filter((p) => p > 0);
-}
 
 async function assertNothingLeft(demo: DemoProcess, children: Map<number, string>): Promise<void> {
   const left = [...children].filter(([pid, command]) => stillRunning(pid, command));
