@@ -14,10 +14,10 @@ import {
   upstreamsOf,
 } from './custom-ca-workloads.js';
 import { type DemoContext, inOrder, throwIfInterrupted } from './demo-context.js';
+import { ensurePeerBinary, peerMissingReason } from './peer-binary.js';
 import { type DemoRunOptions, runDemoScenario } from './run-demo-scenario.js';
 import type { RunningCa } from './start-ca.js';
 import type { RunningSidecar } from './start-workload.js';
-import { ensureStepCaBinary, stepCaMissingReason } from './step-ca/ensure-step-ca-binary.js';
 import type { RunningStepCa } from './step-ca/start-step-ca.js';
 
 export interface CustomCaDemoOptions extends DemoRunOptions {
@@ -34,8 +34,8 @@ type StepCaVerdict = { skip: string } | { error: MeshcaError } | { bin: string }
 function stepCaVerdict(wanted: boolean): StepCaVerdict {
   if (!wanted) return { skip: 'turned off with --no-step-ca' };
   try {
-    const bin = ensureStepCaBinary();
-    return bin ? { bin } : { skip: stepCaMissingReason() ?? 'step-ca is not available here' };
+    const bin = ensurePeerBinary('step-ca');
+    return bin ? { bin } : { skip: peerMissingReason('step-ca') ?? 'step-ca is not available here' };
   } catch (err) {
     if (isMeshcaError(err)) return { error: err };
     throw err;
@@ -135,7 +135,7 @@ export async function runCustomCaDemo(o: CustomCaDemoOptions): Promise<number> {
       const openssl = await ctx.group.exec('openssl', ['version']);
       report.say(`Judged by ${openssl.stdout.trim()}.`);
       report.say(
-        `Step 5 needs smallstep's step-ca (built once into .cache/step-ca; a minute the first time).`,
+        `Step 5 needs smallstep's step-ca (built once from peers/step-ca into .cache/peers; minutes the first time).`,
       );
       const verdict = stepCaVerdict(o.stepCa !== false);
       if ('bin' in verdict) report.say(`step-ca: ${verdict.bin}`);

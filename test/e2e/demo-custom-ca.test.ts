@@ -6,7 +6,6 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { CliContext } from '../../src/cli/context.js';
 import { runDemo } from '../../src/cli/demo.js';
-import { ensureStepCaBinary, stepCaMissingReason } from '../../src/demo/step-ca/ensure-step-ca-binary.js';
 import {
   answers,
   descendants,
@@ -14,12 +13,13 @@ import {
   startDemo as startAnyDemo,
   stillRunning,
 } from '../support/demo-process.js';
+import { stepCaBinary } from '../support/step-ca.js';
 
 const startDemo = (args: string[]) => startAnyDemo(['custom-ca', ...args], 90_000);
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-// The demo decides the same way: step 5 runs exactly when step-ca can be had on this machine.
-const stepCaBin = ensureStepCaBinary();
+// step-ca is built (or this file fails) before the demo runs, so the demo never skips step 5 here.
+stepCaBinary();
 
 /** Every port the demo printed (the CA, step-ca, httpbin, mesh and outbound ports) is closed. */
 async function assertPortsClosed(output: string): Promise<void> {
@@ -75,40 +75,35 @@ describe('meshca demo custom-ca', () => {
       /✓ httpbin\.foo's chain does not verify against certs\/bar\/root-cert\.pem — error \d+ at/,
     );
 
-    if (stepCaBin) {
-      assert.match(
-        out,
-        /^\$ meshca certs intermediate step --dir certs\/step-ca 'INTERMEDIATE_CN=step-ca intermediate'$/m,
-      );
-      assert.match(out, /^ {2}step-ca serving on https:\/\/127\.0\.0\.1:\d+/m);
-      assert.match(out, /^ {2}kind: StepClusterIssuer$/m);
-      assert.match(
-        out,
-        /^ {2}\$\{STEPCA\}\n {8}certSigners:\n {8}- stepclusterissuers\.certmanager\.step\.sm\/bar$/m,
-      );
-      assert.match(out, /config-reloaded: signers .*stepclusterissuers\.certmanager\.step\.sm\/bar/);
-      assert.match(
-        out,
-        /the CA had spiffe:\/\/cluster\.local\/ns\/bar\/sa\/httpbin signed by stepclusterissuers\.certmanager\.step\.sm\/bar/,
-      );
-      assert.match(
-        out,
-        /✓ httpbin\.bar's new leaf is issued by step-ca's intermediate .* — issuer=O = Istio, CN = step-ca intermediate/,
-      );
-      assert.match(out, /✓ sleep\.bar's root-cert\.pem is step-ca's root only/);
-      assert.match(out, /✓ sleep\.bar → httpbin\.bar: HTTP 200 and the Moby-Dick page \(both from step-ca\)/);
-      assert.match(
-        out,
-        /✓ sleep\.foo → httpbin\.bar: refused with CERTIFICATE_VERIFY_FAILED \(foo trusts only foo's root\) — HTTP 503, CERTIFICATE_VERIFY_FAILED/,
-      );
-      assert.match(out, /^\$ kill %step-ca/m);
-      assert.match(out, /✓ step-ca has exited — https:\/\/127\.0\.0\.1:\d+ no longer answers/);
-      assert.match(out, /All 20 checks passed in [\d.]+ s\./);
-      assert.doesNotMatch(out, /Skipped:/);
-    } else {
-      assert.match(out, /Skipped: step 5 \(bar served by a real step-ca\) — /);
-      assert.match(out, /All 13 checks passed in [\d.]+ s\./);
-    }
+    assert.match(
+      out,
+      /^\$ meshca certs intermediate step --dir certs\/step-ca 'INTERMEDIATE_CN=step-ca intermediate'$/m,
+    );
+    assert.match(out, /^ {2}step-ca serving on https:\/\/127\.0\.0\.1:\d+/m);
+    assert.match(out, /^ {2}kind: StepClusterIssuer$/m);
+    assert.match(
+      out,
+      /^ {2}\$\{STEPCA\}\n {8}certSigners:\n {8}- stepclusterissuers\.certmanager\.step\.sm\/bar$/m,
+    );
+    assert.match(out, /config-reloaded: signers .*stepclusterissuers\.certmanager\.step\.sm\/bar/);
+    assert.match(
+      out,
+      /the CA had spiffe:\/\/cluster\.local\/ns\/bar\/sa\/httpbin signed by stepclusterissuers\.certmanager\.step\.sm\/bar/,
+    );
+    assert.match(
+      out,
+      /✓ httpbin\.bar's new leaf is issued by step-ca's intermediate .* — issuer=O = Istio, CN = step-ca intermediate/,
+    );
+    assert.match(out, /✓ sleep\.bar's root-cert\.pem is step-ca's root only/);
+    assert.match(out, /✓ sleep\.bar → httpbin\.bar: HTTP 200 and the Moby-Dick page \(both from step-ca\)/);
+    assert.match(
+      out,
+      /✓ sleep\.foo → httpbin\.bar: refused with CERTIFICATE_VERIFY_FAILED \(foo trusts only foo's root\) — HTTP 503, CERTIFICATE_VERIFY_FAILED/,
+    );
+    assert.match(out, /^\$ kill %step-ca/m);
+    assert.match(out, /✓ step-ca has exited — https:\/\/127\.0\.0\.1:\d+ no longer answers/);
+    assert.match(out, /All 20 checks passed in [\d.]+ s\./);
+    assert.doesNotMatch(out, /Skipped:/);
     assert.doesNotMatch(out, /✗/);
     assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
     await assertPortsClosed(out);
@@ -132,27 +127,23 @@ describe('meshca demo custom-ca', () => {
     assert.doesNotMatch(out, /step-ca serving/);
   });
 
-  test(
-    'Ctrl-C once step-ca runs stops step-ca and every other process and removes the directory',
-    { skip: stepCaBin ? false : stepCaMissingReason() },
-    async () => {
-      const demo = startDemo([]);
-      const [, workDir] = await demo.waitFor(/Working in (\S+)/);
-      await demo.waitFor(/step-ca serving on https:\/\/127\.0\.0\.1:\d+/);
-      const children = descendants(demo.child.pid!);
-      assert.ok(
-        [...children.values()].some((c) => c.includes('step-ca') && c.endsWith('ca.json')),
-        `step-ca runs: ${[...children.values()].join('\n')}`,
-      );
-      demo.child.kill('SIGINT');
-      assert.equal(await demo.exited, 130, demo.output());
-      assert.match(demo.output(), /Interrupted by SIGINT: stopping \d+ processes and cleaning up\./);
-      const left = [...children].filter(([pid, command]) => stillRunning(pid, command));
-      assert.deepEqual(left, [], 'every process the demo started has exited');
-      await assertPortsClosed(demo.output());
-      assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
-    },
-  );
+  test('Ctrl-C once step-ca runs stops step-ca and every other process and removes the directory', async () => {
+    const demo = startDemo([]);
+    const [, workDir] = await demo.waitFor(/Working in (\S+)/);
+    await demo.waitFor(/step-ca serving on https:\/\/127\.0\.0\.1:\d+/);
+    const children = descendants(demo.child.pid!);
+    assert.ok(
+      [...children.values()].some((c) => c.includes('step-ca') && c.endsWith('ca.json')),
+      `step-ca runs: ${[...children.values()].join('\n')}`,
+    );
+    demo.child.kill('SIGINT');
+    assert.equal(await demo.exited, 130, demo.output());
+    assert.match(demo.output(), /Interrupted by SIGINT: stopping \d+ processes and cleaning up\./);
+    const left = [...children].filter(([pid, command]) => stillRunning(pid, command));
+    assert.deepEqual(left, [], 'every process the demo started has exited');
+    await assertPortsClosed(demo.output());
+    assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
+  });
 
   test('usage: --no-step-ca belongs to custom-ca; the help names both demos', async () => {
     const printed: string[] = [];

@@ -16,18 +16,16 @@ import { parseCsr } from '../../src/pki/parse-csr.js';
 import type { Signer, SignRequest } from '../../src/ra/signer.js';
 import { createStepCaSigner, type StepCaSignerOptions } from '../../src/ra/step-ca-signer.js';
 import {
-  ensureStepCaBinary,
   opensslCertificate,
   opensslHierarchy,
   type RunningStepCa,
   startResettingRelay,
   startStepCa,
-  stepCaMissingReason,
+  stepCaBinary,
   type TestCertificate,
 } from '../support/step-ca.js';
 
-const binary = ensureStepCaBinary();
-const skip = binary ? false : stepCaMissingReason();
+stepCaBinary(); // built before any test starts (or this file fails saying why)
 
 const SPIFFE_ID = 'spiffe://cluster.local/ns/default/sa/sleep';
 const PASSWORD = 'correct horse battery staple';
@@ -55,7 +53,7 @@ async function rejection(promise: Promise<unknown>): Promise<MeshcaError> {
   assert.fail('expected a rejection');
 }
 
-describe('step-ca signer', { skip }, () => {
+describe('step-ca signer', () => {
   let dir: string;
   let stepRoot: TestCertificate;
   let stepIntermediate: TestCertificate;
@@ -304,7 +302,7 @@ describe('step-ca signer', { skip }, () => {
   });
 });
 
-describe('step-ca signer against a server that never answers', { skip }, () => {
+describe('step-ca signer against a server that never answers', () => {
   let dir: string;
   let server: Server;
   let url: string;

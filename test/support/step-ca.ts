@@ -1,5 +1,6 @@
-// A real smallstep step-ca for tests: the runtime (build once, write ca.json with JWK/X5C provisioners,
-// run on 127.0.0.1, wait until healthy) lives in src/demo/step-ca and is re-exported here; this file
+// A real smallstep step-ca for tests: the runtime (write ca.json with JWK/X5C provisioners, run on
+// 127.0.0.1, wait until healthy) lives in src/demo/step-ca and is re-exported here (the binary comes
+// from the peers harness); this file
 // adds the test-only helpers: certificates made by the openssl CLI and a relay that resets connections.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -7,12 +8,8 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import {
-  ensureStepCaBinary as ensureBinary,
-  stepCaMissingReason,
-} from '../../src/demo/step-ca/ensure-step-ca-binary.js';
+import { peerBinary } from './peers.js';
 
-export { stepCaMissingReason } from '../../src/demo/step-ca/ensure-step-ca-binary.js';
 export { freePort } from '../../src/demo/step-ca/free-port.js';
 export {
   type RunningStepCa,
@@ -25,20 +22,9 @@ export type {
   StepCaProvisionerSpec,
 } from '../../src/demo/step-ca/write-step-ca-config.js';
 
-let told = false;
-
-/**
- * The step-ca binary, built on first use and cached in `.cache/step-ca`. Undefined, with the reason
- * printed once and kept for `stepCaMissingReason()`, only when Go or the smallstep sources cannot be
- * installed on this machine; a failed build throws.
- */
-export function ensureStepCaBinary(): string | undefined {
-  const bin = ensureBinary();
-  if (!bin && !told) {
-    told = true;
-    console.error(stepCaMissingReason());
-  }
-  return bin;
+/** The step-ca binary, built from peers/step-ca on first use; throws saying why when it cannot be. */
+export function stepCaBinary(): string {
+  return peerBinary('step-ca');
 }
 
 export interface TestCertificate {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { unavailable } from '../../errors.js';
-import { ensureStepCaBinary, stepCaMissingReason } from './ensure-step-ca-binary.js';
+import { ensurePeerBinary, peerMissingReason } from '../peer-binary.js';
 import { freePort } from './free-port.js';
 import { waitStepCaHealthy } from './wait-step-ca-healthy.js';
 import {
@@ -53,11 +53,11 @@ process.once('exit', () => {
  * cannot be built on this machine, DEMO_STEP_CA_UNHEALTHY when it does not come up.
  */
 export async function startStepCa(opts: StartStepCaOptions): Promise<RunningStepCa> {
-  const bin = ensureStepCaBinary();
+  const bin = ensurePeerBinary('step-ca');
   if (!bin) {
     throw unavailable(
       'DEMO_STEP_CA_MISSING',
-      `${stepCaMissingReason()}; install Go and Debian's golang-github-smallstep-certificates-dev, then try again`,
+      `${peerMissingReason('step-ca')}; install Go 1.26 or newer, then try again (node peers/build.mjs step-ca)`,
     );
   }
   const port = opts.port || (await freePort());

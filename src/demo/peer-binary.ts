@@ -1,0 +1,76 @@
+// The real peer programs the demos run (smallstep's step-ca, Istio's pilot-agent): built once from the
+// pinned Go modules in peers/ by peers/build.mjs and cached in <package root>/.cache/peers.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { internalError } from '../errors.js';
+
+export type PeerName = 'step-ca' | 'pilot-agent';
+
+const BUILD_SCRIPT = join('peers', 'build.mjs');
+/** The build script's exit code for "a tool (Go) is missing"; anything else non-zero is a real failure. */
+const TOOL_MISSING = 3;
+
+const built = new Map<PeerName, { bin?: string; reason?: string }>();
+
+/** The package root holding peers/build.mjs, from src/ (tsx) and from dist/src/ (compiled) alike. */
+function packageRoot(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, BUILD_SCRIPT))) return dir;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+function build(name: PeerName): { bin?: string; reason?: string } {
+  const root = packageRoot();
+  if (!root) {
+    return {
+      reason: `${name} cannot be built here: ${BUILD_SCRIPT} is not beside this meshca installation; run from a meshca source checkout`,
+    };
+  }
+  // stderr passes through: a cold build takes minutes and prints its progress.
+  const run = spawnSync(process.execPath, [join(root, BUILD_SCRIPT), '--print-path', name], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (run.status === 0) {
+    const bin = run.stdout.trim().split('\n').pop();
+    if (bin) return { bin };
+  }
+  if (run.status === TOOL_MISSING) {
+    return { reason: `${name} cannot be built here: Go is missing (see the peers: line above)` };
+  }
+  const how = run.error
+    ? run.error.message
+    : run.status === 0
+      ? 'it printed no binary path'
+      : `exit ${run.status ?? run.signal}`;
+  throw internalError(
+    'DEMO_PEER_BUILD_FAILED',
+    `node ${BUILD_SCRIPT} ${name} failed (${how}); fix what its output above says and run it again`,
+    run.error,
+  );
+}
+
+/**
+ * The peer's binary path, built on first use (minutes when cold) and cached, keyed by its pinned
+ * module. Undefined, with the reason kept for `peerMissingReason()`, only when Go is missing or this
+ * is not a source checkout; a failed build throws DEMO_PEER_BUILD_FAILED.
+ */
+export function ensurePeerBinary(name: PeerName): string | undefined {
+  let result = built.get(name);
+  if (!result) {
+    result = build(name);
+    built.set(name, result);
+  }
+  return result.bin;
+}
+
+/** Why `ensurePeerBinary(name)` returned undefined (for the demo's "skipped" line). */
+export function peerMissingReason(name: PeerName): string | undefined {
+  return built.get(name)?.reason;
+}
