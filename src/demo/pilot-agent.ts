@@ -19,6 +19,11 @@ export interface PilotAgentSpec {
   outputDir: string;
   /** CA_ADDR: host:port of meshca's gRPC+TLS endpoint. */
   caAddress: string;
+  /**
+   * Leave CA_ADDR unset, so the agent dials the CA at PROXY_CONFIG's discoveryAddress (istiod's own
+   * port, as in a default Istio install): only then does ISTIOD_SAN (`caServerName`) apply.
+   */
+  caFromDiscoveryAddress?: boolean;
   /** The root(s) the agent trusts for the CA's serving certificate (`meshca root-cert`). */
   caRootPem: string;
   /** The service-account token; undefined leaves no token file, as a pod without a projected token. */
@@ -34,7 +39,11 @@ export interface PilotAgentSpec {
   certSigner?: string;
   /** ISTIO_META_CLUSTER_ID. */
   clusterId?: string;
-  /** ISTIOD_SAN: the name the CA's certificate must carry when CA_ADDR is an address without it. */
+  /**
+   * ISTIOD_SAN: the name the CA's certificate must carry. Istio's agent honours it only when CA_ADDR is
+   * unset (see `caFromDiscoveryAddress`); otherwise it checks CA_ADDR's host, and for any host
+   * containing "localhost" it checks istiod.istio-system.svc instead.
+   */
   caServerName?: string;
   /** Any other variable of Istio's agent (they win over the ones above). */
   env?: Record<string, string>;
@@ -62,7 +71,7 @@ export async function writePilotAgentFiles(spec: PilotAgentSpec): Promise<void> 
 export function pilotAgentEnv(spec: PilotAgentSpec): Record<string, string> {
   const proxyConfig = [
     `statusPort: ${spec.statusPort}`,
-    // The agent does not talk to a control plane here; the xDS address is never dialled without Envoy.
+    // Without Envoy the agent never dials xDS; this address matters only as the CA's when CA_ADDR is unset.
     'controlPlaneAuthPolicy: NONE',
     `discoveryAddress: ${spec.caAddress}`,
   ].join('\n');
@@ -71,13 +80,13 @@ export function pilotAgentEnv(spec: PilotAgentSpec): Record<string, string> {
     HOME: process.env.HOME ?? spec.workDir,
     CLOUD_PLATFORM: 'none',
     DISABLE_ENVOY: 'true',
-    CA_ADDR: spec.caAddress,
     OUTPUT_CERTS: spec.outputDir,
     POD_NAMESPACE: spec.namespace,
     SERVICE_ACCOUNT: spec.serviceAccount,
     TRUST_DOMAIN: spec.trustDomain ?? 'cluster.local',
     PROXY_CONFIG: `${proxyConfig}\n`,
   };
+  if (!spec.caFromDiscoveryAddress) env.CA_ADDR = spec.caAddress;
   if (spec.secretTtl) env.SECRET_TTL = spec.secretTtl;
   if (spec.certSigner) env.ISTIO_META_CERT_SIGNER = spec.certSigner;
   if (spec.clusterId) env.ISTIO_META_CLUSTER_ID = spec.clusterId;

@@ -2,7 +2,7 @@
 // working directory with Istio's variables, its JSON log collected, stopped by PID at the end.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -26,6 +26,12 @@ process.on('exit', () => {
 export type StartPilotAgentOptions = Omit<PilotAgentSpec, 'workDir' | 'outputDir' | 'statusPort'> & {
   /** Parent of the agent's working directory (default: a new temporary directory, removed by stop()). */
   dir?: string;
+  /**
+   * Host names the agent resolves to 127.0.0.1, so CA_ADDR can name the CA as a cluster would: the
+   * agent runs in its own mount namespace (`unshare --mount`) with a private /etc/hosts bound over
+   * the real one. Nothing changes for any other process.
+   */
+  hosts?: string[];
 };
 
 export interface IssuedFiles {
@@ -57,6 +63,14 @@ export interface RunningPilotAgent {
   stop(): Promise<void>;
 }
 
+/** The agent's output without its start-up list of flags, for failure messages. */
+function withoutFlags(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !l.includes('"msg":"FLAG: '))
+    .join('\n');
+}
+
 /** Starts `pilot-agent proxy sidecar` without Envoy, its certificates going to `<workDir>/certs`. */
 export async function startPilotAgent(opts: StartPilotAgentOptions): Promise<RunningPilotAgent> {
   const bin = peerBinary('pilot-agent');
@@ -69,7 +83,16 @@ export async function startPilotAgent(opts: StartPilotAgentOptions): Promise<Run
     statusPort: await freePort(),
   };
   await writePilotAgentFiles(spec);
-  const child = spawn(bin, PILOT_AGENT_ARGS, {
+  let file = bin;
+  let args: readonly string[] = PILOT_AGENT_ARGS;
+  if (opts.hosts?.length) {
+    const hostsFile = join(workDir, 'hosts');
+    await writeFile(hostsFile, `127.0.0.1 localhost ${opts.hosts.join(' ')}\n::1 localhost\n`);
+    // unshare and sh each exec the next program, so the PID stays the agent's.
+    file = 'unshare';
+    args = ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, bin, ...args];
+  }
+  const child = spawn(file, args, {
     cwd: workDir,
     env: pilotAgentEnv(spec),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -127,13 +150,15 @@ export async function startPilotAgent(opts: StartPilotAgentOptions): Promise<Run
     output: () => text,
     waitForLog: (predicate, what, timeoutMs = 30_000) =>
       waitFor(
-        `pilot-agent to log ${what}; its output:\n${text.slice(-4000)}`,
+        `pilot-agent to log ${what}`,
         () => {
           if (child.exitCode !== null) throw new Error(`pilot-agent exited ${child.exitCode}:\n${text}`);
           return logs.find(predicate);
         },
         timeoutMs,
-      ),
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; its output:\n${withoutFlags(text).slice(-6000)}`);
+      }),
     waitForFiles: (timeoutMs = 30_000) =>
       waitFor(
         `pilot-agent's certificate files in ${spec.outputDir}`,
@@ -142,7 +167,9 @@ export async function startPilotAgent(opts: StartPilotAgentOptions): Promise<Run
           return readFiles();
         },
         timeoutMs,
-      ),
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; its output:\n${withoutFlags(text).slice(-6000)}`);
+      }),
     readFiles,
     writeToken: (token) => writeFileAtomically(join(workDir, PILOT_AGENT_TOKEN), token, 0o600),
     stop: async () => {
