@@ -29,7 +29,7 @@ async function agentFor(
   dir: WorkDir,
   ca: ServeProcess,
   caRootPem: string,
-  extra: { trustDomain?: string; clusterId?: string } = {},
+  extra: { trustDomain?: string; clusterId?: string; env?: Record<string, string> } = {},
 ) {
   const agent = await startPilotAgent({
     dir: dir.path,
@@ -100,6 +100,21 @@ describe("Istio's agent (pilot-agent) against meshca serve", () => {
     assert.equal(issued.clusterId, 'cluster1', "the agent's ISTIO_META_CLUSTER_ID reaches the CA's log");
     assert.equal(issued.via, 'token');
     assert.equal(issued.ttlSeconds, 3600);
+  });
+
+  test('ECC_SIGNATURE_ALGORITHM=ECDSA: the agent sends an EC P-256 CSR and gets its certificate', async () => {
+    const dir = await workDir('ecdsa');
+    cleanups.push(dir.remove);
+    const ca = await serve([], dir);
+    const rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
+    const agent = await agentFor(dir, ca, rootPem, { env: { ECC_SIGNATURE_ALGORITHM: 'ECDSA' } });
+    const files = await agent.waitForFiles();
+    assert.equal(files.leaf.publicKey.asymmetricKeyType, 'ec');
+    assert.equal(files.leaf.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+    assert.equal(
+      openssl(['verify', '-CAfile', 'root-cert.pem', 'cert-chain.pem'], agent.outputDir),
+      'cert-chain.pem: OK\n',
+    );
   });
 
   test('plugged CA from meshca certs (root-ca, cluster1-cacerts): root and CA certificate identical, verify OK', async () => {
