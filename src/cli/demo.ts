@@ -14,19 +14,20 @@ const DEMOS: Record<string, (o: CustomCaDemoOptions) => Promise<number>> = {
 };
 
 /** Flags that only some demos have, with the demos that have them. */
-const DEMO_FLAGS: Record<string, string[]> = { 'no-step-ca': ['custom-ca'] };
+const DEMO_FLAGS: Record<string, string[]> = { 'no-step-ca': ['custom-ca'], agent: ['plug-in-ca'] };
 
 const spec: CommandSpec = {
   name: 'demo',
   summary: "play one of Istio's tasks end to end on this machine (no Kubernetes), checked with openssl",
   usage:
-    'meshca demo [plug-in-ca] [--keep] [--dir DIR] [--quiet]\n       meshca demo custom-ca [--no-step-ca] [--keep] [--dir DIR] [--quiet]',
+    'meshca demo [plug-in-ca] [--agent meshca|istio] [--keep] [--dir DIR] [--quiet]\n       meshca demo custom-ca [--no-step-ca] [--keep] [--dir DIR] [--quiet]',
   allowPositionals: true,
   options: {
     keep: { type: 'boolean' },
     dir: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     'no-step-ca': { type: 'boolean' },
+    agent: { type: 'string' },
   },
   optionHelp: [
     'plug-in-ca (default)    Istio\'s "Plug in CA Certificates" task: a root and per-cluster intermediates, the CA,',
@@ -35,7 +36,9 @@ const spec: CommandSpec = {
     '                        foo, bar), the CA as a registration authority, httpbin and sleep in foo and bar, foo → bar',
     "                        refused; then bar's signer as a real step-ca (a StepClusterIssuer), reloaded live",
     '--no-step-ca            custom-ca: skip the step-ca step (it is skipped anyway, saying why, where step-ca',
-    '                        cannot be built: it needs Go and the smallstep sources, built once into .cache/)',
+    '                        cannot be built: it needs Go, and is built once from peers/step-ca into .cache/peers)',
+    "--agent istio           plug-in-ca: the workloads' certificate agent is Istio's own pilot-agent (built once from",
+    '                        peers/pilot-agent; needs Go), beside `meshca sidecar --no-agent`; default: meshca',
     '--keep                  leave the working directory (certificates, tokens, openssl output) and print its path',
     '--dir DIR               work in DIR (new or empty) instead of a new temporary directory; emptied unless --keep',
     '-q, --quiet             print only the checks and the summary',
@@ -46,6 +49,7 @@ const spec: CommandSpec = {
     'meshca demo                          # or: npm run demo',
     'meshca demo plug-in-ca --keep        # then look at the files it made',
     'meshca demo --dir ./plug-in-ca-demo --keep --quiet',
+    "meshca demo plug-in-ca --agent istio  # Istio's pilot-agent fetches the workloads' certificates",
     'meshca demo custom-ca                # RA mode: ClusterIssuers, then step-ca',
     'meshca demo custom-ca --no-step-ca --quiet',
   ],
@@ -70,8 +74,13 @@ export async function runDemo(argv: string[], ctx: CliContext): Promise<number> 
       );
     }
   }
+  const agent = str(args.values.agent) ?? 'meshca';
+  if (agent !== 'meshca' && agent !== 'istio') {
+    throw invalidInput('DEMO_BAD_AGENT', `--agent ${agent}: use meshca or istio\nUsage: ${spec.usage}`);
+  }
   const dir = str(args.values.dir);
   return demo({
+    agent,
     out: ctx.out,
     dir: dir === undefined ? undefined : resolve(ctx.cwd, dir),
     keep: args.values.keep === true,

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { startAgent } from '../agent/agent.js';
 import { invalidInput } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, type LogLevel } from '../log.js';
 import { loadMeshConfig } from '../mesh/load-mesh-config.js';
 import { peerAuthenticationMode } from '../mesh/peer-authentication-mode.js';
 import type { MeshConfig } from '../mesh/types.js';
@@ -15,7 +15,7 @@ import { watchWorkloadCredentials } from '../proxy/workload-credentials.js';
 import { agentSpec, resolveAgentSettings } from './agent.js';
 import { type CommandSpec, list, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
-import { SettingsProblems } from './settings.js';
+import { pick, pickOptional, SettingsProblems } from './settings.js';
 import { waitForStopSignal } from './signals.js';
 
 const { once: _once, ...agentOptions } = agentSpec.options;
@@ -25,7 +25,7 @@ const spec: CommandSpec = {
   summary:
     "a workload's sidecar: the agent plus a mutual-TLS proxy (inbound mesh port, plaintext outbound ports)",
   usage:
-    'meshca sidecar --output-dir DIR --token-file FILE --ca-root FILE [--inbound-port N --app-port N] [--outbound NAME=PORT:HOST:PORT[:SPIFFE-ID]]… [options]',
+    'meshca sidecar --output-dir DIR --token-file FILE --ca-root FILE [--inbound-port N --app-port N] [--outbound NAME=PORT:HOST:PORT[:SPIFFE-ID]]… [options]\n       meshca sidecar --no-agent --output-dir DIR [--inbound-port N --app-port N] [--outbound …]…',
   options: {
     ...agentOptions,
     'inbound-port': { type: 'string' },
@@ -36,6 +36,7 @@ const spec: CommandSpec = {
     label: { type: 'string', multiple: true },
     'trust-domains': { type: 'string' },
     outbound: { type: 'string', multiple: true },
+    'no-agent': { type: 'boolean' },
   },
   optionHelp: [
     '--inbound-port N            the mesh port other workloads call (0 picks one); needs --app-port',
@@ -47,6 +48,8 @@ const spec: CommandSpec = {
     "--trust-domains A,B         peers accepted inbound (default: the workload's own trust domain)",
     '--outbound NAME=PORT:HOST:PORT[:SPIFFE-ID]   a plaintext port on 127.0.0.1 that reaches HOST:PORT over mutual TLS,',
     "                            checking the server's SPIFFE ID when given (repeatable; PORT 0 picks one)",
+    '--no-agent                  run only the proxy, serving the files another agent keeps in --output-dir',
+    "                            (Istio's pilot-agent with OUTPUT_CERTS); the agent options below do not apply",
     'Agent options (see "meshca agent --help"):',
     ...agentSpec.optionHelp.filter((l) => !l.startsWith('--once')),
   ],
@@ -54,10 +57,14 @@ const spec: CommandSpec = {
     'meshca sidecar --token-file httpbin.jwt --ca-root root.pem --output-dir certs/httpbin --inbound-port 15006 --app-port 8000 --mtls-mode STRICT',
     'meshca sidecar --token-file sleep.jwt --ca-root root.pem --output-dir certs/sleep --outbound httpbin=15001:127.0.0.1:15006:spiffe://cluster.local/ns/foo/sa/httpbin',
     'curl http://127.0.0.1:15001/headers',
+    'meshca sidecar --no-agent --output-dir certs/httpbin --inbound-port 15006 --app-port 8000   # files from pilot-agent',
   ],
 };
 
 const MODES: readonly MtlsMode[] = ['STRICT', 'PERMISSIVE', 'DISABLE'];
+
+/** The agent's own options: meaningless with --no-agent, so giving one is a mistake worth naming. */
+const AGENT_ONLY = Object.keys(agentOptions).filter((o) => o !== 'output-dir' && o !== 'log-level');
 
 function port(text: string, name: string): number {
   if (!/^\d+$/.test(text) || Number(text) > 65535)
@@ -87,8 +94,22 @@ export async function runSidecar(argv: string[], ctx: CliContext): Promise<numbe
   const args = parseCommandArgs(spec, argv, ctx.out);
   if (!args) return 0;
   const v = args.values;
-  const agentSettings = resolveAgentSettings(v, ctx);
   const problems = new SettingsProblems();
+  const noAgent = v['no-agent'] === true;
+  const agentSettings = noAgent ? undefined : resolveAgentSettings(v, ctx);
+  if (noAgent) {
+    for (const option of AGENT_ONLY.filter((o) => v[o] !== undefined))
+      problems.add(
+        `--${option} is an agent option; with --no-agent another agent keeps the files in --output-dir`,
+      );
+  }
+  const outputDirText = pickOptional(str(v['output-dir']), ctx.env, 'OUTPUT_CERTS');
+  if (noAgent && !outputDirText)
+    problems.add('--output-dir (or OUTPUT_CERTS) is required: the directory the other agent writes to');
+  const outputDir = agentSettings?.options.outputDir ?? resolve(ctx.cwd, outputDirText ?? '.');
+  const logLevel =
+    agentSettings?.logLevel ??
+    (pick(str(v['log-level']), ctx.env, 'MESHCA_LOG_LEVEL', 'info').value as LogLevel);
   const outbound = list(v.outbound)
     .map((o) => problems.try(() => parseOutbound(o), undefined))
     .filter((o): o is OutboundOptions => o !== undefined);
@@ -118,17 +139,19 @@ export async function runSidecar(argv: string[], ctx: CliContext): Promise<numbe
   let mesh: MeshConfig | undefined = configPath ? (await loadMeshConfig(configPath)).config : undefined;
 
   const log = createLogger({
-    level: agentSettings.logLevel,
+    level: logLevel,
     component: 'sidecar',
     write: (line) => ctx.err(line),
   });
-  const agent = await startAgent({ ...agentSettings.options, log: log.child({ part: 'agent' }) });
+  const agent = agentSettings
+    ? await startAgent({ ...agentSettings.options, log: log.child({ part: 'agent' }) })
+    : undefined;
   // The namespace comes from the issued identity (it may only be known from the token's claims).
   const namespace = () => {
-    const issued = agent.current();
-    return issued
-      ? parseWorkloadId(issued.spiffeId).namespace
-      : (agentSettings.options.namespace ?? 'default');
+    const spiffeId = agent?.current()?.spiffeId ?? credentials.current()?.spiffeId;
+    return spiffeId
+      ? parseWorkloadId(spiffeId).namespace
+      : (agentSettings?.options.namespace ?? ctx.env.POD_NAMESPACE ?? 'default');
   };
   const watch = configPath
     ? watchMeshConfig(configPath, {
@@ -144,7 +167,7 @@ export async function runSidecar(argv: string[], ctx: CliContext): Promise<numbe
       })
     : undefined;
   const credentials = watchWorkloadCredentials({
-    dir: agentSettings.options.outputDir,
+    dir: outputDir,
     log: (e) => log.info('credentials', e as Record<string, unknown>),
   });
   const trustDomains = str(v['trust-domains'])
@@ -175,13 +198,14 @@ export async function runSidecar(argv: string[], ctx: CliContext): Promise<numbe
     event: 'ready',
     inboundPort: sidecar.inboundPort,
     outboundPorts: sidecar.outboundPorts,
-    statusPort: agent.statusPort,
+    statusPort: agent?.statusPort,
+    agent: agent ? 'meshca' : 'none',
   });
   const signal = await waitForStopSignal();
   log.info(`${signal}: stopping`, { event: 'shutdown' });
   await sidecar.close();
   credentials.close();
   watch?.close();
-  await agent.close();
+  await agent?.close();
   return 0;
 }

@@ -10,6 +10,11 @@ export interface DemoContext {
   readonly report: Reporter;
   /** The working directory; children run here, so paths in commands are relative to it. */
   readonly dir: string;
+  /**
+   * Who keeps the workloads' certificate files: meshca's own agent inside `meshca sidecar` (default),
+   * or Istio's pilot-agent beside a `meshca sidecar --no-agent` (its binary path).
+   */
+  readonly istioAgent?: string;
 }
 
 /** Prints `$ meshca args…`, runs it, and prints its output (paths shown relative to the demo dir). */

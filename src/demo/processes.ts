@@ -44,6 +44,9 @@ export interface StartOptions {
   ready: (line: LogLine) => boolean;
   /** Default 20 s. */
   timeoutMs?: number;
+  /** This child's own working directory and environment, instead of the group's. */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface GroupProcess {
@@ -156,11 +159,16 @@ export function createProcessGroup(opts: ProcessGroupOptions): ProcessGroup {
     process.on('exit', killNow);
   }
 
-  function spawnChild(file: string, args: readonly string[], stdin: 'pipe' | 'ignore') {
+  function spawnChild(
+    file: string,
+    args: readonly string[],
+    stdin: 'pipe' | 'ignore',
+    own: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  ) {
     if (controller.signal.aborted) throw interrupted();
     const child = spawn(file, args, {
-      cwd: opts.cwd,
-      env: opts.env ?? process.env,
+      cwd: own.cwd ?? opts.cwd,
+      env: own.env ?? opts.env ?? process.env,
       stdio: [stdin, 'pipe', 'pipe'],
     });
     const exited = new Promise<Exit>((resolve) => {
@@ -229,7 +237,7 @@ export function createProcessGroup(opts: ProcessGroupOptions): ProcessGroup {
   }
 
   async function start(file: string, args: readonly string[], o: StartOptions): Promise<GroupProcess> {
-    const { child, exited } = spawnChild(file, args, 'ignore');
+    const { child, exited } = spawnChild(file, args, 'ignore', { cwd: o.cwd, env: o.env });
     const tail = new OutputTail();
     const logs: LogLine[] = [];
     const waiters = new Set<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();

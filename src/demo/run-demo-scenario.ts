@@ -2,9 +2,10 @@
 // (stop every process, remove the directory), the summary and the exit code, also after Ctrl-C.
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { isMeshcaError } from '../errors.js';
+import { isMeshcaError, unavailable } from '../errors.js';
 import { demoChildEnv } from './child-env.js';
 import type { DemoContext } from './demo-context.js';
+import { ensurePeerBinary, peerMissingReason } from './peer-binary.js';
 import { createProcessGroup, shellWords } from './processes.js';
 import { Reporter } from './reporter.js';
 import { prepareWorkDir } from './work-dir.js';
@@ -21,6 +22,8 @@ export interface DemoRunOptions {
   env: NodeJS.ProcessEnv;
   /** How to run meshca (default: this installation's bin/meshca.js). */
   meshca?: readonly string[];
+  /** The workloads' certificate agent: meshca's (default) or Istio's pilot-agent (built from peers/). */
+  agent?: 'meshca' | 'istio';
 }
 
 export interface DemoScenario {
@@ -38,6 +41,22 @@ export interface DemoScenario {
   stopOthers?(ctx: DemoContext, interrupted: boolean): Promise<void>;
 }
 
+/** pilot-agent from the peers harness, built on first use; a clear failure where it cannot be. */
+function pilotAgentBinary(report: DemoContext['report']): string {
+  report.say(
+    "Workloads use Istio's own agent (pilot-agent, built once from peers/pilot-agent; minutes the first time).",
+  );
+  const bin = ensurePeerBinary('pilot-agent');
+  if (!bin) {
+    throw unavailable(
+      'DEMO_PILOT_AGENT_MISSING',
+      `--agent istio needs Istio's pilot-agent: ${peerMissingReason('pilot-agent')}; install Go 1.26 or newer, or run without --agent istio`,
+    );
+  }
+  report.say(`pilot-agent: ${bin}`);
+  return bin;
+}
+
 function signalNumber(signal: NodeJS.Signals): number {
   return constants.signals[signal] ?? 2;
 }
@@ -53,10 +72,11 @@ export async function runDemoScenario(o: DemoRunOptions, scenario: DemoScenario)
     `Working in ${work.path} (${o.keep ? 'kept afterwards' : 'removed at the end; --keep keeps it'})`,
   );
   const group = createProcessGroup({ cwd: work.path, env: demoChildEnv(o.env), meshca: o.meshca });
-  const ctx: DemoContext = { group, report, dir: work.path };
+  let ctx: DemoContext = { group, report, dir: work.path };
 
   let bug: unknown;
   try {
+    if (o.agent === 'istio') ctx = { ...ctx, istioAgent: pilotAgentBinary(report) };
     await scenario.run(ctx);
   } catch (err) {
     if (!group.interruptedBy) {

@@ -3,6 +3,7 @@
 import { type DemoContext, meshcaShown, writeDemoFile } from './demo-context.js';
 import { type GroupProcess, shellWords } from './processes.js';
 import type { RunningCa } from './start-ca.js';
+import { startIstioAgent } from './start-istio-agent.js';
 
 export interface SidecarOptions {
   /** For messages: "httpbin's sidecar". */
@@ -62,20 +63,35 @@ export async function mintToken(
   return opts.file;
 }
 
+/**
+ * `meshca sidecar … &`: the agent and the proxy in one process; with the demo's `--agent istio`,
+ * Istio's pilot-agent keeps the files and the sidecar runs `--no-agent`, serving what it wrote.
+ */
 export async function startSidecar(ctx: DemoContext, opts: SidecarOptions): Promise<RunningSidecar> {
-  const args = [
-    'sidecar',
-    '--ca-addr',
-    opts.ca.address,
-    '--ca-root',
-    opts.ca.rootCert,
-    '--token-file',
-    opts.tokenFile,
-    '--output-dir',
-    opts.certDir,
-    '--status-port',
-    'off',
-  ];
+  const istioAgent = ctx.istioAgent
+    ? await startIstioAgent(ctx, {
+        name: opts.name.replace(/sidecar$/, 'agent'),
+        bin: ctx.istioAgent,
+        ca: opts.ca,
+        tokenFile: opts.tokenFile,
+        certDir: opts.certDir,
+      })
+    : undefined;
+  const args = istioAgent
+    ? ['sidecar', '--no-agent', '--output-dir', opts.certDir]
+    : [
+        'sidecar',
+        '--ca-addr',
+        opts.ca.address,
+        '--ca-root',
+        opts.ca.rootCert,
+        '--token-file',
+        opts.tokenFile,
+        '--output-dir',
+        opts.certDir,
+        '--status-port',
+        'off',
+      ];
   if (opts.inbound) {
     args.push('--inbound-port', String(opts.inbound.port ?? 0), '--app-port', String(opts.inbound.appPort));
     if (opts.inbound.config !== undefined) args.push('--config', opts.inbound.config);
@@ -88,8 +104,11 @@ export async function startSidecar(ctx: DemoContext, opts: SidecarOptions): Prom
     name: opts.name,
     ready: (l) => l.msg === 'sidecar ready',
   });
-  // Ready can come before the first issuance when the directory still holds an earlier run's files.
-  const issued = await process.waitForLog((l) => l.event === 'issued');
+  // Ready can come before the first issuance when the directory still holds an earlier run's files;
+  // with pilot-agent, the proxy's loading of the files it wrote is what counts.
+  const issued = await process.waitForLog((l) =>
+    istioAgent ? l.event === 'credentials_loaded' || l.event === 'credentials_rotated' : l.event === 'issued',
+  );
   const spiffeId = String(issued?.spiffeId ?? '?');
   const inboundPort =
     typeof process.readyLine.inboundPort === 'number' ? process.readyLine.inboundPort : undefined;
@@ -100,8 +119,9 @@ export async function startSidecar(ctx: DemoContext, opts: SidecarOptions): Prom
       : [`mesh port 127.0.0.1:${inboundPort} → app port ${opts.inbound!.appPort}`]),
     ...Object.entries(outboundPorts).map(([name, port]) => `outbound "${name}" on 127.0.0.1:${port}`),
   ];
+  const from = istioAgent ? `pilot-agent's files` : `certificate for ${spiffeId} from ${opts.ca.name}`;
   ctx.report.result(
-    `${opts.name} ready (pid ${process.pid}): certificate for ${spiffeId} from ${opts.ca.name} in ${opts.certDir}/; ${ports.join(', ')}`,
+    `${opts.name} ready (pid ${process.pid}): ${from} in ${opts.certDir}/; ${ports.join(', ')}`,
   );
   return { spiffeId, certDir: opts.certDir, inboundPort, outboundPorts, process };
 }

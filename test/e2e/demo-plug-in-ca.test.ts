@@ -17,6 +17,7 @@ import {
   startDemo,
   stillRunning,
 } from '../support/demo-process.js';
+import { peerBinary } from '../support/peers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -53,6 +54,40 @@ describe('meshca demo plug-in-ca', () => {
     assert.match(out, /✓ sleep under an unrelated root .* — HTTP 503, CERTIFICATE_VERIFY_FAILED/);
     assert.match(out, /All 12 checks passed in [\d.]+ s\./);
     assert.doesNotMatch(out, /✗/);
+    assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
+    for (const port of new Set(printedPorts(out))) assert.equal(await answers(port), false, `port ${port}`);
+  });
+
+  test("--agent istio: Istio's pilot-agent fetches every workload's certificate; the task's checks all pass", async () => {
+    peerBinary('pilot-agent'); // built before the demo starts, so the demo's timing is the task's
+    const demo = startDemo(['plug-in-ca', '--agent', 'istio']);
+    const [, workDir] = await demo.waitFor(/Working in (\S+)/);
+    const code = await demo.exited;
+    const out = demo.output();
+    assert.equal(code, 0, out);
+    for (const workload of [
+      'cluster1/foo/httpbin',
+      'cluster1/foo/sleep',
+      'cluster2/foo/sleep',
+      'cluster3/foo/sleep',
+    ]) {
+      assert.match(
+        out,
+        new RegExp(
+          `\\$ \\(cd ${workload}-agent && CLOUD_PLATFORM=none DISABLE_ENVOY=true OUTPUT_CERTS=\\.\\./\\w+ .*\\n {3}pilot-agent proxy sidecar --log_as_json\\) &`,
+        ),
+      );
+      assert.match(out, new RegExp(`\\$ meshca sidecar --no-agent --output-dir ${workload} `));
+    }
+    assert.match(
+      out,
+      /\(pilot-agent, pid \d+\) fetched spiffe:\/\/cluster\.local\/ns\/foo\/sa\/httpbin from cluster1's CA/,
+    );
+    assert.doesNotMatch(out, /--token-file/, "no workload uses meshca's own agent");
+    assert.match(out, /^ {2}Files ca-cert\.crt\.txt and pod-cert-chain-ca\.crt\.txt are identical$/m);
+    assert.match(out, /^ {2}proxy-cert-1\.pem: OK$/m);
+    assert.match(out, /✓ sleep under an unrelated root .* — HTTP 503, CERTIFICATE_VERIFY_FAILED/);
+    assert.match(out, /All 12 checks passed in [\d.]+ s\./);
     assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
     for (const port of new Set(printedPorts(out))) assert.equal(await answers(port), false, `port ${port}`);
   });
@@ -122,7 +157,18 @@ describe('meshca demo plug-in-ca', () => {
       rmSync(used, { recursive: true, force: true });
     }
     assert.equal(await runDemo(['--help'], ctx), 0);
-    assert.match(printed.join(''), /Usage: meshca demo \[plug-in-ca\] \[--keep\] \[--dir DIR\] \[--quiet\]/);
+    assert.match(
+      printed.join(''),
+      /Usage: meshca demo \[plug-in-ca\] \[--agent meshca\|istio\] \[--keep\] \[--dir DIR\] \[--quiet\]/,
+    );
+    await assert.rejects(runDemo(['--agent', 'envoy'], ctx), {
+      code: 'DEMO_BAD_AGENT',
+      message: /--agent envoy: use meshca or istio/,
+    });
+    await assert.rejects(runDemo(['custom-ca', '--agent', 'istio'], ctx), {
+      code: 'DEMO_FLAG_NOT_FOR_DEMO',
+      message: /--agent is a flag of plug-in-ca, not of custom-ca/,
+    });
   });
 
   test("splitting s_client output gives the task's proxy-cert-N.pem files, in order", () => {
