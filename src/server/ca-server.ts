@@ -17,6 +17,13 @@ import type { Issuance } from '../ra/issuance.js';
 import { createRaModeIssuance } from '../ra/ra-mode-issuance.js';
 import { createSignerRegistry, isLocalIssuer } from '../ra/signer-registry.js';
 import { createCallAuthenticator } from './authenticate-call.js';
+import {
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  grpcServerOptions,
+  http2ServerOptions,
+  timeOutHalfSentRequests,
+} from './connection-limits.js';
 import { createCertificateHandler, type TtlPolicy } from './create-certificate.js';
 import { createCaMetrics } from './metrics.js';
 import { type Readiness, startMonitoringServer } from './monitoring-server.js';
@@ -56,6 +63,8 @@ export interface CaServerOptions {
    * and the demo wait for). A cluster worker says "worker serving": its primary announces the CA.
    */
   servingMessage?: string;
+  /** What one client connection may hold (tests shorten them); the defaults otherwise. */
+  limits?: Partial<ConnectionLimits>;
 }
 
 export interface CaServer {
@@ -135,7 +144,11 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     );
   }
   const servingCa = isLocalIssuer(providerSigner) ? providerSigner.ca : ca;
-  const serving = createServingIdentity(servingCa.bundle, { hosts: opts.hosts });
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.limits };
+  const serving = createServingIdentity(servingCa.bundle, {
+    hosts: opts.hosts,
+    serverOptions: http2ServerOptions(limits),
+  });
   if (servingCa !== ca) servingCa.on('bundle', ({ bundle: next }) => serving.renew(next));
   const meshWatch = opts.mesh
     ? watchMeshConfig(opts.mesh.path, {
@@ -209,7 +222,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     void work.finally(() => inFlight.delete(work));
     return work;
   };
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 1 << 20 });
+  const server = new grpc.Server(grpcServerOptions(limits));
   server.addService(caServiceDefinition(), {
     CreateCertificate: createCertificateHandler({
       authenticator: createCallAuthenticator({ tokens, ca, trustDomain: opts.trustDomain }),
@@ -234,6 +247,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
         : resolve(port),
     );
   });
+  timeOutHalfSentRequests(server, limits, log);
 
   let closing = false;
   const readiness = (): Readiness => {

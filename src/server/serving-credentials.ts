@@ -1,6 +1,7 @@
 // The CA server's own TLS identity: a certificate issued by its own CA for istiod's DNS name,
 // localhost, 127.0.0.1 and --host extras, renewed at half its life and whenever the CA changes.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { SecureServerOptions } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { SigningBundle } from '../ca/signing-bundle.js';
 import { issueServingCertificate } from '../pki/issue-serving-certificate.js';
@@ -21,8 +22,9 @@ export const SERVING_CERT_TTL_SECONDS = 24 * 3600;
  * directly: request a certificate, let the handshake through without one, check it per call.
  */
 class OptionalClientCertCredentials extends grpc.ServerCredentials {
-  constructor(options: { ca: Buffer; cert: Buffer[]; key: Buffer[] }) {
-    super({ requestCert: true, rejectUnauthorized: false }, options);
+  /** `serverOptions`: more of Node's http2/TLS server options (the connection limits). */
+  constructor(options: { ca: Buffer; cert: Buffer[]; key: Buffer[] }, serverOptions: SecureServerOptions) {
+    super({ ...serverOptions, requestCert: true, rejectUnauthorized: false }, options);
   }
   _equals(other: grpc.ServerCredentials): boolean {
     return other === this;
@@ -43,7 +45,7 @@ export interface ServingIdentity {
 
 export function createServingIdentity(
   bundle: SigningBundle,
-  opts: { hosts: string[]; ttlSeconds?: number },
+  opts: { hosts: string[]; ttlSeconds?: number; serverOptions?: SecureServerOptions },
 ): ServingIdentity {
   const ttlSeconds = opts.ttlSeconds ?? SERVING_CERT_TTL_SECONDS;
   const dnsNames = [...new Set([...ISTIOD_DNS_NAMES, 'localhost', ...opts.hosts.filter((h) => !isIp(h))])];
@@ -68,7 +70,7 @@ export function createServingIdentity(
       key: [Buffer.from(encodePrivateKeyPem(key))],
     };
   };
-  const credentials = new OptionalClientCertCredentials(material());
+  const credentials = new OptionalClientCertCredentials(material(), opts.serverOptions ?? {});
 
   const schedule = () => {
     if (timer) clearTimeout(timer);
