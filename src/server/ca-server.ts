@@ -280,8 +280,20 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     async close() {
       if (closing) return;
       closing = true;
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      // Stop accepting and tell clients (GOAWAY); calls in flight finish. A connection its client
+      // does not close afterwards (a stuck or hostile peer) must not hold the process forever.
+      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await Promise.allSettled([...inFlight]);
+      const grace = new Promise<'grace'>((resolve) =>
+        setTimeout(resolve, limits.shutdownGraceMs, 'grace').unref(),
+      );
+      if ((await Promise.race([drained, grace])) === 'grace') {
+        log.warn('connections still open after the shutdown grace period; closing them', {
+          event: 'shutdown-forced',
+          graceMs: limits.shutdownGraceMs,
+        });
+        server.forceShutdown();
+      }
       ca.close();
       meshWatch?.close();
       await signers.close();

@@ -25,6 +25,8 @@ export interface ConnectionLimits {
   maxHeaderListBytes: number;
   /** A request whose client half (headers and the CSR message) is not complete by then is cancelled. */
   requestReceiveTimeoutMs: number;
+  /** On shutdown, once the calls in flight have finished, connections still open after this are cut. */
+  shutdownGraceMs: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = Object.freeze({
@@ -38,6 +40,7 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = Object.freeze({
   maxSessionMemoryMb: 10,
   maxHeaderListBytes: 16 * 1024,
   requestReceiveTimeoutMs: 10_000,
+  shutdownGraceMs: 3_000,
 });
 
 /** The limits gRPC enforces itself: keepalive, idle and age. */

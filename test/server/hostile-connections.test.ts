@@ -253,4 +253,25 @@ describe('hostile connections', { timeout: 120_000 }, () => {
       await quick.close();
     }
   });
+
+  test('close() finishes even while a client keeps its connection open and never answers', async () => {
+    const held = await startFixtureServer({ limits: { shutdownGraceMs: 200 } });
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: held.server.grpcPort,
+      ALPNProtocols: ['h2'],
+      rejectUnauthorized: false,
+    });
+    sockets.push(socket);
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    socket.write(Buffer.concat([PREFACE, SETTINGS]));
+    let closed = false;
+    const closing = held.close().then(() => {
+      closed = true;
+    });
+    await waitFor('close() to resolve', () => (closed ? true : undefined), 10_000);
+    await closing;
+    assert.ok(held.logs.some((l) => l.event === 'shutdown-forced'));
+  });
 });
