@@ -15,6 +15,7 @@ import { parseKeyType } from '../pki/keys.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
 import type { KeyType } from '../pki/types.js';
 import { startCaServer } from '../server/ca-server.js';
+import { ensurePortsFree } from '../server/ensure-ports-free.js';
 import { startServeCluster } from '../server/serve-cluster.js';
 import { isServeWorker, runServeWorker } from '../server/serve-worker.js';
 import { type CommandSpec, list, parseCommandArgs, str } from './args.js';
@@ -233,13 +234,32 @@ export async function runServe(argv: string[], ctx: CliContext): Promise<number>
   const settings = await resolveServeSettings(args.values, ctx);
   const log = createLogger({ level: settings.logLevel, component: 'ca' });
   const { monitoring, workers, ...workerSettings } = settings;
+  // Before any file is made: a taken port must not leave a new root and keys behind.
+  await ensurePortsFree([
+    { flag: '--listen', ...settings.listen },
+    ...(monitoring ? [{ flag: '--monitoring', ...monitoring }] : []),
+  ]);
   const server =
     workers > 1
       ? await startServeCluster({ workers, settings: workerSettings, monitoring, log })
       : await startCaServer({ ...settings, log });
   const onHup = () => {
     log.info('SIGHUP: reloading the CA bundle', { event: 'sighup' });
-    void server.reload();
+    server.reload().then(
+      (changed) =>
+        log.info(
+          changed ? 'SIGHUP: reloaded; the new bundle is in service' : 'SIGHUP: reloaded; nothing changed',
+          {
+            event: 'sighup-done',
+            changed,
+          },
+        ),
+      (err: Error) =>
+        log.error('SIGHUP: reload failed; the last good bundle keeps serving', {
+          event: 'sighup-failed',
+          reason: err.message,
+        }),
+    );
   };
   process.on('SIGHUP', onHup);
   await new Promise<void>((done) => {

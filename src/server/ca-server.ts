@@ -25,6 +25,7 @@ import {
   timeOutHalfSentRequests,
 } from './connection-limits.js';
 import { createCertificateHandler, type TtlPolicy } from './create-certificate.js';
+import { listenFailed } from './ensure-ports-free.js';
 import { createCaMetrics } from './metrics.js';
 import { type Readiness, startMonitoringServer } from './monitoring-server.js';
 import { createServingIdentity } from './serving-credentials.js';
@@ -257,9 +258,20 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       ? { ok: true }
       : { ok: false, reason: `signing certificate expired at ${cert.notAfter.toISOString()}` };
   };
-  const monitoring = opts.monitoring
-    ? await startMonitoringServer({ ...opts.monitoring, registry: metrics.registry, ready: readiness })
-    : undefined;
+  let monitoring: Awaited<ReturnType<typeof startMonitoringServer>> | undefined;
+  try {
+    monitoring = opts.monitoring
+      ? await startMonitoringServer({ ...opts.monitoring, registry: metrics.registry, ready: readiness })
+      : undefined;
+  } catch (err) {
+    // Half-started is worse than not started: release everything so the process can exit.
+    server.forceShutdown();
+    ca.close();
+    meshWatch?.close();
+    await signers.close();
+    serving.close();
+    throw listenFailed({ flag: '--monitoring', ...opts.monitoring! }, err as NodeJS.ErrnoException);
+  }
   log.info(opts.servingMessage ?? 'meshca CA serving', {
     grpc: `${opts.listen.host}:${grpcPort}`,
     monitoring: monitoring ? `${opts.monitoring?.host}:${monitoring.port}` : 'off',

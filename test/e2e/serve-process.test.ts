@@ -1,6 +1,8 @@
 // `meshca serve` as a user runs it: a real process, its data directory, signals and exit codes.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -84,8 +86,46 @@ describe('meshca serve (embedded default)', () => {
       const reloaded = await server.waitForLog((l) => l.event === 'ca-reloaded');
       assert.equal(reloaded.previousSerial, serial);
       assert.equal(reloaded.rootChanged, false);
+      const done = await server.waitForLog((l) => l.event === 'sighup-done');
+      assert.equal(done.changed, true, 'the result of SIGHUP is logged');
       assert.equal(await server.stop(), 0);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a taken monitoring or gRPC port: exit 1 naming the address, before any file is made', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as { port: number }).port;
+    const dir = await mkdtemp(join(tmpdir(), 'meshca-e2e-port-'));
+    try {
+      for (const [flag, other] of [
+        ['--monitoring', '--listen'],
+        ['--listen', '--monitoring'],
+      ] as const) {
+        const data = join(dir, flag.slice(2));
+        const r = await runMeshca([
+          'serve',
+          '--data-dir',
+          data,
+          flag,
+          `127.0.0.1:${taken}`,
+          other,
+          '127.0.0.1:0',
+        ]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `cannot listen on 127\\.0\\.0\\.1:${taken} \\(${flag}\\): another process is listening there; pick another ${flag} address`,
+          ),
+        );
+        assert.ok(!r.stderr.includes('    at '), 'no stack trace');
+        assert.equal(existsSync(data), false, `${flag}: no data directory was created`);
+      }
+    } finally {
+      blocker.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
