@@ -177,7 +177,7 @@ export async function resolveServeSettings(
         () =>
           parseJwtRules(jwtRule, values['jwt-rule'] ? '--jwt-rule' : 'JWT_RULE', (p) =>
             readFileSync(resolve(ctx.cwd, p), 'utf8'),
-          ),
+          ).map((rule) => (rule.jwksFile ? { ...rule, jwksFile: resolve(ctx.cwd, rule.jwksFile) } : rule)),
         [],
       )
     : [];

@@ -171,7 +171,19 @@ function readRule(
   const audiences = readAudiences(rule.audiences, label, problems);
   const jwks = readJwks(rule, label, problems, readFile);
   if (typeof issuer !== 'string' || !audiences || !jwks) return undefined;
-  return { issuer, audiences, jwks };
+  return typeof rule.jwks_file === 'string'
+    ? { issuer, audiences, jwks, jwksFile: rule.jwks_file }
+    : { issuer, audiences, jwks };
+}
+
+/** Re-reads a rule's jwks_file (a key rotation): its keys, or a config error saying what is wrong. */
+export function readJwksFile(path: string, readFile: (path: string) => string): JSONWebKeySet {
+  const problems: string[] = [];
+  const jwks = readJwks({ jwks_file: path }, 'jwks_file', problems, readFile);
+  if (!jwks || problems.length > 0) {
+    throw configError('IDENTITY_JWKS_FILE_INVALID', `${path}: ${problems.join('; ') || 'no usable keys'}`);
+  }
+  return jwks;
 }
 
 /**

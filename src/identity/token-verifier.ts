@@ -50,6 +50,8 @@ export interface TrustedIssuer {
   audiences: string[];
   /** The issuer's public keys. */
   jwks: JSONWebKeySet;
+  /** Where `jwks` was read from (JWT_RULE's jwks_file, absolute): re-read on SIGHUP and on change. */
+  jwksFile?: string;
 }
 
 interface IssuerEntry {

@@ -6,9 +6,8 @@ import type { Registry } from 'prom-client';
 import { caServiceDefinition } from '../api/ca-service.js';
 import { type CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
 import { configError, unavailable } from '../errors.js';
-import { cacheVerifiedTokens } from '../identity/cache-verified-tokens.js';
-import { loadOrCreateTokenIssuer } from '../identity/token-issuer.js';
-import { createTokenVerifier, type TrustedIssuer } from '../identity/token-verifier.js';
+import { createReloadableTokenVerifier } from '../identity/reloadable-token-verifier.js';
+import type { TrustedIssuer } from '../identity/token-verifier.js';
 import type { Logger } from '../log.js';
 import type { MeshConfig, MeshConfigResult } from '../mesh/types.js';
 import { watchMeshConfig } from '../mesh/watch-mesh-config.js';
@@ -98,13 +97,13 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const metrics = createCaMetrics();
   metrics.trackBundle(bundle);
 
-  const embedded = await loadOrCreateTokenIssuer(join(opts.dataDir, 'issuer'));
-  const tokens = cacheVerifiedTokens(
-    createTokenVerifier([
-      { issuer: embedded.issuer, audiences: opts.audiences, jwks: embedded.jwks() },
-      ...opts.trustedIssuers,
-    ]),
-  );
+  const tokens = await createReloadableTokenVerifier({
+    issuerDir: join(opts.dataDir, 'issuer'),
+    audiences: opts.audiences,
+    trustedIssuers: opts.trustedIssuers,
+    log,
+    debounceMs: opts.reloadDebounceMs,
+  });
   const signers = createSignerRegistry({
     log,
     timeoutMs: opts.signerTimeoutMs ?? 60_000,
@@ -267,6 +266,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     // Half-started is worse than not started: release everything so the process can exit.
     server.forceShutdown();
     ca.close();
+    tokens.close();
     meshWatch?.close();
     await signers.close();
     serving.close();
@@ -287,7 +287,8 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     readiness,
     async reload() {
       await meshWatch?.reload();
-      return ca.reload();
+      const keysChanged = await tokens.reload();
+      return (await ca.reload()) || keysChanged;
     },
     async close() {
       if (closing) return;
@@ -307,6 +308,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
         server.forceShutdown();
       }
       ca.close();
+      tokens.close();
       meshWatch?.close();
       await signers.close();
       serving.close();

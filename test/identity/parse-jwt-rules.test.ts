@@ -79,7 +79,8 @@ describe('parseJwtRules', () => {
     assert.deepEqual(rules, [
       { issuer: 'a', audiences: ['istio-ca', 'x'], jwks: JWKS },
       { issuer: 'b', audiences: ['istio-ca'], jwks: { keys: [EC_JWK] } },
-      { issuer: 'c', audiences: ['istio-ca'], jwks: { keys: [RSA_JWK] } },
+      // The file's path is kept, so its keys can be re-read when it changes.
+      { issuer: 'c', audiences: ['istio-ca'], jwks: { keys: [RSA_JWK] }, jwksFile: '/etc/meshca/c.jwks' },
     ]);
   });
 
