@@ -6,6 +6,7 @@ import { unauthenticated } from '../errors.js';
 import { callerFromCertificate } from '../identity/authenticate-certificate.js';
 import type { Caller } from '../identity/caller.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
+import type { RejectedClientCertificates } from './rejected-client-certificates.js';
 
 export interface CallAuthenticator {
   authenticate(call: grpc.ServerUnaryCall<unknown, unknown>): Promise<Caller>;
@@ -15,6 +16,8 @@ export function createCallAuthenticator(opts: {
   tokens: TokenVerifier;
   ca: Pick<CertificateAuthority, 'bundle'>;
   trustDomain: string;
+  /** What TLS said about client certificates it did not accept (see rejected-client-certificates.ts). */
+  rejectedCertificates?: RejectedClientCertificates;
 }): CallAuthenticator {
   return {
     async authenticate(call) {
@@ -36,6 +39,13 @@ export function createCallAuthenticator(opts: {
           roots: bundle.roots,
           trustDomain: opts.trustDomain,
         });
+      }
+      const rejected = opts.rejectedCertificates?.reasonFor(call.getPeer());
+      if (rejected) {
+        throw unauthenticated(
+          'SERVER_CLIENT_CERT_REJECTED',
+          `the client certificate does not verify against the CA's roots: ${rejected}; renew with a token, or check that the workload trusts and uses this CA`,
+        );
       }
       throw unauthenticated(
         'SERVER_NO_CREDENTIALS',

@@ -27,6 +27,10 @@ import { createCertificateHandler, type TtlPolicy } from './create-certificate.j
 import { listenFailed } from './ensure-ports-free.js';
 import { createCaMetrics } from './metrics.js';
 import { type Readiness, startMonitoringServer } from './monitoring-server.js';
+import {
+  type RejectedClientCertificates,
+  trackRejectedClientCertificates,
+} from './rejected-client-certificates.js';
 import { createServingIdentity } from './serving-credentials.js';
 import { signerRootExpiry } from './signer-root-expiry.js';
 
@@ -223,9 +227,16 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     return work;
   };
   const server = new grpc.Server(grpcServerOptions(limits));
+  // Filled in once the server listens (the HTTP/2 servers exist only after bindAsync).
+  let rejectedCertificates: RejectedClientCertificates | undefined;
   server.addService(caServiceDefinition(), {
     CreateCertificate: createCertificateHandler({
-      authenticator: createCallAuthenticator({ tokens, ca, trustDomain: opts.trustDomain }),
+      authenticator: createCallAuthenticator({
+        tokens,
+        ca,
+        trustDomain: opts.trustDomain,
+        rejectedCertificates: { reasonFor: (peer) => rejectedCertificates?.reasonFor(peer) },
+      }),
       issuance: () => issuance,
       ttl: opts.ttl,
       metrics,
@@ -248,6 +259,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     );
   });
   timeOutHalfSentRequests(server, limits, log);
+  rejectedCertificates = trackRejectedClientCertificates(server);
 
   let closing = false;
   const readiness = (): Readiness => {

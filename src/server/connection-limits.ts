@@ -1,9 +1,10 @@
 // What one client connection may make the CA hold, and for how long. Every workload can reach the CA,
 // so a client that completes TLS and then sends nothing, sends broken HTTP/2, or opens streams it
 // never finishes must lose its connection in bounded time instead of pinning a socket and memory.
-import type { Http2Server, Http2Stream, SecureServerOptions } from 'node:http2';
+import type { Http2Stream, SecureServerOptions } from 'node:http2';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
+import { grpcHttp2Servers } from './grpc-http2-servers.js';
 
 export interface ConnectionLimits {
   /** A TLS handshake not finished by then is dropped (a client that connects and sends nothing). */
@@ -77,13 +78,13 @@ export function http2ServerOptions(limits: ConnectionLimits): SecureServerOption
 /**
  * Cancels streams whose client half is still open after `requestReceiveTimeoutMs`: a unary call's
  * request is one small message, so a client that sends headers and then nothing is holding a stream
- * (and memory) on purpose. grpc-js has no such option; it keeps its HTTP/2 servers in a private map,
- * which is the one place to attach a listener. When that map is missing (another grpc-js version),
- * this logs a warning and returns false, and the keepalive and age limits still bound the damage.
+ * (and memory) on purpose. grpc-js has no such option, so this listens on its HTTP/2 servers. When
+ * they cannot be reached (another grpc-js version), it logs a warning and returns false, and the
+ * keepalive and age limits still bound the damage.
  */
 export function timeOutHalfSentRequests(server: grpc.Server, limits: ConnectionLimits, log: Logger): boolean {
-  const servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
-  if (!(servers instanceof Map) || servers.size === 0) {
+  const servers = grpcHttp2Servers(server);
+  if (servers.length === 0) {
     log.warn(
       'cannot time out half-sent requests with this grpc-js version; keepalive and age limits still apply',
       {
@@ -92,7 +93,7 @@ export function timeOutHalfSentRequests(server: grpc.Server, limits: ConnectionL
     );
     return false;
   }
-  for (const http2Server of servers.keys()) {
+  for (const http2Server of servers) {
     // Registered before grpc-js's own handler runs for later streams is not needed: this only watches.
     http2Server.on('stream', (stream: Http2Stream) => {
       if (stream.readableEnded) return;
