@@ -37,14 +37,43 @@ export interface CreateCertificateOptions {
 /** A gRPC failure, with the status so callers can decide to retry. */
 export class CaCallError extends MeshcaError {
   readonly grpcCode: grpc.status;
-  constructor(grpcCode: grpc.status, details: string) {
+  /** `message`: what to tell the operator instead of the CA's answer (a connection that never happened). */
+  constructor(grpcCode: grpc.status, details: string, message?: string) {
     super(
       `CA_CALL_${grpc.status[grpcCode] ?? grpcCode}`,
       kindOf(grpcCode),
-      `the CA answered ${grpc.status[grpcCode]}: ${details}`,
+      message ?? `the CA answered ${grpc.status[grpcCode]}: ${details}`,
     );
     this.grpcCode = grpcCode;
   }
+}
+
+/**
+ * What to check when no connection to the CA could be made, from grpc-js's "No connection
+ * established. Last error: …" (which ends in an empty "Resolution note:"). Undefined when the
+ * failure is not a connection failure, or not one we can explain better than the CA's answer.
+ */
+export function explainConnectionFailure(
+  details: string,
+  address: string,
+  serverName: string,
+): string | undefined {
+  const last = /Last error: (?:Error: )?(.*?)(?:\.?\s*Resolution note:.*)?$/s.exec(details)?.[1]?.trim();
+  if (!last) return undefined;
+  const at = `cannot connect to the CA at ${address}`;
+  if (/ECONNREFUSED/.test(last))
+    return `${at}: nothing listens there (connection refused); check --ca-addr (CA_ADDR) and that "meshca serve" is running`;
+  if (/ENOTFOUND|EAI_AGAIN/.test(last))
+    return `${at}: the name ${address.replace(/:\d+$/, '')} does not resolve; check --ca-addr (CA_ADDR)`;
+  if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/.test(last))
+    return `${at}: no answer (${last}); check the address and any firewall in between`;
+  if (/altnames|ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate/i.test(last))
+    return `${at}: the name ${serverName} is not in the CA's certificate (${last}); connect by a name the certificate covers, or start the CA with --host ${serverName}`;
+  if (/expired/i.test(last))
+    return `${at}: the CA's certificate has expired (${last}); check the CA's clock and bundle`;
+  if (/self[- ]signed|unable to (get|verify)|certificate signature failure|unknown ca/i.test(last))
+    return `${at}: the CA's certificate does not chain to --ca-root (${last}); get the CA's roots with "meshca root-cert" and pass that file`;
+  return `${at}: ${last}`;
 }
 
 function kindOf(code: grpc.status): ErrorKind {
@@ -104,8 +133,18 @@ export function createCaClient(opts: CaClientOptions): CaClient {
             ): grpc.ClientUnaryCall;
           }
         ).CreateCertificate(request, metadata, { deadline }, (err, res) => {
-          if (err) reject(new CaCallError(err.code, err.details || err.message));
-          else resolve(res?.cert_chain ?? []);
+          if (err) {
+            const details = err.details || err.message;
+            const explained =
+              err.code === grpc.status.UNAVAILABLE
+                ? explainConnectionFailure(
+                    details,
+                    opts.address,
+                    opts.serverName ?? 'istiod.istio-system.svc',
+                  )
+                : undefined;
+            reject(new CaCallError(err.code, details, explained));
+          } else resolve(res?.cert_chain ?? []);
         });
         if (call.signal?.aborted) pending.cancel();
         else call.signal?.addEventListener('abort', () => pending.cancel(), { once: true });
