@@ -2,9 +2,10 @@
 // writes projected volumes: into a fresh directory, then one atomic swap of a `..data` symlink.
 // A reader never sees a key from one issuance beside a chain from another.
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, writeFileAtomic } from '../ca/atomic-file.js';
+import { makeDirectories } from '../lib/make-directories.js';
 
 export const CREDENTIAL_FILES = { chain: 'cert-chain.pem', key: 'key.pem', root: 'root-cert.pem' } as const;
 const DATA_LINK = '..data';
@@ -45,7 +46,7 @@ export async function writeCredentials(
   dir: string,
   next: WorkloadCredentials,
 ): Promise<{ changed: boolean; rootChanged: boolean }> {
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await makeDirectories(dir, 0o755);
   const current = await readCredentials(dir);
   const rootChanged = current?.rootsPem !== next.rootsPem;
   if (

@@ -1,6 +1,5 @@
 // `meshca csr`: get one workload certificate from a running CA from the command line, the way the
 // agent does (fresh key, CSR, token), and write Istio's three files or print the chain.
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createCaClient } from '../agent/ca-client.js';
 import { requestCertificate } from '../agent/request-certificate.js';
@@ -10,6 +9,7 @@ import { parseKeyType } from '../pki/keys.js';
 import { type CommandSpec, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
 import { parseDurationSeconds } from './duration.js';
+import { readInputFile } from './file-errors.js';
 import { pick, pickOptional } from './settings.js';
 
 const spec: CommandSpec = {
@@ -66,10 +66,31 @@ export async function runCsr(argv: string[], ctx: CliContext): Promise<number> {
       `--namespace, --service-account, --ca-root and a token are required\nUsage: ${spec.usage}`,
     );
   }
-  if (tokenFile) token = (await readFile(resolve(ctx.cwd, tokenFile), 'utf8')).trim();
+  if (tokenFile) {
+    token = (
+      await readInputFile(
+        ctx.cwd,
+        tokenFile,
+        '--token-file',
+        'write one with "meshca token -n NS --service-account SA > FILE"',
+      )
+    ).trim();
+  }
+  const rootsPem = await readInputFile(
+    ctx.cwd,
+    caRoot,
+    '--ca-root',
+    'get the roots with "meshca root-cert > FILE"',
+  );
+  if (!rootsPem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw invalidInput(
+      'CLI_CA_ROOT_NOT_PEM',
+      `--ca-root ${resolve(ctx.cwd, caRoot)} holds no PEM certificate; get the roots with "meshca root-cert > FILE"`,
+    );
+  }
   const client = createCaClient({
     address: pick(str(v['ca-addr']), ctx.env, 'CA_ADDR', '127.0.0.1:15012').value,
-    rootsPem: await readFile(resolve(ctx.cwd, caRoot), 'utf8'),
+    rootsPem,
   });
   try {
     const issued = await requestCertificate({

@@ -7,6 +7,7 @@ import { runCerts } from './certs.js';
 import { type CliContext, processContext } from './context.js';
 import { runCsr } from './csr.js';
 import { runDemo } from './demo.js';
+import { fileErrorToMeshcaError, isFileError } from './file-errors.js';
 import { runRootCert } from './root-cert.js';
 import { runSample } from './sample.js';
 import { runServe } from './serve.js';
@@ -91,9 +92,10 @@ export async function main(argv: string[], ctx: CliContext = processContext()): 
   try {
     return await command.run(rest, ctx);
   } catch (err) {
-    if (isMeshcaError(err)) {
-      ctx.err(`meshca ${name}: ${err.message}\n`);
-      return exitCodeFor(err.kind);
+    const known = isMeshcaError(err) ? err : isFileError(err) ? fileErrorToMeshcaError(err) : undefined;
+    if (known) {
+      ctx.err(`meshca ${name}: ${known.message}\n`);
+      return exitCodeFor(known.kind);
     }
     ctx.err(
       `meshca ${name}: unexpected failure (a bug; please report it): ${(err as Error)?.stack ?? err}\n`,
