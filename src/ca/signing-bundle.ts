@@ -1,7 +1,7 @@
 // The unit the CA signs with: a verified key + certificate, the chain above it and the roots it
 // ends in. Only buildSigningBundle makes one, and only after every check has passed.
 import type { KeyObject } from 'node:crypto';
-import { caUnusable, configError } from '../errors.js';
+import { configError } from '../errors.js';
 import { keyMatchesCertificate } from '../pki/key-matches-certificate.js';
 import { keyFromPrivateKey } from '../pki/keys.js';
 import type { CaKey, CertificateInfo, Issuer } from '../pki/types.js';
@@ -79,7 +79,9 @@ export function buildSigningBundle(parts: BundleParts): SigningBundle {
     );
   }
   if (signingCert.notAfter.getTime() <= now.getTime()) {
-    throw caUnusable(
+    // Found while loading, an expired certificate is a bad CA file for the operator to replace (exit 3);
+    // found while signing (pki/), the CA is unusable for that request.
+    throw configError(
       'CA_EXPIRED',
       `${where(files.cert)}: the signing certificate "${signingCert.subject}" expired at ${signingCert.notAfter.toISOString()}; issue a new intermediate (meshca certs intermediate) and plug it in`,
     );

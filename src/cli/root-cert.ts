@@ -1,10 +1,12 @@
 // `meshca root-cert`: the trust bundle workloads need (what Istio publishes in the
 // istio-ca-root-cert ConfigMap), read from the CA's files or, in RA mode, from caCertificates.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CertificateAuthority } from '../ca/certificate-authority.js';
 import { configError } from '../errors.js';
 import { fullSignerName } from '../mesh/full-signer-name.js';
 import { rootsForSigner } from '../mesh/roots-for-signer.js';
+import { PUBLISHED_ROOTS_FILE } from '../server/publish-trust-bundle.js';
 import { type CommandSpec, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
 import { resolveServeSettings } from './serve.js';
@@ -20,7 +22,8 @@ const spec: CommandSpec = {
     signer: { type: 'string' },
   },
   optionHelp: [
-    "--data-dir DIR      the CA's data directory (default ./.meshca)",
+    "--data-dir DIR      the CA's data directory (default ./.meshca); prints <data-dir>/root-cert.pem, which",
+    '                    "meshca serve" keeps current (self-signed or --cacerts), else reads the CA files',
     '--cacerts DIR       a plugged-in CA directory, as given to serve',
     "--config DIR|FILE   the Istio YAML given to serve; with PILOT_CERT_PROVIDER=k8s.io/<signer>, that signer's root",
     '--signer NAME       the roots meshConfig.caCertificates lists for this signer (RA mode)',
@@ -59,6 +62,13 @@ export async function runRootCert(argv: string[], ctx: CliContext): Promise<numb
       );
     }
     ctx.out(roots.map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join(''));
+    return 0;
+  }
+  // What a running `meshca serve` on this data directory hands out, unless other CA files are named.
+  const published = join(settings.dataDir, PUBLISHED_ROOTS_FILE);
+  const cacertsNamed = str(args.values.cacerts) !== undefined || ctx.env.MESHCA_CACERTS !== undefined;
+  if (!cacertsNamed && existsSync(published)) {
+    ctx.out(readFileSync(published, 'utf8'));
     return 0;
   }
   if (settings.ca.kind === 'self-signed' && !existsSync(settings.ca.dir)) {

@@ -1,11 +1,11 @@
 // `meshca serve`: the CA server. Resolves settings (flags > Istio's environment variables >
 // defaults), starts the server (one process, or a primary and --workers N), reloads on SIGHUP and
 // drains on SIGTERM/SIGINT.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CaMode } from '../ca/certificate-authority.js';
-import { invalidInput } from '../errors.js';
+import { configError, invalidInput } from '../errors.js';
 import { parseJwtRules } from '../identity/parse-jwt-rules.js';
 import type { TrustedIssuer } from '../identity/token-verifier.js';
 import { createLogger, type LogLevel } from '../log.js';
@@ -137,12 +137,13 @@ export async function resolveServeSettings(
   );
   const cacertsFlag = pickOptional(str(values.cacerts), env, 'MESHCA_CACERTS');
   let ca: CaMode;
+  let cacertsProblem: string | undefined;
   if (cacertsFlag !== undefined) {
     const dir = resolve(ctx.cwd, cacertsFlag);
     if (!existsSync(dir))
-      problems.add(
-        `--cacerts ${dir} does not exist; make one with "meshca certs cluster1-cacerts" or drop --cacerts for a self-signed root`,
-      );
+      cacertsProblem = `--cacerts ${dir} does not exist; make one with "meshca certs cluster1-cacerts" or drop --cacerts for a self-signed root`;
+    else if (!statSync(dir).isDirectory())
+      cacertsProblem = `--cacerts ${dir} is a file; give the directory that holds ca-cert.pem, ca-key.pem, cert-chain.pem and root-cert.pem (or tls.crt, tls.key, ca.crt)`;
     ca = { kind: 'plugged', dir };
   } else if (existsSync(join(dataDir, 'cacerts'))) {
     ca = { kind: 'plugged', dir: join(dataDir, 'cacerts') };
@@ -195,6 +196,8 @@ export async function resolveServeSettings(
   const workersText = pick(str(values.workers), env, 'MESHCA_WORKERS', '1');
   const workers = problems.try(() => parseWorkers(workersText.value, workersText.source), 1);
   problems.throwIfAny('serve');
+  // The flag is well formed but the CA files are not there: bad CA files, exit 3 like a broken bundle.
+  if (cacertsProblem) throw configError('CLI_CACERTS_MISSING', cacertsProblem);
   return Object.freeze({
     dataDir,
     ca,

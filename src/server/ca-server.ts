@@ -27,6 +27,7 @@ import { createCertificateHandler, type TtlPolicy } from './create-certificate.j
 import { listenFailed } from './ensure-ports-free.js';
 import { createCaMetrics } from './metrics.js';
 import { type Readiness, startMonitoringServer } from './monitoring-server.js';
+import { publishTrustBundle } from './publish-trust-bundle.js';
 import {
   type RejectedClientCertificates,
   trackRejectedClientCertificates,
@@ -192,8 +193,10 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       })
     : undefined;
 
+  if (!meshConfig?.raMode) await publishTrustBundle(opts.dataDir, ca.bundle.rootsPem, log);
   ca.on('bundle', ({ bundle: next, previous, rootChanged }) => {
     metrics.trackBundle(next);
+    if (rootChanged && !meshConfig?.raMode) void publishTrustBundle(opts.dataDir, next.rootsPem, log);
     if (servingCa === ca) serving.renew(next);
     log.info('CA bundle reloaded', {
       event: 'ca-reloaded',

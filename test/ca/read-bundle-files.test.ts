@@ -276,14 +276,14 @@ describe('loadBundleFromDir', () => {
     ]);
   });
 
-  it('an expired signing certificate is CA_EXPIRED (the CA is unusable)', async () => {
+  it('an expired signing certificate is CA_EXPIRED, a configuration error (exit 3)', async () => {
     await assert.rejects(
       loadBundleFromDir(c1, { now: new Date('2041-01-01T00:00:00Z') }),
       meshcaError(
         'CA_EXPIRED',
         // 3650 days after NOW, three leap days included.
         `${c1}/ca-cert.pem: the signing certificate "O=Istio, CN=Intermediate CA, L=c1" expired at 2040-05-29T00:00:00.000Z; issue a new intermediate (meshca certs intermediate) and plug it in`,
-        'ca-unusable',
+        'config',
       ),
     );
   });

@@ -1,7 +1,7 @@
 // `meshca serve` as a user runs it: a real process, its data directory, signals and exit codes.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { createCaClient } from '../../src/agent/ca-client.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import { workloadCsr } from '../support/ca-server-fixture.js';
+import { waitFor } from '../support/mesh-workloads.js';
 import { runMeshca, startServe } from '../support/meshca-process.js';
 
 describe('meshca serve (embedded default)', () => {
@@ -89,6 +90,38 @@ describe('meshca serve (embedded default)', () => {
       const done = await server.waitForLog((l) => l.event === 'sighup-done');
       assert.equal(done.changed, true, 'the result of SIGHUP is logged');
       assert.equal(await server.stop(), 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('meshca root-cert prints what a running serve --cacerts hands out, and follows a new root', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshca-e2e-roots-'));
+    try {
+      assert.equal((await runMeshca(['certs', 'root-ca', '--dir', dir])).code, 0);
+      assert.equal((await runMeshca(['certs', 'cluster1-cacerts', '--dir', dir])).code, 0);
+      const data = join(dir, 'data');
+      const server = await startServe(['--cacerts', join(dir, 'cluster1'), '--data-dir', data]);
+      try {
+        // README: `meshca root-cert > root-cert.pem`, with only the data directory to go by.
+        const printed = await runMeshca(['root-cert', '--data-dir', data]);
+        assert.equal(printed.code, 0, printed.stderr);
+        assert.equal(printed.stdout, await readFile(join(dir, 'cluster1', 'root-cert.pem'), 'utf8'));
+
+        const other = join(dir, 'other');
+        assert.equal((await runMeshca(['certs', 'root-ca', '--dir', other])).code, 0);
+        assert.equal((await runMeshca(['certs', 'intermediate', 'cluster1', '--dir', other])).code, 0);
+        for (const f of ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'])
+          await copyFile(join(other, 'cluster1', f), join(dir, 'cluster1', f));
+        server.child.kill('SIGHUP');
+        await server.waitForLog((l) => l.event === 'root-changed');
+        const newRoot = await readFile(join(other, 'root-cert.pem'), 'utf8');
+        await waitFor('root-cert to print the new root', async () =>
+          (await runMeshca(['root-cert', '--data-dir', data])).stdout === newRoot ? true : undefined,
+        );
+      } finally {
+        await server.stop();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
