@@ -98,6 +98,24 @@ describe('path mistakes on the command line', () => {
       3,
       /\/etc\/passwd\/sub has a part that is a file, not a directory/,
     ],
+    [
+      'serve --cacerts that does not exist',
+      () =>
+        runMeshca(['serve', '--cacerts', 'nowhere', '--listen', '127.0.0.1:0', '--monitoring', 'off'], {
+          cwd: dir,
+        }),
+      3,
+      /--cacerts \S+nowhere does not exist; make one with "meshca certs cluster1-cacerts"/,
+    ],
+    [
+      'serve --cacerts naming a file',
+      () =>
+        runMeshca(['serve', '--cacerts', 'root.pem', '--listen', '127.0.0.1:0', '--monitoring', 'off'], {
+          cwd: dir,
+        }),
+      3,
+      /--cacerts \S+root\.pem is a file; give the directory that holds ca-cert\.pem/,
+    ],
   ];
   for (const [name, run, code, message] of cases) {
     test(`${name}: exit ${code}, names the path`, async () => {
