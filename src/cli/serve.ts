@@ -15,12 +15,14 @@ import { parseKeyType } from '../pki/keys.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
 import type { KeyType } from '../pki/types.js';
 import { startCaServer } from '../server/ca-server.js';
+import type { ConnectionLimits } from '../server/connection-limits.js';
 import { ensurePortsFree } from '../server/ensure-ports-free.js';
 import { startServeCluster } from '../server/serve-cluster.js';
 import { isServeWorker, runServeWorker } from '../server/serve-worker.js';
 import { type CommandSpec, list, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
 import { parseDurationSeconds } from './duration.js';
+import { parseLimits } from './parse-limits.js';
 import { parseHostPort, pick, pickOptional, SettingsProblems } from './settings.js';
 
 const spec: CommandSpec = {
@@ -42,6 +44,7 @@ const spec: CommandSpec = {
     'log-level': { type: 'string' },
     config: { type: 'string' },
     workers: { type: 'string' },
+    limit: { type: 'string', multiple: true },
   },
   optionHelp: [
     '--data-dir DIR               state directory (env MESHCA_DATA_DIR, default ./.meshca)',
@@ -64,6 +67,11 @@ const spec: CommandSpec = {
     '                             auto = one per CPU this process may run on. With N > 1 a primary forks the workers,',
     '                             serves --monitoring for all of them, forwards SIGHUP, drains them on SIGTERM and',
     '                             restarts one that dies',
+    '--limit NAME=VALUE           change one connection limit (repeatable; env MESHCA_LIMITS="NAME=VALUE,…"):',
+    '                             handshake-timeout, keepalive-time, keepalive-timeout, max-connection-idle,',
+    '                             max-connection-age, max-connection-age-grace, request-receive-timeout,',
+    '                             shutdown-grace (durations: 10s, 5m); max-concurrent-streams,',
+    '                             max-session-memory-mb, max-header-list-bytes (numbers). See the README',
   ],
   examples: [
     'meshca serve                                   # self-signed root in ./.meshca/ca, kept across restarts',
@@ -89,6 +97,8 @@ export interface ServeSettings {
   workers: number;
   /** The Istio YAML read at start (--config), if any. */
   mesh?: { path: string; initial: MeshConfigResult; dataDir: string };
+  /** Changes to the connection limits (--limit, MESHCA_LIMITS); the defaults for the rest. */
+  limits: Partial<ConnectionLimits>;
 }
 
 /** Every serve setting, resolved and checked together; throws one error listing every problem. */
@@ -195,6 +205,13 @@ export async function resolveServeSettings(
     problems.add(`--log-level ${logLevel}: use debug, info, warn or error`);
   const workersText = pick(str(values.workers), env, 'MESHCA_WORKERS', '1');
   const workers = problems.try(() => parseWorkers(workersText.value, workersText.source), 1);
+  const limitFlags = list(values.limit);
+  const limitItems = limitFlags.length
+    ? limitFlags
+    : (env.MESHCA_LIMITS ?? '').split(',').filter((item) => item.trim() !== '');
+  const limits = parseLimits(limitItems, limitFlags.length ? '--limit' : 'MESHCA_LIMITS', (m) =>
+    problems.add(m),
+  );
   problems.throwIfAny('serve');
   // The flag is well formed but the CA files are not there: bad CA files, exit 3 like a broken bundle.
   if (cacertsProblem) throw configError('CLI_CACERTS_MISSING', cacertsProblem);
@@ -211,6 +228,7 @@ export async function resolveServeSettings(
     logLevel,
     workers,
     mesh,
+    limits,
   });
 }
 
