@@ -1,0 +1,64 @@
+// The peers harness as a user meets it: --list shows each pin and whether it is built, an unknown
+// peer is exit 2 naming the peers there are, and a machine without Go gets exit 3 saying so.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const SCRIPT = join(REPO, 'peers', 'build.mjs');
+
+function build(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(process.execPath, [SCRIPT, ...args], { cwd: REPO, env, encoding: 'utf8' });
+}
+
+describe('peers/build.mjs', () => {
+  test('every peer folder pins its module in go.mod and commits go.sum', () => {
+    const peers = readdirSync(join(REPO, 'peers'), { withFileTypes: true }).filter((d) => d.isDirectory());
+    assert.deepEqual(peers.map((d) => d.name).sort(), ['pilot-agent', 'step-ca']);
+    for (const { name } of peers) {
+      const spec = JSON.parse(readFileSync(join(REPO, 'peers', name, 'peer.json'), 'utf8')) as {
+        module: string;
+      };
+      assert.match(
+        readFileSync(join(REPO, 'peers', name, 'go.mod'), 'utf8'),
+        new RegExp(`${spec.module} v\\S+`),
+      );
+      assert.ok(readFileSync(join(REPO, 'peers', name, 'go.sum'), 'utf8').includes(spec.module));
+    }
+  });
+
+  test('--list names each peer, its pinned version and its cached binary (built by npm test first)', () => {
+    const r = build(['--list']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^pilot-agent\tistio\.io\/istio v0\.0\.0-\S+\tbuilt\t\S+\/pilot-agent@v0\.0\.0-\S+\/pilot-agent$/m,
+    );
+    assert.match(
+      r.stdout,
+      /^step-ca\tgithub\.com\/smallstep\/certificates v0\.30\.2\tbuilt\t\S+\/step-ca@v0\.30\.2\/step-ca$/m,
+    );
+  });
+
+  test('a cached peer is reused: --print-path answers at once with the same binary', () => {
+    const r = build(['--print-path', 'step-ca']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.trim(), /step-ca@v0\.30\.2\/step-ca$/);
+    assert.doesNotMatch(r.stderr, /building/);
+  });
+
+  test('an unknown peer is exit 2, naming the peers there are', () => {
+    const r = build(['envoy']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /peers: unknown peer "envoy"; the peers are: pilot-agent, step-ca/);
+  });
+
+  test('without Go on PATH: exit 3, saying Go is missing and how to get it', () => {
+    const r = build(['step-ca'], { PATH: '/nonexistent', HOME: process.env.HOME ?? '/' });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /peers: the Go toolchain is missing: `go` is not on PATH/);
+  });
+});
