@@ -31,5 +31,17 @@ export function createLogger(
   return make(opts.component ? { component: opts.component } : {});
 }
 
+/** How much of a caller-supplied value (URI SAN, signer name, claim, metadata) a log field or message keeps. */
+export const CALLER_TEXT_LIMIT = 256;
+
+/**
+ * Caps a value that came from a caller before it goes into a log field or an error message, so a
+ * 500 KB URI SAN costs a few hundred bytes per request, not 500 KB: the first `max` characters,
+ * then `…(N more)`. Values within the limit come back unchanged.
+ */
+export function capCallerText(value: string, max = CALLER_TEXT_LIMIT): string {
+  return value.length > max ? `${value.slice(0, max)}…(${value.length - max} more)` : value;
+}
+
 /** For tests and library use: drops everything. */
 export const silentLogger: Logger = createLogger({ write: () => {} });

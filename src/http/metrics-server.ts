@@ -1,7 +1,8 @@
 // A small plain-HTTP server for an operator's port: Prometheus /metrics from a registry, plus a few
 // text endpoints (health, readiness). A leaf module: the agent's status port and the CA's monitoring
-// port both use it, and it imports nothing of meshca.
-import { createServer, type Server, type ServerResponse } from 'node:http';
+// port both use it, and it imports nothing of meshca. Every connection is bounded in time and in
+// number, so a client that connects and stalls cannot pin sockets or memory.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
@@ -20,6 +21,31 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** Bounds on what clients can make the server hold; a scrape takes milliseconds, so they are tight. */
+export interface MetricsServerLimits {
+  /** A request's headers must arrive within this (ms) of the connection or of the previous response. */
+  headersTimeoutMs: number;
+  /** The whole request must arrive within this (ms); at least headersTimeoutMs. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this (ms). */
+  keepAliveTimeoutMs: number;
+  /** How often (ms) the two request timeouts are checked: a stalled client goes within timeout + this. */
+  checkIntervalMs: number;
+  /** A connection with no traffic either way for this long (ms) is destroyed (a client that stops reading). */
+  idleTimeoutMs: number;
+  /** Connections beyond this many at once are closed as they arrive. */
+  maxConnections: number;
+}
+
+export const DEFAULT_METRICS_SERVER_LIMITS: Readonly<MetricsServerLimits> = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  checkIntervalMs: 1_000,
+  idleTimeoutMs: 30_000,
+  maxConnections: 64,
+});
+
 export interface MetricsServerOptions {
   host: string;
   port: number;
@@ -29,6 +55,8 @@ export interface MetricsServerOptions {
   routes: Readonly<Record<string, () => TextReply | Promise<TextReply>>>;
   /** The body of a 404: which paths to try. */
   notFound: string;
+  /** Overrides DEFAULT_METRICS_SERVER_LIMITS (tests shorten the timeouts). */
+  limits?: Partial<MetricsServerLimits>;
 }
 
 function replyText(res: ServerResponse, { status, text }: TextReply): void {
@@ -38,7 +66,8 @@ function replyText(res: ServerResponse, { status, text }: TextReply): void {
 
 /** Listens on host:port; rejects with the listen error (the caller says what to do about it). */
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
-  const server: Server = createServer((req, res) => {
+  const limits = { ...DEFAULT_METRICS_SERVER_LIMITS, ...opts.limits };
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/metrics') {
       opts.registry.metrics().then(
@@ -59,7 +88,20 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       (reply) => replyText(res, reply),
       (err: Error) => replyText(res, { status: 500, text: `${path} failed: ${err.message}` }),
     );
-  });
+  };
+  const server: Server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: limits.checkIntervalMs,
+    },
+    handle,
+  );
+  server.maxConnections = limits.maxConnections;
+  // A client that stops reading a response (or stops sending mid-body) is not covered by the
+  // request timeouts; an idle socket is destroyed after this.
+  server.setTimeout(limits.idleTimeoutMs);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, resolve);

@@ -1,6 +1,7 @@
 // Kubernetes object-name rules for the two names an identity is made of: a namespace is a
 // DNS-1123 label, a service account a DNS-1123 subdomain (as the API server enforces).
 import { invalidInput } from '../errors.js';
+import { capCallerText } from '../log.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const MAX_LABEL = 63;
@@ -17,7 +18,7 @@ export function isDns1123Subdomain(value: string): boolean {
 /** Shows a value from outside in a message: quoted, so blanks and control characters are visible, and short. */
 export function quoteForMessage(value: unknown): string {
   const text = typeof value === 'string' ? value : String(JSON.stringify(value));
-  return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
+  return JSON.stringify(capCallerText(text, 100));
 }
 
 /** Throws IDENTITY_SERVICE_ACCOUNT_INVALID naming the offending part when either name breaks its rule. */

@@ -1,6 +1,7 @@
 // Which external signer signs a workload's CSR (Istio's order: the request's CertSigner, the
 // namespace's ProxyConfig, the mesh default), and the tenancy rule that pins a namespace to its signer.
 import { permissionDenied } from '../errors.js';
+import { capCallerText } from '../log.js';
 import { fullSignerName } from './full-signer-name.js';
 import type { MeshConfig } from './types.js';
 
@@ -25,7 +26,7 @@ export function resolveSigner(config: MeshConfig, request: SignerRequest): strin
     if (allowed !== undefined && requested !== allowed) {
       throw permissionDenied(
         'MESH_SIGNER_NOT_ALLOWED',
-        `namespace ${request.namespace} may only use signer ${allowed} (its ProxyConfig), but the request asked for signer ${requested}; remove ISTIO_META_CERT_SIGNER from the workload, or change the namespace's ProxyConfig`,
+        `namespace ${request.namespace} may only use signer ${allowed} (its ProxyConfig), but the request asked for signer ${capCallerText(requested)}; remove ISTIO_META_CERT_SIGNER from the workload, or change the namespace's ProxyConfig`,
       );
     }
     return requested;

@@ -32,5 +32,6 @@ export function createCaModeIssuance(
       };
     },
     rootsPem: () => ca.bundle.rootsPem,
+    knownSigner: (requested) => (requested === LOCAL_SIGNER_NAME ? LOCAL_SIGNER_NAME : undefined),
   };
 }

@@ -25,4 +25,9 @@ export interface Issuance {
   issue(request: IssueRequest): Promise<IssueResult>;
   /** The trust bundle workloads get (`meshca root-cert`, the server's TLS roots). */
   rootsPem(): string;
+  /**
+   * The full name of the configured signer that a `CertSigner` value names, or undefined when it
+   * names none this CA knows. Read-only: for metric labels, which may hold configured names only.
+   */
+  knownSigner(requested: string): string | undefined;
 }

@@ -2,6 +2,8 @@
 // authorize as the CA would, validate the CSR as Istio's RA does, forward it to the workload's
 // signer, check the chain against that signer's root, and hand out only that root.
 import { caUnusable, isMeshcaError, MeshcaError, unavailable } from '../errors.js';
+import { capCallerText } from '../log.js';
+import { fullSignerName } from '../mesh/full-signer-name.js';
 import { resolveSigner } from '../mesh/resolve-signer.js';
 import { rootsForSigner } from '../mesh/roots-for-signer.js';
 import type { MeshConfig } from '../mesh/types.js';
@@ -62,7 +64,7 @@ export function createRaModeIssuance(opts: {
       if (!signer) {
         throw caUnusable(
           'RA_UNKNOWN_SIGNER',
-          `signer ${signerName} is not configured; define a ClusterIssuer or StepClusterIssuer with that name (configured: ${signers.names().join(', ') || 'none'})`,
+          `signer ${capCallerText(signerName)} is not configured; define a ClusterIssuer or StepClusterIssuer with that name (configured: ${signers.names().join(', ') || 'none'})`,
         );
       }
       const roots = rootsOf(signerName);
@@ -127,5 +129,14 @@ export function createRaModeIssuance(opts: {
       };
     },
     rootsPem: () => (providerSigner ? rootsOf(providerSigner).pem : ''),
+    knownSigner(requested) {
+      let full: string;
+      try {
+        full = fullSignerName(requested, config);
+      } catch {
+        return undefined; // a bare name with no CERT_SIGNER_DOMAIN names nothing
+      }
+      return signers.get(full) ? full : undefined;
+    },
   };
 }

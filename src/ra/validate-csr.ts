@@ -1,6 +1,7 @@
 // Checks a parsed CSR against the caller before anything is signed: key strength, no CA request,
 // and that any identity it names is the caller's own (the issued SAN never comes from the CSR).
 import { invalidInput, permissionDenied } from '../errors.js';
+import { capCallerText } from '../log.js';
 import type { ParsedCsr } from '../pki/types.js';
 
 /** RSA below this many bits is refused (NIST SP 800-131A); EC below P-256 likewise. */
@@ -34,7 +35,7 @@ export function checkCsrIdentity(csr: ParsedCsr, callerSpiffeId: string): void {
     if (uri !== callerSpiffeId) {
       throw permissionDenied(
         'RA_IDENTITY_MISMATCH',
-        `the CSR asks for identity ${uri} but the caller is ${callerSpiffeId}; a workload may only get a certificate for its own identity`,
+        `the CSR asks for identity ${capCallerText(uri)} but the caller is ${callerSpiffeId}; a workload may only get a certificate for its own identity`,
       );
     }
   }
@@ -49,7 +50,7 @@ export function checkCsrForExternalSigner(csr: ParsedCsr, callerSpiffeId: string
   const reasons: string[] = [];
   if (csr.uris.length > 1) reasons.push(`it has ${csr.uris.length} URI SANs, at most one is allowed`);
   if (csr.uris.length === 1 && csr.uris[0] !== callerSpiffeId) {
-    reasons.push(`its URI SAN ${csr.uris[0]} is not the caller's identity ${callerSpiffeId}`);
+    reasons.push(`its URI SAN ${capCallerText(csr.uris[0]!)} is not the caller's identity ${callerSpiffeId}`);
   }
   if (csr.dnsNames.length + csr.ips.length + csr.emails.length > 0) {
     reasons.push('it has DNS, IP or email SANs, which workload certificates may not carry');

@@ -7,17 +7,32 @@ import {
   type IstioCertificateResponse,
   metadataString,
 } from '../api/ca-service.js';
-import { internalError, invalidInput, isMeshcaError, type MeshcaError } from '../errors.js';
+import { internalError, invalidInput, isMeshcaError, type MeshcaError, unauthenticated } from '../errors.js';
 import type { Caller } from '../identity/caller.js';
-import type { Logger } from '../log.js';
+import { capCallerText, type Logger } from '../log.js';
 import { parseCsr } from '../pki/parse-csr.js';
+import type { ParsedCsr } from '../pki/types.js';
 import type { Issuance } from '../ra/issuance.js';
 import type { CallAuthenticator } from './authenticate-call.js';
 import { grpcStatusFor } from './error-status.js';
-import type { CaMetrics } from './metrics.js';
+import { type CaMetrics, UNKNOWN_SIGNER } from './metrics.js';
 
 /** Istio's wording, so agents and operators see the message they know. */
 export const AUTHENTICATION_FAILURE_MESSAGE = 'request authenticate failure';
+
+/**
+ * The most of an error message that reaches a log line or a caller's status. Layers below cap the
+ * caller values they quote; this bounds whatever they did not (a URI SAN, a signer name, a claim).
+ */
+export const MESSAGE_LIMIT = 2048;
+
+/** Credentials that authenticated but name no workload identity: Istio's id extraction errors. */
+const ID_EXTRACTION_CODES: ReadonlySet<string> = new Set([
+  'IDENTITY_TOKEN_NOT_SERVICE_ACCOUNT',
+  'IDENTITY_TOKEN_CLAIMS_MISMATCH',
+  'IDENTITY_CERT_NOT_WORKLOAD',
+  'SERVER_IDENTITY_MISSING',
+]);
 
 export interface TtlPolicy {
   defaultSeconds: number;
@@ -52,39 +67,58 @@ export function createCertificateHandler(deps: {
   track: <T>(work: Promise<T>) => Promise<T>;
 }): grpc.handleUnaryCall<IstioCertificateRequest, IstioCertificateResponse> {
   const { metrics, log } = deps;
+  /** The sign-error label: a configured signer's name, "" when none was asked for, else UNKNOWN_SIGNER. */
+  const signerLabel = (requested: string | undefined): string =>
+    requested === undefined ? '' : (deps.issuance().knownSigner(requested) ?? UNKNOWN_SIGNER);
   return (call, callback) => {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
-    const clusterId = call.metadata.get('ClusterID')[0];
+    const rawClusterId = call.metadata.get('ClusterID')[0];
+    const clusterId = typeof rawClusterId === 'string' ? capCallerText(rawClusterId) : undefined;
     metrics.csrCount.inc();
     let caller: Caller | undefined;
     const work = (async () => {
       try {
         caller = await deps.authenticator.authenticate(call);
+        if (!caller.namespace || !caller.serviceAccount) {
+          throw unauthenticated(
+            'SERVER_IDENTITY_MISSING',
+            'the credentials were accepted but name no namespace and service account; present a service-account token or a workload certificate',
+          );
+        }
       } catch (err) {
         metrics.authFailures.inc();
+        const code = isMeshcaError(err) ? err.code : 'UNKNOWN';
+        if (ID_EXTRACTION_CODES.has(code)) metrics.idExtractionErrors.inc();
         const reason = isMeshcaError(err) ? err.message : String(err);
         log.warn('authentication failed', {
           requestId,
           clusterId,
           outcome: 'unauthenticated',
-          code: isMeshcaError(err) ? err.code : 'UNKNOWN',
-          reason,
+          code,
+          reason: capCallerText(reason, MESSAGE_LIMIT),
         });
         callback({ code: grpc.status.UNAUTHENTICATED, details: AUTHENTICATION_FAILURE_MESSAGE });
         return;
       }
       const identity = `${caller.namespace}/${caller.serviceAccount}`;
+      const certSigner = metadataString(call.request, 'CertSigner');
       try {
         const request = call.request;
-        const csr = parseCsr(request.csr ?? '');
+        let csr: ParsedCsr;
+        try {
+          csr = parseCsr(request.csr ?? '');
+        } catch (err) {
+          metrics.csrParsingErrors.inc();
+          throw err;
+        }
         const ttlSeconds = resolveTtl(Number(request.validity_duration ?? 0), deps.ttl);
         const result = await deps.issuance().issue({
           caller,
           csr,
           csrPem: request.csr,
           ttlSeconds,
-          certSigner: metadataString(request, 'CertSigner'),
+          certSigner,
           requestId,
         });
         metrics.issued.inc({ signer: result.signer });
@@ -109,19 +143,18 @@ export function createCertificateHandler(deps: {
               `unexpected failure while signing: ${(err as Error)?.message}`,
               err,
             );
-        metrics.signErrors.inc({
-          error: error.code,
-          signer: metadataString(call.request, 'CertSigner') ?? '',
-        });
+        metrics.signErrors.inc({ error: error.code, signer: signerLabel(certSigner) });
+        const message = capCallerText(error.message, MESSAGE_LIMIT);
         log.warn('certificate refused', {
           requestId,
           clusterId,
           caller: identity,
+          certSigner: certSigner === undefined ? undefined : capCallerText(certSigner),
           outcome: 'refused',
           code: error.code,
-          reason: error.message,
+          reason: message,
         });
-        callback({ code: grpcStatusFor(error.kind), details: error.message });
+        callback({ code: grpcStatusFor(error.kind), details: message });
       }
     })();
     void deps.track(work);

@@ -2,13 +2,35 @@
 // plus meshca's own. One registry per server, so several servers can live in one test process.
 // Under `--workers N` the primary sums the workers' counters and histograms (prom-client's default
 // aggregator); a gauge says how it combines, since adding up expiry times would mean nothing.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// Label values come from configuration only (error codes, configured signer names, UNKNOWN_SIGNER),
+// never from what a caller sends, so no caller can grow the registry.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import type { SigningBundle } from '../ca/signing-bundle.js';
+
+/** The `signer` label of a request whose CertSigner names no signer this CA knows. */
+export const UNKNOWN_SIGNER = 'unknown';
+
+// Node's process metrics (CPU, memory, event loop, GC, handles) describe the process, not a server:
+// collected once per process and registered on each server's registry, so a process running
+// several servers (tests) keeps one set of GC observers and event-loop monitors, not one per server.
+let processMetrics: Metric[] | undefined;
+function nodeProcessMetrics(): Metric[] {
+  if (!processMetrics) {
+    const own = new Registry();
+    collectDefaultMetrics({ register: own });
+    processMetrics = own.getMetricsAsArray().flatMap(({ name }) => own.getSingleMetric(name) ?? []);
+  }
+  return processMetrics;
+}
 
 export interface CaMetrics {
   registry: Registry;
   csrCount: Counter;
   authFailures: Counter;
+  /** CSRs that could not be parsed (Istio's citadel_server_csr_parsing_err_count). */
+  csrParsingErrors: Counter;
+  /** Calls whose credentials name no usable workload identity (citadel_server_id_extraction_err_count). */
+  idExtractionErrors: Counter;
   signErrors: Counter<'error' | 'signer'>;
   issued: Counter<'signer'>;
   issuanceSeconds: Histogram;
@@ -22,6 +44,7 @@ export interface CaMetrics {
 
 export function createCaMetrics(): CaMetrics {
   const registry = new Registry();
+  for (const metric of nodeProcessMetrics()) registry.registerMetric(metric);
   let bundle: SigningBundle | undefined;
   const earliest = (certs: readonly { notAfter: Date }[]) =>
     Math.min(...certs.map((c) => c.notAfter.getTime())) / 1000;
@@ -88,9 +111,19 @@ export function createCaMetrics(): CaMetrics {
       help: 'Requests refused because the caller could not be authenticated.',
       registers: [registry],
     }),
+    csrParsingErrors: new Counter({
+      name: 'citadel_server_csr_parsing_err_count',
+      help: 'CSRs that could not be parsed.',
+      registers: [registry],
+    }),
+    idExtractionErrors: new Counter({
+      name: 'citadel_server_id_extraction_err_count',
+      help: "Requests refused because no workload identity could be read from the caller's credentials (also counted as authentication failures).",
+      registers: [registry],
+    }),
     signErrors: new Counter({
       name: 'citadel_server_csr_sign_err_count',
-      help: 'CSRs that could not be signed, by error code and signer.',
+      help: `CSRs that could not be signed, by error code and the signer asked for: a configured signer's name, "" when none was named, "${UNKNOWN_SIGNER}" for any other.`,
       labelNames: ['error', 'signer'],
       registers: [registry],
     }),

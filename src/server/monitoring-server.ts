@@ -1,6 +1,11 @@
 // The monitoring port: Prometheus /metrics, /healthz (the process is up) and /readyz (the CA can
 // sign now), like istiod's port 15014.
-import { type MetricsServer, type MetricsSource, startMetricsServer } from '../http/metrics-server.js';
+import {
+  type MetricsServer,
+  type MetricsServerLimits,
+  type MetricsSource,
+  startMetricsServer,
+} from '../http/metrics-server.js';
 
 /** Whether the CA can sign now: what /readyz answers. */
 export interface Readiness {
@@ -13,6 +18,8 @@ export function startMonitoringServer(opts: {
   port: number;
   registry: MetricsSource;
   ready: () => Readiness | Promise<Readiness>;
+  /** Connection bounds; the defaults suit a Prometheus scraper (tests shorten them). */
+  limits?: Partial<MetricsServerLimits>;
 }): Promise<MetricsServer> {
   return startMetricsServer({
     host: opts.host,
@@ -28,5 +35,6 @@ export function startMonitoringServer(opts: {
       },
     },
     notFound: 'not found: try /metrics, /healthz or /readyz',
+    limits: opts.limits,
   });
 }
