@@ -1,26 +1,38 @@
 // Files that must survive a crash: written to a temp file, fsynced, renamed into place, so a
-// reader sees the old content or the new, never half. Private keys get mode 0600.
-import { randomBytes } from 'node:crypto';
+// reader sees the old content or the new, never half. Private keys get mode 0600, in directories
+// made 0700; a full disk is reported as such (exit 3), not as a bug.
 import { constants } from 'node:fs';
-import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { diskFullError } from '../lib/disk-full.js';
+import {
+  makeDirectoriesExactly,
+  PRIVATE_DIRECTORY_MODE,
+  PUBLIC_DIRECTORY_MODE,
+} from '../lib/make-private-directory.js';
+import { releaseTemporaryName, temporaryName } from './temporary-name.js';
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PUBLIC_FILE_MODE = 0o644;
 
-async function writeTemp(path: string, data: string | Uint8Array, mode: number): Promise<string> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+/** A directory made to hold a file others may not read is closed to them too. */
+function directoryModeFor(fileMode: number): number {
+  return (fileMode & 0o077) === 0 ? PRIVATE_DIRECTORY_MODE : PUBLIC_DIRECTORY_MODE;
+}
+
+async function writeTemp(temp: string, data: string | Uint8Array, mode: number): Promise<void> {
+  await makeDirectoriesExactly(dirname(temp), directoryModeFor(mode));
   const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     await handle.writeFile(data);
     await handle.chmod(mode); // the umask may have narrowed or widened what open() set
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {}); // half a key must not stay behind (a full disk, say)
+    throw err;
   }
-  return temp;
+  await handle.close();
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -32,20 +44,34 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Runs one write with a fresh temp name beside `path`, mapping a full disk to an error naming `path`. */
+async function withTemp<T>(path: string, write: (temp: string) => Promise<T>): Promise<T> {
+  const name = temporaryName(basename(path));
+  try {
+    return await write(join(dirname(path), name));
+  } catch (err) {
+    throw diskFullError(err, path) ?? err;
+  } finally {
+    releaseTemporaryName(name);
+  }
+}
+
 /** Replaces `path` atomically with `data`. */
-export async function writeFileAtomic(
+export function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   mode = PUBLIC_FILE_MODE,
 ): Promise<void> {
-  const temp = await writeTemp(path, data, mode);
-  try {
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => {});
-    throw err;
-  }
-  await syncDir(dirname(path));
+  return withTemp(path, async (temp) => {
+    await writeTemp(temp, data, mode);
+    try {
+      await rename(temp, path);
+    } catch (err) {
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
+    await syncDir(dirname(path));
+  });
 }
 
 /**
@@ -53,20 +79,22 @@ export async function writeFileAtomic(
  * nothing) when another writer got there first. Two processes racing to create the same file
  * therefore agree on one content.
  */
-export async function createFileExclusive(
+export function createFileExclusive(
   path: string,
   data: string | Uint8Array,
   mode = PUBLIC_FILE_MODE,
 ): Promise<boolean> {
-  const temp = await writeTemp(path, data, mode);
-  try {
-    await link(temp, path); // link() fails with EEXIST instead of replacing, unlike rename()
-    await syncDir(dirname(path));
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await unlink(temp).catch(() => {});
-  }
+  return withTemp(path, async (temp) => {
+    await writeTemp(temp, data, mode);
+    try {
+      await link(temp, path); // link() fails with EEXIST instead of replacing, unlike rename()
+      await syncDir(dirname(path));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await unlink(temp).catch(() => {});
+    }
+  });
 }

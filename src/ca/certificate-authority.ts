@@ -25,12 +25,15 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
   #watch: DirectoryWatch | undefined;
   #reloading: Promise<boolean> | undefined;
   readonly created: boolean;
+  /** What an interrupted earlier run left in the self-signed CA's directory, removed on open (to log). */
+  readonly removedLeftovers: readonly string[];
 
-  private constructor(mode: CaMode, bundle: SigningBundle, created: boolean) {
+  private constructor(mode: CaMode, bundle: SigningBundle, created: boolean, removed: string[] = []) {
     super();
     this.mode = mode;
     this.#bundle = bundle;
     this.created = created;
+    this.removedLeftovers = Object.freeze(removed);
   }
 
   /** Loads the bundle for `mode` (creating the self-signed root on first start); throws if it is not usable. */
@@ -38,8 +41,8 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
     if (mode.kind === 'plugged') {
       return new CertificateAuthority(mode, await loadBundleFromDir(mode.dir, { now }), false);
     }
-    const { bundle, created } = await loadOrCreateSelfSignedCa({ ...mode, now });
-    return new CertificateAuthority(mode, bundle, created);
+    const { bundle, created, removed } = await loadOrCreateSelfSignedCa({ ...mode, now });
+    return new CertificateAuthority(mode, bundle, created, removed);
   }
 
   /** The bundle to sign with; a request reads it once. */

@@ -1,14 +1,17 @@
 // The embedded default CA (Istio's istio-ca-secret): a self-signed root made once in
 // <data-dir>/ca and reused on every restart. Several processes starting at once agree on one root.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { diskFullError } from '../lib/disk-full.js';
+import { makePrivateDirectory } from '../lib/make-private-directory.js';
 import { createRootCertificate } from '../pki/create-root-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../pki/keys.js';
 import type { KeyType } from '../pki/types.js';
 import { PRIVATE_FILE_MODE, writeFileAtomic } from './atomic-file.js';
 import { ISTIO_FILES, loadBundleFromDir } from './read-bundle-files.js';
+import { removeInterruptedWrites } from './remove-interrupted-writes.js';
 import type { SigningBundle } from './signing-bundle.js';
+import { releaseTemporaryName, temporaryName } from './temporary-name.js';
 
 export interface SelfSignedCaOptions {
   /** `<data-dir>/ca` */
@@ -30,19 +33,33 @@ async function hasBundle(dir: string): Promise<boolean> {
 }
 
 /**
+ * Removes what an interrupted creation or write left: temp directories beside `dir` (which may hold
+ * a key) and temp files inside it. Returns the paths removed.
+ */
+export async function removeSelfSignedCaLeftovers(dir: string): Promise<string[]> {
+  return [
+    ...(await removeInterruptedWrites(dirname(dir), { dirs: [basename(dir)] })),
+    ...(await removeInterruptedWrites(dir, { files: Object.values(ISTIO_FILES) })),
+  ];
+}
+
+/**
  * Loads the self-signed CA in `dir`, creating it first when absent. Creation happens in a private
  * temp directory renamed into place: rename() of a directory fails when the target already exists
  * with content, so of two racing processes exactly one wins and the other loads the winner's root.
+ * Leftovers of an earlier, interrupted run are removed first (`removed`).
  */
 export async function loadOrCreateSelfSignedCa(
   opts: SelfSignedCaOptions,
-): Promise<{ bundle: SigningBundle; created: boolean }> {
+): Promise<{ bundle: SigningBundle; created: boolean; removed: string[] }> {
   let created = false;
+  const removed = await removeSelfSignedCaLeftovers(opts.dir);
   if (!(await hasBundle(opts.dir))) {
     const parent = dirname(opts.dir);
-    await mkdir(parent, { recursive: true });
-    const temp = join(parent, `.ca-${randomBytes(6).toString('hex')}.tmp`);
+    const tempName = temporaryName(basename(opts.dir));
+    const temp = join(parent, tempName);
     try {
+      await makePrivateDirectory(temp);
       const key = await generateKey(opts.keyType);
       const root = await createRootCertificate({
         key,
@@ -60,11 +77,12 @@ export async function loadOrCreateSelfSignedCa(
       created = true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw diskFullError(err, opts.dir) ?? err;
     } finally {
       await rm(temp, { recursive: true, force: true });
+      releaseTemporaryName(tempName);
     }
   }
   const bundle = await loadBundleFromDir(opts.dir, { now: opts.now, source: 'self-signed' });
-  return { bundle, created };
+  return { bundle, created, removed };
 }

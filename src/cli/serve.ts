@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CaMode } from '../ca/certificate-authority.js';
+import { prepareDataDirectory } from '../ca/prepare-data-directory.js';
 import { configError, invalidInput } from '../errors.js';
 import { parseJwtRules } from '../identity/parse-jwt-rules.js';
 import type { TrustedIssuer } from '../identity/token-verifier.js';
@@ -260,6 +261,8 @@ export async function runServe(argv: string[], ctx: CliContext): Promise<number>
     { flag: '--listen', ...settings.listen },
     ...(monitoring ? [{ flag: '--monitoring', ...monitoring }] : []),
   ]);
+  // Once, in this process (workers return above): leftovers of interrupted writes go, loose modes are warned about.
+  await prepareDataDirectory({ dataDir: settings.dataDir, ca: settings.ca, log });
   const server =
     workers > 1
       ? await startServeCluster({ workers, settings: workerSettings, monitoring, log })

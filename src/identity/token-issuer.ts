@@ -11,6 +11,8 @@ import {
   writeFileAtomic,
 } from '../ca/atomic-file.js';
 import { configError, invalidInput, isMeshcaError, type MeshcaError } from '../errors.js';
+import { diskFullError } from '../lib/disk-full.js';
+import { makePrivateDirectory } from '../lib/make-private-directory.js';
 import { describeKey, encodePrivateKeyPem, generateKey, publicKeyOf, readPrivateKey } from '../pki/keys.js';
 import { quoteForMessage, validateServiceAccountName } from './kubernetes-names.js';
 import { ISTIO_CA_AUDIENCE } from './token-verifier.js';
@@ -152,13 +154,14 @@ export async function loadOrCreateTokenIssuer(
   let key: KeyObject;
   let publicJwk: JWK;
   try {
+    await makePrivateDirectory(dir);
     key = parseIssuerKey(await loadOrCreateKeyPem(keyPath), keyPath);
     publicJwk = await publicJwkOf(key);
     const jwksText = `${JSON.stringify({ keys: [publicJwk] }, null, 2)}\n`;
     if ((await readIfExists(jwksPath)) !== jwksText)
       await writeFileAtomic(jwksPath, jwksText, PUBLIC_FILE_MODE);
   } catch (err) {
-    throw isMeshcaError(err) ? err : ioError(dir, err);
+    throw isMeshcaError(err) ? err : (diskFullError(err, dir) ?? ioError(dir, err));
   }
   const kid = publicJwk.kid!;
 

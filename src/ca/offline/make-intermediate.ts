@@ -3,8 +3,9 @@
 // --csr-only it stops at the key and CSR, for a root kept on another machine.
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { configError } from '../../errors.js';
+import { makePrivateDirectory } from '../../lib/make-private-directory.js';
 import { buildCaCsr } from '../../pki/build-ca-csr.js';
 import { createIntermediateCertificate } from '../../pki/create-intermediate-certificate.js';
 import { encodePrivateKeyPem, generateKey, publicKeyOf } from '../../pki/keys.js';
@@ -41,6 +42,7 @@ async function writeKeyConfAndCsr(
   profile: IntermediateProfile,
 ): Promise<void> {
   const csr = await buildCaCsr({ key, subject, dnsNames: profile.sanDns, isCa: true });
+  await makePrivateDirectory(dirname(path(INTERMEDIATE_FILES.key)));
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 4096;
   const md = profile.keyType === 'ec-p384' ? 'sha384' : 'sha256';
   await writeFileAtomic(path(INTERMEDIATE_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);

@@ -1,6 +1,7 @@
 // `meshca certs root-ca`: Istio's Makefile target of the same name — a root CA key, certificate,
 // the CSR it was made from, and an OpenSSL config describing the profile.
 import { join } from 'node:path';
+import { makePrivateDirectory } from '../../lib/make-private-directory.js';
 import { buildCaCsr } from '../../pki/build-ca-csr.js';
 import { createRootCertificate } from '../../pki/create-root-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../../pki/keys.js';
@@ -18,6 +19,7 @@ export async function makeRootCa(opts: {
 }): Promise<{ certificate: CertificateInfo; files: string[] }> {
   const path = (name: string) => join(opts.dir, name);
   await refuseOverwrite([path(ROOT_FILES.key), path(ROOT_FILES.cert)], opts.force ?? false);
+  await makePrivateDirectory(opts.dir);
   const key = await generateKey(opts.profile.keyType);
   const csr = await buildCaCsr({ key, subject: opts.profile.subject, isCa: true });
   const certificate = await createRootCertificate({

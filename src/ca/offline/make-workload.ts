@@ -2,6 +2,7 @@
 // SPIFFE certificate signed by the namespace's intermediate, made first from the root if absent.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makePrivateDirectory } from '../../lib/make-private-directory.js';
 import { buildWorkloadCsr } from '../../pki/build-workload-csr.js';
 import { issueWorkloadCertificate } from '../../pki/issue-workload-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../../pki/keys.js';
@@ -57,6 +58,7 @@ export async function makeWorkload(opts: {
     now: opts.now,
   });
   const rootPem = await readFile(path(INTERMEDIATE_FILES.root), 'utf8');
+  await makePrivateDirectory(out);
   await writeFileAtomic(path(WORKLOAD_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
   await writeFileAtomic(path(WORKLOAD_FILES.cert), leaf.pem);
   await writeFileAtomic(path(WORKLOAD_FILES.chain), leaf.pem + issuer.certificate.pem + rootPem);

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { configError, isMeshcaError } from '../../errors.js';
+import { makePrivateDirectory } from '../../lib/make-private-directory.js';
 import { signIntermediateCsr } from '../../pki/sign-intermediate-csr.js';
 import type { CertificateInfo } from '../../pki/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
@@ -52,6 +53,8 @@ export async function signIntermediate(opts: {
     if (isMeshcaError(err)) throw configError('CERTS_BAD_CSR', `${opts.csr}: ${err.message}`, err);
     throw err;
   }
+  // The folder receives the intermediate's key next (by hand), so it is made private.
+  await makePrivateDirectory(out);
   await writeFileAtomic(path(INTERMEDIATE_FILES.cert), certificate.pem);
   await writeFileAtomic(path(INTERMEDIATE_FILES.chain), certificate.pem + issuer.certificate.pem);
   await writeFileAtomic(path(INTERMEDIATE_FILES.root), issuer.certificate.pem);
