@@ -11,7 +11,7 @@ import { removeSelfSignedCaLeftovers } from './self-signed-ca.js';
 
 /**
  * The embedded token issuer's folder and files (identity/token-issuer.ts); named here because ca/
- * may not import identity/. The data directory's layout is in DESIGN.md.
+ * may not import identity/. The data directory's layout is in docs/architecture.md.
  */
 const ISSUER = { dir: 'issuer', key: 'key.pem', jwks: 'jwks.json' } as const;
 const CA_KEYS = [ISTIO_FILES.key, TLS_FILES.key];

@@ -1,5 +1,5 @@
 // Istio's own published sample certificates (samples/certs, copied unchanged into
-// ../shared/istio-samples-certs, see its MANIFEST.txt): meshca loads them as plugged-in bundles,
+// test/fixtures/istio-samples-certs, see its MANIFEST.txt): meshca loads them as plugged-in bundles,
 // `meshca certs verify` accepts every sample chain openssl accepts, and the one upstream pair whose
 // key does not match its certificate is refused as such.
 import assert from 'node:assert/strict';
