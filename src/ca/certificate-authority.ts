@@ -17,6 +17,8 @@ export interface CaEvents {
   bundle: [{ bundle: SigningBundle; previous: SigningBundle; rootChanged: boolean }];
   /** A reload was refused; the last good bundle keeps serving. */
   'reload-failed': [{ error: MeshcaError; dir: string }];
+  /** A reload found a valid bundle identical to the one in service (e.g. a bad change reverted). */
+  'reload-unchanged': [{ dir: string }];
 }
 
 export class CertificateAuthority extends EventEmitter<CaEvents> {
@@ -64,6 +66,7 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
           next.fingerprint === previous.fingerprint &&
           next.issuer.certificate.fingerprint256 === previous.issuer.certificate.fingerprint256
         ) {
+          this.emit('reload-unchanged', { dir: this.mode.dir });
           return false;
         }
         this.#bundle = next;

@@ -212,7 +212,22 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       });
     for (const warning of next.warnings) log.warn(warning, { event: 'ca-expiry-warning' });
   });
+  // After a refused reload, the next good one says so: the operator's fix has worked.
+  let reloadFailing = false;
+  const recovered = (dir: string, changed: boolean) => {
+    if (!reloadFailing) return;
+    reloadFailing = false;
+    log.info(
+      changed
+        ? 'CA bundle reload recovered: the fixed bundle is in service'
+        : 'CA bundle reload recovered: the directory is valid again (the bundle in service is unchanged)',
+      { event: 'ca-reload-recovered', dir, changed },
+    );
+  };
+  ca.on('reload-unchanged', ({ dir }) => recovered(dir, false));
+  ca.on('bundle', () => recovered(opts.ca.dir, true));
   ca.on('reload-failed', ({ error, dir }) => {
+    reloadFailing = true;
     metrics.reloadFailures.inc();
     log.error('CA bundle reload refused; the last good bundle keeps serving', {
       event: 'ca-reload-failed',

@@ -276,6 +276,11 @@ describe('plugged-in CA made by meshca certs', () => {
     assert.match(String(failed?.reason), /key does not match certificate/);
     const stillGood = await ca.client().createCertificate({ csrPem, token });
     assert.equal(parseCertificates(stillGood[1]!)[0]!.serialHex, before);
+    // The operator puts the good key back: the reload recovers, and says so.
+    await copyFile(join(dir, 'good-key.pem'), join(cluster, 'ca-key.pem'));
+    assert.equal(await ca.server.reload(), false, 'the bundle in service is unchanged');
+    const recovered = ca.logs.find((l) => l.event === 'ca-reload-recovered');
+    assert.equal(recovered?.changed, false);
     // New good: another intermediate from the same root.
     await makeIntermediate({ rootDir: dir, cluster: 'cluster1', profile: DEFAULT_INTERMEDIATE, force: true });
     await waitFor(() => ca.server.ca.bundle.issuer.certificate.serialHex !== before);
