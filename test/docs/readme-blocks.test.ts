@@ -110,8 +110,11 @@ describe('README code blocks, run as written', { timeout: 240_000 }, () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let text = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => (text += c));
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (text += c));
+    const collect = (c: string) => {
+      text += c;
+    };
+    child.stdout!.setEncoding('utf8').on('data', collect);
+    child.stderr!.setEncoding('utf8').on('data', collect);
     const entry = { command, child, output: () => text };
     running.push(entry);
     await waitFor(
