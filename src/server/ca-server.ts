@@ -288,6 +288,14 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       : { ok: false, reason: `signing certificate expired at ${cert.notAfter.toISOString()}` };
   };
   let monitoring: Awaited<ReturnType<typeof startMonitoringServer>> | undefined;
+  /** Everything besides the gRPC listener and the monitoring port: watchers, signers, timers. */
+  const releaseAll = async () => {
+    ca.close();
+    tokens.close();
+    meshWatch?.close();
+    await signers.close();
+    serving.close();
+  };
   try {
     monitoring = opts.monitoring
       ? await startMonitoringServer({ ...opts.monitoring, registry: metrics.registry, ready: readiness })
@@ -295,11 +303,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   } catch (err) {
     // Half-started is worse than not started: release everything so the process can exit.
     server.forceShutdown();
-    ca.close();
-    tokens.close();
-    meshWatch?.close();
-    await signers.close();
-    serving.close();
+    await releaseAll();
     throw listenFailed({ flag: '--monitoring', ...opts.monitoring! }, err as NodeJS.ErrnoException);
   }
   log.info(opts.servingMessage ?? 'meshca CA serving', {
@@ -337,11 +341,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
         });
         server.forceShutdown();
       }
-      ca.close();
-      tokens.close();
-      meshWatch?.close();
-      await signers.close();
-      serving.close();
+      await releaseAll();
       await monitoring?.close();
     },
   };

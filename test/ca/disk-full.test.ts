@@ -2,8 +2,7 @@
 // ENOSPC and EDQUOT into a 'config' error (exit 3) saying where, and leaves no temp file behind.
 // The writes run against a real full file system: a 64 KiB tmpfs filled to the brim.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFileExclusive, PRIVATE_FILE_MODE, writeFileAtomic } from '../../src/ca/atomic-file.js';
@@ -14,7 +13,7 @@ import { exitCodeFor } from '../../src/cli/main.js';
 import { configError, isMeshcaError } from '../../src/errors.js';
 import { loadOrCreateTokenIssuer } from '../../src/identity/token-issuer.js';
 import { DISK_FULL_CODE, diskFullError } from '../../src/lib/disk-full.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { type FullFileSystem, mountFullFileSystem } from '../support/full-file-system.js';
 
 const errno = (code: string) => Object.assign(new Error(`${code}: something, write`), { code });
 
@@ -62,36 +61,16 @@ describe('diskFullError', () => {
 });
 
 describe('writes on a full file system', () => {
-  let tmp: TempDir;
+  let fs: FullFileSystem;
   let full: string;
-  let mounted = false;
-  let refused = '';
   before(() => {
-    tmp = makeTempDir('meshca-full-');
-    full = tmp.file('tmpfs');
-    mkdirSync(full);
-    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', full], {
-      encoding: 'utf8',
-    });
-    mounted = r.status === 0;
-    if (!mounted) {
-      refused = `mount -t tmpfs refused (${r.stderr || r.error?.message}): needs root`;
-      return;
-    }
-    try {
-      writeFileSync(join(full, 'filler'), Buffer.alloc(256 * 1024));
-      assert.fail('a 64 KiB tmpfs took 256 KiB');
-    } catch (err) {
-      assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
-    }
+    fs = mountFullFileSystem('meshca-full-');
+    full = fs.path;
   });
-  after(() => {
-    if (mounted) spawnSync('umount', ['-l', full]);
-    tmp?.remove();
-  });
+  after(() => fs?.remove());
 
   it('writeFileAtomic and createFileExclusive: FS_NO_SPACE naming the file, no temp file left', async (t) => {
-    if (!mounted) return t.skip(refused);
+    if (fs.refused) return t.skip(fs.refused);
     const dir = join(full, 'atomic');
     await assert.rejects(
       writeFileAtomic(join(dir, 'ca-key.pem'), 'x'.repeat(8192), PRIVATE_FILE_MODE),
@@ -105,7 +84,7 @@ describe('writes on a full file system', () => {
   });
 
   it('the self-signed CA names its directory and leaves no temp directory', async (t) => {
-    if (!mounted) return t.skip(refused);
+    if (fs.refused) return t.skip(fs.refused);
     const data = join(full, 'data');
     await assert.rejects(
       loadOrCreateSelfSignedCa({ dir: join(data, 'ca'), trustDomain: 'td', keyType: 'ec-p256' }),
@@ -115,7 +94,7 @@ describe('writes on a full file system', () => {
   });
 
   it('the token issuer and meshca certs root-ca name the key file', async (t) => {
-    if (!mounted) return t.skip(refused);
+    if (fs.refused) return t.skip(fs.refused);
     const issuer = join(full, 'data2', 'issuer');
     await assert.rejects(loadOrCreateTokenIssuer(issuer), assertNoSpace(join(issuer, 'key.pem')));
     const root = join(full, 'root');

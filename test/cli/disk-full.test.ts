@@ -2,46 +2,26 @@
 // test; the tests run as root) exits 3, "bad configuration", with "no space left on PATH", never
 // 70, "a bug", with a stack trace. Needs `npm run build`.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runMeshca } from '../support/cli.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { type FullFileSystem, mountFullFileSystem } from '../support/full-file-system.js';
 
 const noSpace = (command: string, where: string) =>
   `meshca ${command}: no space left on ${where}: the file system is full (ENOSPC); free some space there or use another directory, then run meshca again\n`;
 
 describe('meshca on a full disk', () => {
-  let tmp: TempDir;
+  let fs: FullFileSystem;
   let full: string;
-  let mounted = false;
-  let refused = '';
   before(() => {
-    tmp = makeTempDir('meshca-cli-full-');
-    full = tmp.file('tmpfs');
-    mkdirSync(full);
-    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', full], {
-      encoding: 'utf8',
-    });
-    mounted = r.status === 0;
-    if (!mounted) {
-      refused = `mount -t tmpfs refused (${r.stderr || r.error?.message}): needs root`;
-      return;
-    }
-    try {
-      writeFileSync(join(full, 'filler'), Buffer.alloc(256 * 1024));
-    } catch (err) {
-      assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
-    }
+    fs = mountFullFileSystem('meshca-cli-full-');
+    full = fs.path;
   });
-  after(() => {
-    if (mounted) spawnSync('umount', ['-l', full]);
-    tmp?.remove();
-  });
+  after(() => fs?.remove());
 
   it('serve exits 3 naming the CA directory', async (t) => {
-    if (!mounted) return t.skip(refused);
+    if (fs.refused) return t.skip(fs.refused);
     const data = join(full, 'serve');
     const r = await runMeshca([
       'serve',
@@ -58,7 +38,7 @@ describe('meshca on a full disk', () => {
   });
 
   it('token exits 3 naming the issuer key', async (t) => {
-    if (!mounted) return t.skip(refused);
+    if (fs.refused) return t.skip(fs.refused);
     const data = join(full, 'token');
     const r = await runMeshca(['token', '-n', 'foo', '--service-account', 'sleep', '--data-dir', data]);
     assert.equal(r.stderr, noSpace('token', join(data, 'issuer', 'key.pem')));
@@ -67,7 +47,7 @@ describe('meshca on a full disk', () => {
   });
 
   it('certs root-ca exits 3 naming the root key', async (t) => {
-    if (!mounted) return t.skip(refused);
+    if (fs.refused) return t.skip(fs.refused);
     const dir = join(full, 'root');
     const r = await runMeshca(['certs', 'root-ca', '-d', dir]);
     assert.equal(r.stderr, noSpace('certs', join(dir, 'root-key.pem')));
