@@ -17,8 +17,21 @@ export function isDns1123Subdomain(value: string): boolean {
 
 /** Shows a value from outside in a message: quoted, so blanks and control characters are visible, and short. */
 export function quoteForMessage(value: unknown): string {
-  const text = typeof value === 'string' ? value : String(JSON.stringify(value));
-  return JSON.stringify(capCallerText(text, 100));
+  return JSON.stringify(capCallerText(textOf(value), 100));
+}
+
+/**
+ * A claim or header value as text. JSON.stringify recurses, so a token's `[[[[…]]]]` nested some
+ * thousands deep (a few kilobytes, unsigned: `alg` and `iss` are quoted before any signature check)
+ * overflows the stack; such a value is shown by its outer shape instead.
+ */
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return String(JSON.stringify(value));
+  } catch {
+    return Array.isArray(value) ? '[… nested too deep to show]' : '{… nested too deep to show}';
+  }
 }
 
 /** Throws IDENTITY_SERVICE_ACCOUNT_INVALID naming the offending part when either name breaks its rule. */

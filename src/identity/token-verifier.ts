@@ -63,10 +63,11 @@ interface IssuerEntry {
 // Every refusal is 'unauthenticated'; the code says which check failed.
 const refuse = unauthenticated;
 
-const iso = (seconds: unknown) =>
-  typeof seconds === 'number' && Number.isFinite(seconds)
-    ? new Date(seconds * 1000).toISOString()
-    : quoteForMessage(seconds);
+/** A NumericDate as ISO text; one past Date's range (±8.64e12 s, e.g. "nbf": 9007199254740991) is quoted as given. */
+const iso = (seconds: unknown) => {
+  const date = typeof seconds === 'number' ? new Date(seconds * 1000) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date.toISOString() : quoteForMessage(seconds);
+};
 
 const listOf = (values: readonly unknown[]) =>
   values.length === 0

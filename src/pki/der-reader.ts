@@ -116,10 +116,20 @@ export function encodingOf(buf: Uint8Array, node: DerNode): Buffer {
   return Buffer.from(buf.buffer, buf.byteOffset + node.start, node.end - node.start);
 }
 
+/** The longest OBJECT IDENTIFIER read: a 2.25 UUID OID takes 20 content bytes. */
+export const MAX_OID_BYTES = 256;
+
 /** An OBJECT IDENTIFIER's dotted form. */
 export function readOid(buf: Uint8Array, node: DerNode): string {
   expectTag(node, TAG.OID, 'OBJECT IDENTIFIER');
   if (node.length === 0) throw malformed(`empty OBJECT IDENTIFIER at offset ${node.start}`);
+  // Reading an arc is quadratic in its length (a BigInt grows by 7 bits per byte), so a
+  // megabyte-long one would stall the event loop; real OIDs, UUID ones included, are far shorter.
+  if (node.length > MAX_OID_BYTES) {
+    throw malformed(
+      `OBJECT IDENTIFIER at offset ${node.start} is ${node.length} bytes long; meshca reads at most ${MAX_OID_BYTES}`,
+    );
+  }
   const arcs: string[] = [];
   let arc = 0n;
   let first = true;

@@ -3,8 +3,61 @@
 import { invalidInput } from '../errors.js';
 import type { PemBlock } from './types.js';
 
-const BLOCK = /-----BEGIN ([A-Z0-9 #-]+)-----([\s\S]*?)-----END ([A-Z0-9 #-]+)-----/g;
+const BEGIN = '-----BEGIN ';
+const END = '-----END ';
+const DASHES = '-----';
 const BASE64_BODY = /^[A-Za-z0-9+/=\s]*$/;
+
+/** A character of a PEM label as meshca reads it: A-Z, 0-9, space, "#", "-". */
+function isLabelChar(code: number): boolean {
+  return (
+    (code >= 0x41 && code <= 0x5a) ||
+    (code >= 0x30 && code <= 0x39) ||
+    code === 0x20 ||
+    code === 0x23 ||
+    code === 0x2d
+  );
+}
+
+/**
+ * The label that starts at `from` and ends at the first "-----" (RFC 7468 labels hold no "--"), and
+ * where the closing dashes end; undefined when no dashes close it. It reads label characters only,
+ * so every scan is linear: the regular expression that did this backtracked in cubic time on a
+ * few kilobytes of "-----BEGIN A-----" repeated, which a CSR field can carry.
+ */
+function readLabel(text: string, from: number): { label: string; next: number } | undefined {
+  for (let i = from; i < text.length && isLabelChar(text.charCodeAt(i)); i++) {
+    if (!text.startsWith(DASHES, i)) continue;
+    return i === from ? undefined : { label: text.slice(from, i), next: i + DASHES.length };
+  }
+  return undefined;
+}
+
+/** The next block from `at`: its two labels, its body, and where it ends; undefined when none closes. */
+function nextBlock(
+  text: string,
+  at: number,
+): { type: string; endType: string; body: string; next: number } | undefined {
+  for (let begin = text.indexOf(BEGIN, at); begin !== -1; begin = text.indexOf(BEGIN, begin + 1)) {
+    const header = readLabel(text, begin + BEGIN.length);
+    if (!header) continue;
+    // The body runs to the first well-formed END line.
+    for (let end = text.indexOf(END, header.next); end !== -1; end = text.indexOf(END, end + 1)) {
+      const footer = readLabel(text, end + END.length);
+      if (footer) {
+        return {
+          type: header.label,
+          endType: footer.label,
+          body: text.slice(header.next, end),
+          next: footer.next,
+        };
+      }
+    }
+    // No END line closes this block, so none can close a later one either.
+    return undefined;
+  }
+  return undefined;
+}
 
 /**
  * Every PEM block in `text`, in order. Text outside blocks (OpenSSL's `subject=` lines, comments)
@@ -12,8 +65,8 @@ const BASE64_BODY = /^[A-Za-z0-9+/=\s]*$/;
  */
 export function decodePem(text: string, source = 'input'): PemBlock[] {
   const blocks: PemBlock[] = [];
-  for (const match of text.matchAll(BLOCK)) {
-    const [, type, body, endType] = match as unknown as [string, string, string, string];
+  for (let block = nextBlock(text, 0); block; block = nextBlock(text, block.next)) {
+    const { type, body, endType } = block;
     if (type !== endType) {
       throw invalidInput(
         'PKI_PEM_MALFORMED',
