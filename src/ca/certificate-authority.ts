@@ -10,7 +10,7 @@ import { type DirectoryWatch, watchDirectory } from './watch-directory.js';
 
 export type CaMode =
   | { kind: 'plugged'; dir: string }
-  | { kind: 'self-signed'; dir: string; trustDomain: string; keyType: KeyType };
+  | { kind: 'self-signed'; dir: string; trustDomain: string; keyType: KeyType; days?: number };
 
 export interface CaEvents {
   /** A new bundle is in service; `previous` is the one it replaced. `rootChanged` when the trust bundle differs. */

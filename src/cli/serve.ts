@@ -100,6 +100,8 @@ export interface ServeSettings {
   mesh?: { path: string; initial: MeshConfigResult; dataDir: string };
   /** Changes to the connection limits (--limit, MESHCA_LIMITS); the defaults for the rest. */
   limits: Partial<ConnectionLimits>;
+  /** Self-signed root renewal (Istio's CITADEL_SELF_SIGNED_* variables). */
+  rootRenewal: { gracePercent: number; days: number; checkIntervalMs: number };
 }
 
 /** Every serve setting, resolved and checked together; throws one error listing every problem. */
@@ -146,6 +148,23 @@ export async function resolveServeSettings(
       ),
     'ec-p256',
   );
+  // Istio's names for the self-signed root's lifetime and its renewal.
+  const rootTtl = pick(undefined, env, 'CITADEL_SELF_SIGNED_CA_CERT_TTL', '87600h');
+  const rootDays = Math.max(
+    1,
+    Math.round(
+      problems.try(() => parseDurationSeconds(rootTtl.value, rootTtl.source), 87600 * 3600) / 86_400,
+    ),
+  );
+  const graceText = pick(undefined, env, 'CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE', '20').value;
+  const gracePercent = Number(graceText);
+  if (!/^\d+(\.\d+)?$/.test(graceText) || gracePercent <= 0 || gracePercent >= 100)
+    problems.add(
+      `CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE "${graceText}": give a percentage between 0 and 100 (Istio's default 20)`,
+    );
+  const checkText = pick(undefined, env, 'CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL', '1h');
+  const checkIntervalMs =
+    problems.try(() => parseDurationSeconds(checkText.value, checkText.source), 3600) * 1000;
   const cacertsFlag = pickOptional(str(values.cacerts), env, 'MESHCA_CACERTS');
   let ca: CaMode;
   let cacertsProblem: string | undefined;
@@ -159,7 +178,7 @@ export async function resolveServeSettings(
   } else if (existsSync(join(dataDir, 'cacerts'))) {
     ca = { kind: 'plugged', dir: join(dataDir, 'cacerts') };
   } else {
-    ca = { kind: 'self-signed', dir: join(dataDir, 'ca'), trustDomain, keyType };
+    ca = { kind: 'self-signed', dir: join(dataDir, 'ca'), trustDomain, keyType, days: rootDays };
   }
   const duration = (flag: string, envName: string, fallback: string) => {
     const { value, source } = pick(str(values[flag]), env, envName, fallback);
@@ -230,6 +249,7 @@ export async function resolveServeSettings(
     workers,
     mesh,
     limits,
+    rootRenewal: { gracePercent, days: rootDays, checkIntervalMs },
   });
 }
 

@@ -43,3 +43,30 @@ export async function createRootCertificate(opts: CreateRootCertificateOptions):
     now: opts.now ?? new Date(),
   });
 }
+
+/**
+ * The same root again, for a longer life: same subject, same key (so every certificate it signed
+ * verifies against either version), a new serial and validity. Istio's self-signed root rotator
+ * does the same, which is why workloads holding only the old root notice nothing.
+ */
+export function renewRootCertificate(opts: {
+  key: KeyObject;
+  current: CertificateInfo;
+  days: number;
+  now?: Date;
+}): CertificateInfo {
+  const publicKey = publicKeyOf(opts.key);
+  return buildCaCertificate({
+    what: 'renewed root certificate',
+    subjectDer: opts.current.subjectDer,
+    spkiDer: publicKey.export({ type: 'spki', format: 'der' }),
+    issuerDer: opts.current.subjectDer,
+    signer: keyFromPrivateKey(opts.key),
+    verifyWith: opts.current.publicKey,
+    authorityKeyId: undefined,
+    pathLen: undefined,
+    dnsNames: [],
+    days: opts.days,
+    now: opts.now ?? new Date(),
+  });
+}

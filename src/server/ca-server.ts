@@ -5,6 +5,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { caServiceDefinition } from '../api/ca-service.js';
 import { type CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
+import {
+  DEFAULT_ROOT_RENEWAL,
+  type RootRenewalPolicy,
+  renewSelfSignedRootIfDue,
+} from '../ca/renew-self-signed-root.js';
 import { configError, unavailable } from '../errors.js';
 import { createReloadableTokenVerifier } from '../identity/reloadable-token-verifier.js';
 import type { TrustedIssuer } from '../identity/token-verifier.js';
@@ -70,6 +75,8 @@ export interface CaServerOptions {
   servingMessage?: string;
   /** What one client connection may hold (tests shorten them); the defaults otherwise. */
   limits?: Partial<ConnectionLimits>;
+  /** Self-signed mode: when to re-issue the root, and how often to look (default 20%, hourly). */
+  rootRenewal?: RootRenewalPolicy & { checkIntervalMs: number };
 }
 
 export interface CaServer {
@@ -237,6 +244,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     });
   });
   if (opts.ca.kind === 'plugged') ca.watch({ debounceMs: opts.reloadDebounceMs });
+  const renewal = opts.ca.kind === 'self-signed' ? watchRootRenewal(opts, ca, metrics, log) : undefined;
 
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -290,6 +298,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   let monitoring: Awaited<ReturnType<typeof startMonitoringServer>> | undefined;
   /** Everything besides the gRPC listener and the monitoring port: watchers, signers, timers. */
   const releaseAll = async () => {
+    renewal?.stop();
     ca.close();
     tokens.close();
     meshWatch?.close();
@@ -343,6 +352,52 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       }
       await releaseAll();
       await monitoring?.close();
+    },
+  };
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Self-signed mode: checks the root now and every `checkIntervalMs`, re-issues it with its key when
+ * less than `gracePercent` of its life is left, and reloads, so the new root signs and the trust bundle
+ * holds old and new (see ca/renew-self-signed-root.ts). A failure is logged and tried again later.
+ */
+function watchRootRenewal(
+  opts: CaServerOptions,
+  ca: CertificateAuthority,
+  metrics: ReturnType<typeof createCaMetrics>,
+  log: Logger,
+): { stop(): void } {
+  const policy = { ...DEFAULT_ROOT_RENEWAL, checkIntervalMs: HOUR_MS, ...opts.rootRenewal };
+  const check = async () => {
+    try {
+      const renewed = await renewSelfSignedRootIfDue(opts.ca.dir, policy);
+      if (!renewed) return;
+      metrics.rootRenewals.inc();
+      log.info('self-signed root renewed with its key: old and new roots are both in the trust bundle', {
+        event: 'root-renewed',
+        previousSerial: renewed.previousSerial,
+        previousNotAfter: renewed.previousNotAfter.toISOString(),
+        serial: renewed.serial,
+        notAfter: renewed.notAfter.toISOString(),
+        roots: renewed.roots,
+      });
+      await ca.reload();
+    } catch (err) {
+      log.error('self-signed root renewal failed; trying again at the next check', {
+        event: 'root-renewal-failed',
+        reason: (err as Error).message,
+      });
+    }
+  };
+  const first = check();
+  const timer = setInterval(() => void check(), policy.checkIntervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      void first;
     },
   };
 }

@@ -35,6 +35,7 @@ export interface CaMetrics {
   issued: Counter<'signer'>;
   issuanceSeconds: Histogram;
   reloadFailures: Counter;
+  rootRenewals: Counter;
   expiryWarning: Gauge;
   /** Points the expiry gauges at the bundle now in service. */
   trackBundle(bundle: SigningBundle): void;
@@ -142,6 +143,11 @@ export function createCaMetrics(): CaMetrics {
     reloadFailures: new Counter({
       name: 'meshca_ca_reload_failures_total',
       help: 'CA bundle reloads refused; the last good bundle kept serving.',
+      registers: [registry],
+    }),
+    rootRenewals: new Counter({
+      name: 'meshca_self_signed_root_renewals_total',
+      help: 'Times the self-signed root was re-issued with its key before it expired.',
       registers: [registry],
     }),
     expiryWarning,

@@ -41,4 +41,15 @@ describe('meshca serve --limit', () => {
     assert.equal(env.code, 2);
     assert.match(env.stderr, /MESHCA_LIMITS max-concurrent-streams=0: give a whole number of at least 1/);
   });
+
+  test("Istio's self-signed root variables are checked: a grace percentage outside 0–100 is exit 2", async () => {
+    const r = await runMeshca(['serve'], {
+      env: { CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE: '150' },
+    });
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE "150": give a percentage between 0 and 100/,
+    );
+  });
 });
