@@ -66,6 +66,8 @@ export interface Agent extends EventEmitter<AgentEvents> {
   current(): { serialHex: string; spiffeId: string; notAfter: Date } | undefined;
   /** Whether a valid certificate is in place, and why not. */
   health(): { ok: boolean; detail: string };
+  /** Whether a renewal (or a retry) is waiting to run, or a request is in flight: false once closed. */
+  renewalPending(): boolean;
   /** Stops renewing (cancelling a request in flight) and closes the status port. */
   close(): Promise<void>;
 }
@@ -122,6 +124,10 @@ class WorkloadAgent extends EventEmitter<AgentEvents> implements Agent {
 
   current() {
     return this.held;
+  }
+
+  renewalPending(): boolean {
+    return this.timer !== undefined || this.round !== undefined;
   }
 
   health(): { ok: boolean; detail: string } {

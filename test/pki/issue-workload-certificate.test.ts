@@ -303,18 +303,6 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
       'ca-unusable',
     );
   });
-
-  it('micro-check (not an assertion on speed): certs/s for 2,000 issuances with an EC P-256 CA', (t) => {
-    const csr = csrs.ec!;
-    const count = 2000;
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < count; i++)
-      issueWorkloadCertificate({ issuer: ca.intermediate, csr, spiffeId: SPIFFE_ID, ttlSeconds: 3600 });
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    t.diagnostic(
-      `issueWorkloadCertificate: ${Math.round(count / seconds)} certs/s (${count} in ${seconds.toFixed(2)} s, EC P-256 CA)`,
-    );
-  });
 });
 
 /** `Jan  2 03:04:05 2030 GMT`, as `openssl x509 -startdate` prints dates. */
