@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Agent, AgentOptions } from '../../src/agent/agent.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import type { CaServerFixture } from '../support/ca-server-fixture.js';
@@ -24,20 +23,7 @@ export function captureLog(): CapturedLog {
   };
 }
 
-/** Polls `probe` until it returns something truthy; fails naming `what` after the deadline. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  deadlineMs = 30_000,
-): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) assert.fail(`gave up after ${deadlineMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export { waitFor } from '../support/wait-for.js';
 
 export interface Workspace {
   tmp: TempDir;

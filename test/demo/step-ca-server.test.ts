@@ -1,7 +1,6 @@
 // src/demo/step-ca against a real step-ca: a hierarchy made by meshca's own offline CA functions,
 // one CSR signed through the JWK provisioner by the step-ca Signer, openssl as the judge of the chain.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +22,7 @@ import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
 import { parseCsr } from '../../src/pki/parse-csr.js';
 import type { Signer } from '../../src/ra/signer.js';
 import { createStepCaSigner } from '../../src/ra/step-ca-signer.js';
+import { opensslOk } from '../support/openssl.js';
 import { peerBinary } from '../support/peers.js';
 
 peerBinary('step-ca'); // built before any test starts (or this file fails saying why)
@@ -30,12 +30,6 @@ peerBinary('step-ca'); // built before any test starts (or this file fails sayin
 const SPIFFE_ID = 'spiffe://cluster.local/ns/demo/sa/sleep';
 const PASSWORD = 'demo password';
 const SIGNER = 'stepclusterissuers.certmanager.step.sm/demo';
-
-function openssl(args: string[]): string {
-  const run = spawnSync('openssl', args, { encoding: 'utf8' });
-  assert.equal(run.status, 0, `openssl ${args.join(' ')}: ${run.stderr}`);
-  return run.stdout;
-}
 
 describe('step-ca started from src/demo/step-ca', () => {
   let dir: string;
@@ -105,7 +99,7 @@ describe('step-ca started from src/demo/step-ca', () => {
     const untrusted = join(dir, 'untrusted.pem');
     writeFileSync(leafFile, chain[0]!);
     writeFileSync(untrusted, chain[1]!);
-    const verify = openssl([
+    const verify = opensslOk([
       'verify',
       '-x509_strict',
       '-CAfile',
@@ -117,7 +111,7 @@ describe('step-ca started from src/demo/step-ca', () => {
     assert.equal(verify, `${leafFile}: OK\n`);
     const ext = 'subjectAltName,extendedKeyUsage,basicConstraints';
     assert.equal(
-      openssl(['x509', '-in', leafFile, '-noout', '-subject', '-ext', ext]),
+      opensslOk(['x509', '-in', leafFile, '-noout', '-subject', '-ext', ext]),
       [
         'subject=',
         'X509v3 Extended Key Usage: ',

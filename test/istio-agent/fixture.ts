@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runMeshca } from '../support/meshca-process.js';
+import { opensslOk } from '../support/openssl.js';
 
 export interface WorkDir {
   path: string;
@@ -29,12 +30,8 @@ export function token(dataDir: string, namespace: string, serviceAccount: string
   return meshca(['token', '-n', namespace, '--service-account', serviceAccount, '--data-dir', dataDir]);
 }
 
-/** Runs `openssl args…` in `cwd`; resolves with stdout, failing the test on a non-zero exit. */
-export function openssl(args: string[], cwd: string): string {
-  const run = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
-  assert.equal(run.status, 0, `openssl ${args.join(' ')} failed:\n${run.stderr}`);
-  return run.stdout;
-}
+/** `openssl args…` in `cwd`, failing the test on a non-zero exit; resolves with stdout. */
+export const openssl = (args: string[], cwd: string): string => opensslOk(args, { cwd });
 
 /** `diff -s A B` as the seed task runs it: resolves with its output ("Files A and B are identical"). */
 export function diffS(a: string, b: string, cwd: string): string {

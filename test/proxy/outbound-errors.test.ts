@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
+import { freePort } from '../../src/demo/step-ca/free-port.js';
 import { fetchThrough } from '../../src/proxy/samples/sleep.js';
 import { type Sidecar, startSidecar } from '../../src/proxy/sidecar.js';
 import {
@@ -15,14 +16,6 @@ import { createMeshCa, issueWorkloadCert, makeTempDir, removeDir } from '../supp
 import { HTTPBIN_ID, makeWorkload, SLEEP_ID } from './fixture.js';
 
 const PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason:';
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 function listening(server: net.Server): Promise<number> {
   return new Promise((resolve) =>

@@ -1,7 +1,6 @@
 // The step-ca Signer against a real step-ca (built from Debian's smallstep sources) on 127.0.0.1,
-// with openssl as the judge of what it hands back. Skips only when Go cannot be installed here.
+// with openssl as the judge of what it hands back. step-ca comes from the peers harness (never skipped).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +14,7 @@ import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
 import { parseCsr } from '../../src/pki/parse-csr.js';
 import type { Signer, SignRequest } from '../../src/ra/signer.js';
 import { createStepCaSigner, type StepCaSignerOptions } from '../../src/ra/step-ca-signer.js';
+import { opensslOk } from '../support/openssl.js';
 import {
   opensslCertificate,
   opensslHierarchy,
@@ -35,12 +35,6 @@ function signRequest(spiffeId: string, ttlSeconds: number): SignRequest {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const csrPem = buildWorkloadCsr({ key: privateKey, uri: spiffeId });
   return { csrPem, csr: parseCsr(csrPem), spiffeId, ttlSeconds, requestId: 'test' };
-}
-
-function openssl(args: string[]): string {
-  const run = spawnSync('openssl', args, { encoding: 'utf8' });
-  assert.equal(run.status, 0, `openssl ${args.join(' ')}: ${run.stderr}`);
-  return run.stdout;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<MeshcaError> {
@@ -99,7 +93,7 @@ describe('step-ca signer', () => {
     writeFileSync(leafFile, chain[0]!);
     const untrusted = join(dir, `${name}-untrusted.pem`);
     writeFileSync(untrusted, chain.slice(1).join(''));
-    const verify = openssl([
+    const verify = opensslOk([
       'verify',
       '-x509_strict',
       '-CAfile',
@@ -109,7 +103,7 @@ describe('step-ca signer', () => {
       leafFile,
     ]);
     const ext = 'subjectAltName,keyUsage,extendedKeyUsage,basicConstraints';
-    const leafText = openssl(['x509', '-in', leafFile, '-noout', '-subject', '-ext', ext]);
+    const leafText = opensslOk(['x509', '-in', leafFile, '-noout', '-subject', '-ext', ext]);
     return { verify, leafText, leaf: new X509Certificate(chain[0]!) };
   }
 

@@ -21,6 +21,7 @@ import {
 import { makeIstioMakefileBundle } from '../support/istio-makefile-bundle.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
 import { makeTempDir, openssl, opensslOk } from '../support/openssl.js';
+import { waitFor } from '../support/wait-for.js';
 
 const SAMPLES = `${SAMPLES_DIR}/`;
 
@@ -283,19 +284,15 @@ describe('plugged-in CA made by meshca certs', () => {
     assert.equal(recovered?.changed, false);
     // New good: another intermediate from the same root.
     await makeIntermediate({ rootDir: dir, cluster: 'cluster1', profile: DEFAULT_INTERMEDIATE, force: true });
-    await waitFor(() => ca.server.ca.bundle.issuer.certificate.serialHex !== before);
+    await waitFor(
+      'the new intermediate in service',
+      () => ca.server.ca.bundle.issuer.certificate.serialHex !== before,
+      10_000,
+    );
     const renewed = await ca.client().createCertificate({ csrPem, token });
     assert.equal(x509Text(renewed[1]!), x509Text(await readText(join(cluster, 'ca-cert.pem'))));
   });
 });
-
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("plugged-in CA from Istio's sample certificates", () => {
   for (const set of ['', '-alt']) {

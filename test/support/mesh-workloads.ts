@@ -28,28 +28,9 @@ export async function meshcaOk(args: string[]): Promise<string> {
   return result.stdout;
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails naming `what`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = DEADLINE_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError ? ` (last error: ${(lastError as Error).message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await delay(250);
-  }
-}
+import { waitFor } from './wait-for.js';
+
+export { waitFor };
 
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

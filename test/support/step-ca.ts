@@ -1,13 +1,9 @@
-// A real smallstep step-ca for tests: the runtime (write ca.json with JWK/X5C provisioners, run on
-// 127.0.0.1, wait until healthy) lives in src/demo/step-ca and is re-exported here (the binary comes
-// from the peers harness); this file
-// adds the test-only helpers: certificates made by the openssl CLI and a relay that resets connections.
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { opensslOk } from './openssl.js';
 import { peerBinary } from './peers.js';
 
 export { freePort } from '../../src/demo/step-ca/free-port.js';
@@ -34,11 +30,6 @@ export interface TestCertificate {
   keyFile: string;
 }
 
-function openssl(args: string[]): void {
-  const run = spawnSync('openssl', args, { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`openssl ${args.join(' ')} failed:\n${run.stderr}`);
-}
-
 /**
  * An EC P-256 certificate made by the `openssl` CLI into `dir/<name>.crt|.key`: self-signed when
  * `issuer` is absent, else signed by it. `extensions` is an OpenSSL v3 extension section body.
@@ -59,14 +50,14 @@ export function opensslCertificate(opts: {
     string,
   ];
   writeFileSync(extFile, `[v3]\n${opts.extensions}\n`);
-  openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
-  openssl(['req', '-new', '-key', keyFile, '-subj', opts.subject, '-out', csrFile]);
+  opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
+  opensslOk(['req', '-new', '-key', keyFile, '-subj', opts.subject, '-out', csrFile]);
   const signWith = opts.issuer
     ? ['-CA', opts.issuer.certFile, '-CAkey', opts.issuer.keyFile]
     : ['-signkey', keyFile];
   const serial = `0x${randomBytes(12).toString('hex')}`;
   const days = String(opts.days ?? 30);
-  openssl(
+  opensslOk(
     ['x509', '-req', '-in', csrFile, ...signWith, '-set_serial', serial, '-days', days].concat([
       '-sha256',
       '-extfile',
