@@ -1,5 +1,9 @@
 // The one error type of meshca: every expected failure carries a stable code, a kind that
 // server/ maps to a gRPC status and cli/ to an exit code, and a message for the operator.
+// Codes and their kinds are listed once, in error-codes.ts.
+import { type CodesOfKind, ERROR_CODES, type ErrorCode, type KindOf } from './error-codes.js';
+
+export type { CodesOfKind, ErrorCode } from './error-codes.js';
 
 /** What sort of failure this is; server/ maps each kind to one gRPC status code. */
 export type ErrorKind =
@@ -21,13 +25,18 @@ export const ERROR_KINDS: readonly ErrorKind[] = [
   'internal',
 ];
 
+/** MeshcaError's arguments: a code from the table, with the one kind the table gives it. */
+export type MeshcaErrorArgs = {
+  [C in ErrorCode]: [code: C, kind: KindOf<C>, message: string, options?: { cause?: unknown }];
+}[ErrorCode];
+
 export class MeshcaError extends Error {
   override readonly name = 'MeshcaError';
   /** Stable, upper-case code, namespaced by layer (`PKI_…`, `CA_…`, `SERVER_…`). Tests assert on it. */
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly kind: ErrorKind;
 
-  constructor(code: string, kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+  constructor(...[code, kind, message, options]: MeshcaErrorArgs) {
     super(message, options);
     this.code = code;
     this.kind = kind;
@@ -38,18 +47,35 @@ export function isMeshcaError(err: unknown): err is MeshcaError {
   return err instanceof MeshcaError;
 }
 
-/** Shorthands so call sites read as what went wrong rather than how the error is built. */
-export const invalidInput = (code: string, message: string, cause?: unknown) =>
-  new MeshcaError(code, 'invalid-input', message, { cause });
-export const configError = (code: string, message: string, cause?: unknown) =>
-  new MeshcaError(code, 'config', message, { cause });
-export const caUnusable = (code: string, message: string, cause?: unknown) =>
-  new MeshcaError(code, 'ca-unusable', message, { cause });
-export const unauthenticated = (code: string, message: string, cause?: unknown) =>
-  new MeshcaError(code, 'unauthenticated', message, { cause });
-export const permissionDenied = (code: string, message: string, cause?: unknown) =>
-  new MeshcaError(code, 'permission-denied', message, { cause });
-export const unavailable = (code: string, message: string, cause?: unknown) =>
-  new MeshcaError(code, 'unavailable', message, { cause });
-export const internalError = (code: string, message: string, cause?: unknown) =>
-  new MeshcaError(code, 'internal', message, { cause });
+/**
+ * The arguments for a code known only at run time (re-thrown, or sent by another process): the
+ * kind is the one the table gives it.
+ */
+export function meshcaErrorArgs(
+  code: ErrorCode,
+  message: string,
+  options?: { cause?: unknown },
+): MeshcaErrorArgs {
+  return [code, ERROR_CODES[code].kind, message, options] as MeshcaErrorArgs;
+}
+
+/** The error for a code known only at run time, with the kind the table gives it. */
+export const errorForCode = (code: ErrorCode, message: string, options?: { cause?: unknown }) =>
+  new MeshcaError(...meshcaErrorArgs(code, message, options));
+
+function shorthand<K extends ErrorKind>(kind: K) {
+  return (code: CodesOfKind<K>, message: string, cause?: unknown): MeshcaError =>
+    new MeshcaError(...([code, kind, message, { cause }] as unknown as MeshcaErrorArgs));
+}
+
+/**
+ * Shorthands so call sites read as what went wrong rather than how the error is built. Each accepts
+ * only the codes of its kind in error-codes.ts, so a code cannot be thrown with two kinds.
+ */
+export const invalidInput = shorthand('invalid-input');
+export const configError = shorthand('config');
+export const caUnusable = shorthand('ca-unusable');
+export const unauthenticated = shorthand('unauthenticated');
+export const permissionDenied = shorthand('permission-denied');
+export const unavailable = shorthand('unavailable');
+export const internalError = shorthand('internal');

@@ -10,7 +10,7 @@ export { makeWorkload } from './ca/offline/make-workload.js';
 export { signIntermediate } from './ca/offline/sign-intermediate.js';
 export { loadBundleFromDir } from './ca/read-bundle-files.js';
 export { buildSigningBundle, type SigningBundle } from './ca/signing-bundle.js';
-export { type ErrorKind, isMeshcaError, MeshcaError } from './errors.js';
+export { type ErrorCode, type ErrorKind, isMeshcaError, MeshcaError } from './errors.js';
 export { loadOrCreateTokenIssuer } from './identity/token-issuer.js';
 export { createTokenVerifier, type TokenVerifier, type TrustedIssuer } from './identity/token-verifier.js';
 export { createLogger, type Logger } from './log.js';

@@ -7,7 +7,7 @@ import {
   type IstioCertificateRequest,
   type IstioCertificateResponse,
 } from '../api/ca-service.js';
-import { type ErrorKind, MeshcaError } from '../errors.js';
+import { type ErrorCode, MeshcaError, meshcaErrorArgs } from '../errors.js';
 
 export interface CaClientOptions {
   /** `host:port` of the CA. */
@@ -34,15 +34,45 @@ export interface CreateCertificateOptions {
   signal?: AbortSignal;
 }
 
+/** The code of a failed call: `CA_CALL_` and the gRPC status's name; its kind is in error-codes.ts. */
+export type CaCallCode = Extract<ErrorCode, `CA_CALL_${string}`>;
+
+/** One code per gRPC status a call can fail with (every status but OK). */
+const CA_CALL_CODES = {
+  [grpc.status.CANCELLED]: 'CA_CALL_CANCELLED',
+  [grpc.status.UNKNOWN]: 'CA_CALL_UNKNOWN',
+  [grpc.status.INVALID_ARGUMENT]: 'CA_CALL_INVALID_ARGUMENT',
+  [grpc.status.DEADLINE_EXCEEDED]: 'CA_CALL_DEADLINE_EXCEEDED',
+  [grpc.status.NOT_FOUND]: 'CA_CALL_NOT_FOUND',
+  [grpc.status.ALREADY_EXISTS]: 'CA_CALL_ALREADY_EXISTS',
+  [grpc.status.PERMISSION_DENIED]: 'CA_CALL_PERMISSION_DENIED',
+  [grpc.status.RESOURCE_EXHAUSTED]: 'CA_CALL_RESOURCE_EXHAUSTED',
+  [grpc.status.FAILED_PRECONDITION]: 'CA_CALL_FAILED_PRECONDITION',
+  [grpc.status.ABORTED]: 'CA_CALL_ABORTED',
+  [grpc.status.OUT_OF_RANGE]: 'CA_CALL_OUT_OF_RANGE',
+  [grpc.status.UNIMPLEMENTED]: 'CA_CALL_UNIMPLEMENTED',
+  [grpc.status.INTERNAL]: 'CA_CALL_INTERNAL',
+  [grpc.status.UNAVAILABLE]: 'CA_CALL_UNAVAILABLE',
+  [grpc.status.DATA_LOSS]: 'CA_CALL_DATA_LOSS',
+  [grpc.status.UNAUTHENTICATED]: 'CA_CALL_UNAUTHENTICATED',
+} as const satisfies { [S in Exclude<grpc.status, grpc.status.OK>]: CaCallCode };
+
+/** The code for a call that failed with `grpcCode`; a status outside gRPC's list counts as UNKNOWN. */
+export function caCallCode(grpcCode: grpc.status): CaCallCode {
+  return (CA_CALL_CODES as Partial<Record<number, CaCallCode>>)[grpcCode] ?? 'CA_CALL_UNKNOWN';
+}
+
 /** A gRPC failure, with the status so callers can decide to retry. */
 export class CaCallError extends MeshcaError {
+  declare readonly code: CaCallCode;
   readonly grpcCode: grpc.status;
   /** `message`: what to tell the operator instead of the CA's answer (a connection that never happened). */
   constructor(grpcCode: grpc.status, details: string, message?: string) {
     super(
-      `CA_CALL_${grpc.status[grpcCode] ?? grpcCode}`,
-      kindOf(grpcCode),
-      message ?? `the CA answered ${grpc.status[grpcCode]}: ${details}`,
+      ...meshcaErrorArgs(
+        caCallCode(grpcCode),
+        message ?? `the CA answered ${grpc.status[grpcCode]}: ${details}`,
+      ),
     );
     this.grpcCode = grpcCode;
   }
@@ -74,24 +104,6 @@ export function explainConnectionFailure(
   if (/self[- ]signed|unable to (get|verify)|certificate signature failure|unknown ca/i.test(last))
     return `${at}: the CA's certificate does not chain to --ca-root (${last}); get the CA's roots with "meshca root-cert" and pass that file`;
   return `${at}: ${last}`;
-}
-
-function kindOf(code: grpc.status): ErrorKind {
-  switch (code) {
-    case grpc.status.INVALID_ARGUMENT:
-      return 'invalid-input';
-    case grpc.status.UNAUTHENTICATED:
-      return 'unauthenticated';
-    case grpc.status.PERMISSION_DENIED:
-      return 'permission-denied';
-    case grpc.status.UNAVAILABLE:
-    case grpc.status.DEADLINE_EXCEEDED:
-    case grpc.status.RESOURCE_EXHAUSTED:
-    case grpc.status.ABORTED:
-      return 'unavailable';
-    default:
-      return 'internal';
-  }
 }
 
 export interface CaClient {

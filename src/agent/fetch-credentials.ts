@@ -1,7 +1,7 @@
 // One round of the agent's work: read the CA roots and the token afresh, ask the CA for a
 // certificate with a new key, write Istio's three files. `meshca agent --once` is exactly this.
 import { readFile } from 'node:fs/promises';
-import { configError } from '../errors.js';
+import { configError, invalidInput } from '../errors.js';
 import type { KeyType } from '../pki/types.js';
 import { createCaClient } from './ca-client.js';
 import { type IssuedCredentials, requestCertificate } from './request-certificate.js';
@@ -45,7 +45,7 @@ export interface FetchedCredentials {
 async function readRoots(opts: FetchCredentialsOptions): Promise<string> {
   if (opts.caRootsPem !== undefined) return opts.caRootsPem;
   if (opts.caRootsFile === undefined) {
-    throw configError(
+    throw invalidInput(
       'AGENT_NO_CA_ROOTS',
       "no CA roots given; pass --ca-root FILE with the CA's root certificate",
     );

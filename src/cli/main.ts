@@ -69,8 +69,17 @@ export function exitCodeFor(kind: ErrorKind): number {
       return 3;
     case 'internal':
       return 70;
-    default:
+    case 'unauthenticated':
+    case 'permission-denied':
+    case 'ca-unusable':
+    case 'unavailable':
       return 1;
+    default: {
+      // A new kind must be given its exit code here: this stops compiling until it is.
+      const unreachable: never = kind;
+      void unreachable;
+      return 1;
+    }
   }
 }
 

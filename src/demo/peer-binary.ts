@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { internalError } from '../errors.js';
+import { unavailable } from '../errors.js';
 
 export type PeerName = 'step-ca' | 'pilot-agent';
 
@@ -49,7 +49,7 @@ function build(name: PeerName): { bin?: string; reason?: string } {
     : run.status === 0
       ? 'it printed no binary path'
       : `exit ${run.status ?? run.signal}`;
-  throw internalError(
+  throw unavailable(
     'DEMO_PEER_BUILD_FAILED',
     `node ${BUILD_SCRIPT} ${name} failed (${how}); fix what its output above says and run it again`,
     run.error,

@@ -1,7 +1,7 @@
 // The embedded signer: issues the leaf with the CA's current signing bundle, in process.
 // This is the hot path of the default (non-RA) mode.
 import type { CertificateAuthority } from '../ca/certificate-authority.js';
-import { caUnusable } from '../errors.js';
+import { configError } from '../errors.js';
 import { issueWorkloadCertificate } from '../pki/issue-workload-certificate.js';
 import type { SignedChain, Signer, SignRequest } from './signer.js';
 
@@ -15,7 +15,8 @@ export function createLocalCaSigner(name: string, ca: Pick<CertificateAuthority,
     const bundle = ca.bundle; // read once: a reload swapping it mid-request cannot mix two bundles
     const signingCert = bundle.issuer.certificate;
     if (signingCert.notAfter.getTime() <= now.getTime()) {
-      throw caUnusable(
+      // An expired CA is the operator's CA files to replace, as when it is found while loading (exit 3).
+      throw configError(
         'CA_EXPIRED',
         `the CA's signing certificate "${signingCert.subject}" expired at ${signingCert.notAfter.toISOString()}; the CA refuses to sign until a new intermediate is plugged in`,
       );

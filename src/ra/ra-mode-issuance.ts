@@ -1,7 +1,7 @@
 // Registration-authority mode (Istio's EXTERNAL_CA=ISTIOD_RA_KUBERNETES_API): authenticate and
 // authorize as the CA would, validate the CSR as Istio's RA does, forward it to the workload's
 // signer, check the chain against that signer's root, and hand out only that root.
-import { caUnusable, isMeshcaError, MeshcaError, unavailable } from '../errors.js';
+import { caUnusable, errorForCode, isMeshcaError, unavailable } from '../errors.js';
 import { capCallerText } from '../log.js';
 import { fullSignerName } from '../mesh/full-signer-name.js';
 import { resolveSigner } from '../mesh/resolve-signer.js';
@@ -97,7 +97,7 @@ export function createRaModeIssuance(opts: {
           );
         }
         if (isMeshcaError(err))
-          throw new MeshcaError(err.code, err.kind, `signer ${signerName}: ${err.message}`, { cause: err });
+          throw errorForCode(err.code, `signer ${signerName}: ${err.message}`, { cause: err });
         throw unavailable('RA_SIGNER_FAILED', `signer ${signerName} failed: ${(err as Error)?.message}`, err);
       }
       const certs = signed.chain.flatMap((pem) =>

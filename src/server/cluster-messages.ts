@@ -1,6 +1,6 @@
 // What a `meshca serve --workers N` primary and its workers say to each other over the cluster's IPC
 // channel. Messages carry a `meshca:` type so that they never mix with cluster's or prom-client's.
-import type { ErrorKind } from '../errors.js';
+import type { ErrorCode, ErrorKind } from '../errors.js';
 import type { LogLevel } from '../log.js';
 import type { CaServerOptions } from './ca-server.js';
 
@@ -27,7 +27,7 @@ export type FromWorker =
   | { type: 'meshca:hello' }
   | { type: 'meshca:listening'; grpcPort: number }
   /** The CA server could not start; the primary reports it once, for every worker. */
-  | { type: 'meshca:failed'; error: { code: string; kind: ErrorKind; message: string } }
+  | { type: 'meshca:failed'; error: { code: ErrorCode; kind: ErrorKind; message: string } }
   | Reply;
 
 /**

@@ -5,7 +5,7 @@
 // worker on close, and restarts a worker that dies.
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
-import { MeshcaError, unavailable } from '../errors.js';
+import { errorForCode, type MeshcaError, unavailable } from '../errors.js';
 import type { MetricsServer } from '../http/metrics-server.js';
 import type { Logger } from '../log.js';
 import type { HostPort } from './ca-server.js';
@@ -160,7 +160,7 @@ export async function startServeCluster(opts: ServeClusterOptions): Promise<Serv
         case 'meshca:listening':
           return onServing(slot, worker, message.grpcPort);
         case 'meshca:failed':
-          slot.failure = new MeshcaError(message.error.code, message.error.kind, message.error.message);
+          slot.failure = errorForCode(message.error.code, message.error.message);
           return;
         case 'meshca:reply': {
           const waiter = pending.get(message.id);

@@ -52,7 +52,7 @@ describe('diskFullError', () => {
     assert.equal(diskFullError(errno('EACCES'), '/x'), undefined);
     assert.equal(diskFullError(new Error('plain'), '/x'), undefined);
     assert.equal(diskFullError(undefined, '/x'), undefined);
-    assert.equal(diskFullError(configError('OTHER', 'no'), '/x'), undefined);
+    assert.equal(diskFullError(configError('CA_BUNDLE_INVALID', 'no'), '/x'), undefined);
     const inner = diskFullError(errno('ENOSPC'), '/d/.ca.1-a1b2c3d4e5f6.tmp/ca-key.pem');
     const outer = diskFullError(inner, '/d/ca');
     assert.equal(outer?.message, noSpace('/d/ca'));

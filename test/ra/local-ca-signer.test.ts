@@ -30,7 +30,7 @@ test('an expired signing certificate refuses to sign: INTERNAL, with the expiry 
       () => signer.signNow(request, later),
       (err: Error & { code?: string; kind?: string }) => {
         assert.equal(err.code, 'CA_EXPIRED');
-        assert.equal(grpcStatusFor(err.kind as 'ca-unusable'), 13);
+        assert.equal(grpcStatusFor(err.kind as 'config'), 13);
         assert.equal(
           err.message,
           `the CA's signing certificate "O=Istio, CN=Intermediate CA, L=cluster1" expired at ${notAfter.toISOString()}; the CA refuses to sign until a new intermediate is plugged in`,

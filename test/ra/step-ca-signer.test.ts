@@ -366,7 +366,7 @@ describe('step-ca signer against a server that never answers', () => {
 
   test("the RA's AbortSignal ends the request with the RA's own error", async () => {
     const controller = new AbortController();
-    const reason = unavailable('RA_DEADLINE', 'the signer took too long');
+    const reason = unavailable('RA_SIGNER_TIMEOUT', 'the signer took too long');
     // Abort once the request has reached the server, so the cancellation hits an exchange in flight.
     server.once('secureConnection', () => controller.abort(reason));
     const err = await rejection(silentSigner(60_000).sign(signRequest(SPIFFE_ID, 3600), controller.signal));

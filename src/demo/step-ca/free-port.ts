@@ -2,7 +2,7 @@
 // in a config file. Another process may still take it before the server binds.
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { internalError } from '../../errors.js';
+import { unavailable } from '../../errors.js';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -12,7 +12,7 @@ export async function freePort(): Promise<number> {
   server.close();
   await once(server, 'close');
   if (address === null || typeof address === 'string') {
-    throw internalError('DEMO_NO_FREE_PORT', 'the OS gave no TCP port on 127.0.0.1 for step-ca; give a port');
+    throw unavailable('DEMO_NO_FREE_PORT', 'the OS gave no TCP port on 127.0.0.1 for step-ca; give a port');
   }
   return address.port;
 }

@@ -1,7 +1,7 @@
 // Reads the certificate chain and key meshca presents to a step-ca X5C provisioner, checking them
 // when the signer is made so a wrong file is a startup error rather than a failure at first sign.
 import { type KeyObject, X509Certificate } from 'node:crypto';
-import { configError, isMeshcaError } from '../../errors.js';
+import { type CodesOfKind, configError, isMeshcaError } from '../../errors.js';
 import { readPrivateKey } from '../../pki/keys.js';
 import { decodePem } from '../../pki/pem.js';
 
@@ -30,7 +30,7 @@ function algorithmFor(key: KeyObject): string | undefined {
   }
 }
 
-function rethrowAsConfig(err: unknown, code: string, what: string): never {
+function rethrowAsConfig(err: unknown, code: CodesOfKind<'config'>, what: string): never {
   const detail = isMeshcaError(err) ? err.message : (err as Error).message;
   throw configError(code, `${what}: ${detail}`, err);
 }
