@@ -1,0 +1,128 @@
+// Who signs what the CA issues: CA mode (its own bundle) or, with Istio YAML (--config), a
+// registration authority over named signers. Holds the mesh configuration in force, swaps the
+// issuance when a watched change is accepted, and says which signer provides the CA's own serving
+// certificate (PILOT_CERT_PROVIDER=k8s.io/<signer>).
+import type { CertificateAuthority } from '../ca/certificate-authority.js';
+import { configError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { MeshConfig, MeshConfigResult } from '../mesh/types.js';
+import { watchMeshConfig } from '../mesh/watch-mesh-config.js';
+import { createCaModeIssuance } from '../ra/ca-mode-issuance.js';
+import type { Issuance } from '../ra/issuance.js';
+import { createRaModeIssuance } from '../ra/ra-mode-issuance.js';
+import { createSignerRegistry, isLocalIssuer } from '../ra/signer-registry.js';
+import type { CaMetrics } from './metrics.js';
+import { signerRootExpiry } from './signer-root-expiry.js';
+
+export interface IssuanceInService {
+  /** The issuance for the next request (read once per request). */
+  current(): Issuance;
+  /** The mesh configuration in force, if the CA was given one. */
+  config(): MeshConfig | undefined;
+  /** The CA of the signer that provides the serving certificate, when PILOT_CERT_PROVIDER names one. */
+  readonly servingCa: CertificateAuthority | undefined;
+  /** Re-reads the mesh configuration (SIGHUP). */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startIssuance(opts: {
+  ca: CertificateAuthority;
+  mesh: { path: string; initial: MeshConfigResult; dataDir?: string } | undefined;
+  trustDomain: string;
+  signerTimeoutMs: number | undefined;
+  reloadDebounceMs: number | undefined;
+  metrics: CaMetrics;
+  log: Logger;
+}): Promise<IssuanceInService> {
+  const { ca, metrics, log } = opts;
+  const signers = createSignerRegistry({
+    log,
+    timeoutMs: opts.signerTimeoutMs ?? 60_000,
+    debounceMs: opts.reloadDebounceMs,
+  });
+  const buildIssuance = (config: MeshConfig | undefined): Issuance =>
+    config?.raMode
+      ? createRaModeIssuance({
+          config,
+          signers,
+          trustDomain: opts.trustDomain,
+          timeoutMs: opts.signerTimeoutMs,
+        })
+      : createCaModeIssuance(ca, opts.trustDomain);
+  let meshConfig = opts.mesh?.initial.config;
+  if (opts.mesh) {
+    for (const note of opts.mesh.initial.notes) log.info(note, { event: 'config-note' });
+    await signers.update(meshConfig!.signers);
+  }
+  let issuance = buildIssuance(meshConfig);
+  metrics.trackSignerRoots(signerRootExpiry(meshConfig));
+  if (meshConfig?.raMode) {
+    log.info('registration-authority mode: CSRs go to external signers', {
+      event: 'ra-mode',
+      signers: signers.names(),
+    });
+  }
+  // PILOT_CERT_PROVIDER=k8s.io/<signer>: the server's own certificate comes from that signer.
+  const provider = meshConfig?.pilotCertProvider?.startsWith('k8s.io/')
+    ? meshConfig.pilotCertProvider.slice('k8s.io/'.length)
+    : undefined;
+  const providerSigner = provider ? signers.get(provider) : undefined;
+  if (provider && !isLocalIssuer(providerSigner)) {
+    await signers.close();
+    throw configError(
+      'SERVER_CERT_PROVIDER_UNSUPPORTED',
+      `PILOT_CERT_PROVIDER=k8s.io/${provider}: ${providerSigner ? "only a ClusterIssuer signer can provide the CA server's certificate" : 'no such signer is configured'}; define it as a ClusterIssuer, or use PILOT_CERT_PROVIDER=istiod`,
+    );
+  }
+  const meshWatch = opts.mesh
+    ? watchMeshConfig(opts.mesh.path, {
+        dataDir: opts.mesh.dataDir,
+        current: opts.mesh.initial,
+        debounceMs: opts.reloadDebounceMs,
+        onChange(result) {
+          void signers.update(result.config.signers).then(
+            () => {
+              meshConfig = result.config;
+              issuance = buildIssuance(meshConfig);
+              metrics.trackSignerRoots(signerRootExpiry(meshConfig));
+              for (const note of result.notes) log.info(note, { event: 'config-note' });
+              log.info('mesh configuration reloaded', {
+                event: 'config-reloaded',
+                raMode: meshConfig.raMode,
+                signers: signers.names(),
+              });
+            },
+            (err: Error) => {
+              metrics.reloadFailures.inc();
+              log.error('mesh configuration refused; the last good one stays in force', {
+                event: 'config-reload-failed',
+                reason: err.message,
+              });
+            },
+          );
+        },
+        onError(err) {
+          metrics.reloadFailures.inc();
+          log.error('mesh configuration refused; the last good one stays in force', {
+            event: 'config-reload-failed',
+            code: err.code,
+            reason: err.message,
+          });
+        },
+      })
+    : undefined;
+
+  return {
+    current: () => issuance,
+    config: () => meshConfig,
+    servingCa: isLocalIssuer(providerSigner) ? providerSigner.ca : undefined,
+    async reload() {
+      await meshWatch?.reload();
+    },
+    async close() {
+      meshWatch?.close();
+      await signers.close();
+    },
+  };
+}
