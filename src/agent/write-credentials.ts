@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, writeFileAtomic } from '../ca/atomic-file.js';
+import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, writeFileAtomic } from '../lib/atomic-file.js';
 import { makeDirectories } from '../lib/make-directories.js';
 
 export const CREDENTIAL_FILES = { chain: 'cert-chain.pem', key: 'key.pem', root: 'root-cert.pem' } as const;

@@ -2,11 +2,11 @@
 // and keeps the last good bundle when a reload fails. A reload swaps one reference.
 import { EventEmitter } from 'node:events';
 import { internalError, isMeshcaError, type MeshcaError } from '../errors.js';
+import { type DirectoryWatch, watchDirectory } from '../lib/watch-directory.js';
 import type { KeyType } from '../pki/types.js';
 import { loadBundleFromDir } from './read-bundle-files.js';
 import { loadOrCreateSelfSignedCa } from './self-signed-ca.js';
 import type { SigningBundle } from './signing-bundle.js';
-import { type DirectoryWatch, watchDirectory } from './watch-directory.js';
 
 export type CaMode =
   | { kind: 'plugged'; dir: string }

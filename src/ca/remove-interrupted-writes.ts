@@ -3,7 +3,7 @@
 // only of the kind expected, and never one that may belong to a write still in flight.
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isOwnTemporaryName, LEFTOVER_AGE_MS, parseTemporaryName } from './temporary-name.js';
+import { isOwnTemporaryName, LEFTOVER_AGE_MS, parseTemporaryName } from '../lib/temporary-name.js';
 
 function isAlive(pid: number): boolean {
   try {

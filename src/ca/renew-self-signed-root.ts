@@ -4,10 +4,10 @@
 // under either verify against either, so no workload has to notice.
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createFileExclusive, PRIVATE_FILE_MODE, writeFileAtomic } from '../lib/atomic-file.js';
 import { renewRootCertificate } from '../pki/create-root-certificate.js';
 import { readPrivateKey } from '../pki/keys.js';
 import { parseCertificates } from '../pki/parse-certificate.js';
-import { createFileExclusive, PRIVATE_FILE_MODE, writeFileAtomic } from './atomic-file.js';
 import { ISTIO_FILES } from './read-bundle-files.js';
 
 export interface RootRenewalPolicy {

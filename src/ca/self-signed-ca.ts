@@ -2,16 +2,16 @@
 // <data-dir>/ca and reused on every restart. Several processes starting at once agree on one root.
 import { readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from '../lib/atomic-file.js';
 import { diskFullError } from '../lib/disk-full.js';
 import { makePrivateDirectory } from '../lib/make-private-directory.js';
+import { releaseTemporaryName, temporaryName } from '../lib/temporary-name.js';
 import { createRootCertificate } from '../pki/create-root-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../pki/keys.js';
 import type { KeyType } from '../pki/types.js';
-import { PRIVATE_FILE_MODE, writeFileAtomic } from './atomic-file.js';
 import { ISTIO_FILES, loadBundleFromDir } from './read-bundle-files.js';
 import { removeInterruptedWrites } from './remove-interrupted-writes.js';
 import type { SigningBundle } from './signing-bundle.js';
-import { releaseTemporaryName, temporaryName } from './temporary-name.js';
 
 export interface SelfSignedCaOptions {
   /** `<data-dir>/ca` */

@@ -4,7 +4,7 @@
 // verified under a removed key is not kept alive by the cache.
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type DirectoryWatch, watchDirectory } from '../ca/watch-directory.js';
+import { type DirectoryWatch, watchDirectory } from '../lib/watch-directory.js';
 import type { Logger } from '../log.js';
 import { cacheVerifiedTokens } from './cache-verified-tokens.js';
 import { readJwksFile } from './parse-jwt-rules.js';

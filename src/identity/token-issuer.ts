@@ -4,13 +4,13 @@ import { createHash, type KeyObject, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JSONWebKeySet, type JWK, SignJWT } from 'jose';
+import { configError, invalidInput, isMeshcaError, type MeshcaError } from '../errors.js';
 import {
   createFileExclusive,
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
   writeFileAtomic,
-} from '../ca/atomic-file.js';
-import { configError, invalidInput, isMeshcaError, type MeshcaError } from '../errors.js';
+} from '../lib/atomic-file.js';
 import { diskFullError } from '../lib/disk-full.js';
 import { makePrivateDirectory } from '../lib/make-private-directory.js';
 import { describeKey, encodePrivateKeyPem, generateKey, publicKeyOf, readPrivateKey } from '../pki/keys.js';

@@ -1,6 +1,6 @@
 // Putting the objects of all files together into one MeshConfig, with the checks that need more than
 // one document: one IstioOperator, one signer per namespace, unique signer names, bare names qualified.
-import { frozenMap } from './deep-freeze.js';
+import { frozenMap } from '../lib/deep-freeze.js';
 import { DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN } from './default-mesh-config.js';
 import { quote } from './names.js';
 import type { SignerReference } from './parse-istio-operator.js';

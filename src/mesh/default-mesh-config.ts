@@ -1,6 +1,6 @@
 // The mesh configuration when there are no files: Istio's defaults (trust domain cluster.local,
 // root namespace istio-system), meshca signing itself, no signers, no policies.
-import { deepFreeze, frozenMap } from './deep-freeze.js';
+import { deepFreeze, frozenMap } from '../lib/deep-freeze.js';
 import type { MeshConfig } from './types.js';
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';

@@ -1,8 +1,8 @@
 // Loading the mesh configuration from Istio's own YAML kinds: every file read, every problem found
 // and reported together, and the result frozen (a reload builds a new one; nothing changes in place).
 
+import { deepFreeze } from '../lib/deep-freeze.js';
 import { composeMeshConfig } from './compose-mesh-config.js';
-import { deepFreeze } from './deep-freeze.js';
 import { Findings } from './document-scope.js';
 import { MeshConfigError } from './mesh-config-error.js';
 import { type ParsedObjects, parseMeshObject } from './parse-mesh-object.js';

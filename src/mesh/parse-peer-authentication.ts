@@ -1,6 +1,6 @@
 // Reading a PeerAuthentication with the rules Istio's CRD enforces: a known mode, port keys 1-65535,
 // and portLevelMtls only under a workload selector.
-import { frozenMap } from './deep-freeze.js';
+import { frozenMap } from '../lib/deep-freeze.js';
 import { type DocScope, isMapping, joinPath, type YamlMapping } from './document-scope.js';
 import { quote } from './names.js';
 import { readObjectMetadata } from './read-object-metadata.js';

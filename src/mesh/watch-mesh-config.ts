@@ -2,8 +2,8 @@
 // `..data` swap) or on demand (SIGHUP); a bad change is reported and the caller keeps its last good one.
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { watchDirectory } from '../ca/watch-directory.js';
 import { internalError, isMeshcaError, type MeshcaError } from '../errors.js';
+import { watchDirectory } from '../lib/watch-directory.js';
 import { type LoadMeshConfigOptions, loadMeshConfig } from './load-mesh-config.js';
 import type { MeshConfigResult } from './types.js';
 

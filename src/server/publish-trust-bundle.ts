@@ -2,7 +2,7 @@
 // the roots change: the data directory's counterpart of Istio's istio-ca-root-cert ConfigMap, so
 // `meshca root-cert` prints what the running CA serves, whether it is self-signed or plugged in.
 import { join } from 'node:path';
-import { PUBLIC_FILE_MODE, writeFileAtomic } from '../ca/atomic-file.js';
+import { PUBLIC_FILE_MODE, writeFileAtomic } from '../lib/atomic-file.js';
 import type { Logger } from '../log.js';
 
 export const PUBLISHED_ROOTS_FILE = 'root-cert.pem';

@@ -3,8 +3,8 @@
 // (reload, readiness, metrics) and drains when told to stop or when the primary goes away.
 import cluster from 'node:cluster';
 import { isMeshcaError } from '../errors.js';
+import { refreezeClone } from '../lib/deep-freeze.js';
 import { createLogger, type Logger } from '../log.js';
-import { refreezeClone } from '../mesh/deep-freeze.js';
 import { type CaServer, startCaServer } from './ca-server.js';
 import {
   type FromWorker,

@@ -8,7 +8,7 @@ import {
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
   writeFileAtomic,
-} from '../../src/ca/atomic-file.js';
+} from '../../src/lib/atomic-file.js';
 import { makeTempDir, type TempDir } from '../support/openssl.js';
 
 describe('atomic files', () => {

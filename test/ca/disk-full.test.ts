@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createFileExclusive, PRIVATE_FILE_MODE, writeFileAtomic } from '../../src/ca/atomic-file.js';
 import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
 import { DEFAULT_ROOT } from '../../src/ca/offline/profile.js';
 import { loadOrCreateSelfSignedCa } from '../../src/ca/self-signed-ca.js';
 import { exitCodeFor } from '../../src/cli/main.js';
 import { configError, isMeshcaError } from '../../src/errors.js';
 import { loadOrCreateTokenIssuer } from '../../src/identity/token-issuer.js';
+import { createFileExclusive, PRIVATE_FILE_MODE, writeFileAtomic } from '../../src/lib/atomic-file.js';
 import { DISK_FULL_CODE, diskFullError } from '../../src/lib/disk-full.js';
 import { type FullFileSystem, mountFullFileSystem } from '../support/full-file-system.js';
 

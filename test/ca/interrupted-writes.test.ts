@@ -18,12 +18,12 @@ import { CertificateAuthority } from '../../src/ca/certificate-authority.js';
 import { prepareDataDirectory } from '../../src/ca/prepare-data-directory.js';
 import { removeInterruptedWrites } from '../../src/ca/remove-interrupted-writes.js';
 import { loadOrCreateSelfSignedCa } from '../../src/ca/self-signed-ca.js';
-import { LEFTOVER_AGE_MS, releaseTemporaryName, temporaryName } from '../../src/ca/temporary-name.js';
 import {
   ISSUER_JWKS_FILE,
   ISSUER_KEY_FILE,
   loadOrCreateTokenIssuer,
 } from '../../src/identity/token-issuer.js';
+import { LEFTOVER_AGE_MS, releaseTemporaryName, temporaryName } from '../../src/lib/temporary-name.js';
 import { createLogger } from '../../src/log.js';
 import { makeTempDir, openssl, type TempDir } from '../support/openssl.js';
 

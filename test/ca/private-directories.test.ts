@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PRIVATE_FILE_MODE, writeFileAtomic } from '../../src/ca/atomic-file.js';
 import { makeIntermediate } from '../../src/ca/offline/make-intermediate.js';
 import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
 import { makeWorkload } from '../../src/ca/offline/make-workload.js';
@@ -12,6 +11,7 @@ import { DEFAULT_INTERMEDIATE, DEFAULT_ROOT, DEFAULT_WORKLOAD } from '../../src/
 import { signIntermediate } from '../../src/ca/offline/sign-intermediate.js';
 import { loadOrCreateSelfSignedCa } from '../../src/ca/self-signed-ca.js';
 import { loadOrCreateTokenIssuer } from '../../src/identity/token-issuer.js';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from '../../src/lib/atomic-file.js';
 import { makePrivateDirectory, PRIVATE_DIRECTORY_MODE } from '../../src/lib/make-private-directory.js';
 import { makeTempDir, type TempDir } from '../support/openssl.js';
 

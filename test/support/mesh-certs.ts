@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { writeFileAtomic } from '../../src/ca/atomic-file.js';
+import { writeFileAtomic } from '../../src/lib/atomic-file.js';
 
 const execFileAsync = promisify(execFile);
 

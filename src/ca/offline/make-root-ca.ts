@@ -1,12 +1,12 @@
 // `meshca certs root-ca`: Istio's Makefile target of the same name — a root CA key, certificate,
 // the CSR it was made from, and an OpenSSL config describing the profile.
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from '../../lib/atomic-file.js';
 import { makePrivateDirectory } from '../../lib/make-private-directory.js';
 import { buildCaCsr } from '../../pki/build-ca-csr.js';
 import { createRootCertificate } from '../../pki/create-root-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../../pki/keys.js';
 import type { CertificateInfo } from '../../pki/types.js';
-import { PRIVATE_FILE_MODE, writeFileAtomic } from '../atomic-file.js';
 import { refuseOverwrite } from './hierarchy-files.js';
 import { rootCaConf } from './openssl-conf.js';
 import { ROOT_FILES, type RootProfile } from './profile.js';

@@ -2,13 +2,13 @@
 // SPIFFE certificate signed by the namespace's intermediate, made first from the root if absent.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from '../../lib/atomic-file.js';
 import { makePrivateDirectory } from '../../lib/make-private-directory.js';
 import { buildWorkloadCsr } from '../../pki/build-workload-csr.js';
 import { issueWorkloadCertificate } from '../../pki/issue-workload-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../../pki/keys.js';
 import { parseCsr } from '../../pki/parse-csr.js';
 import { formatWorkloadId } from '../../pki/spiffe-id.js';
-import { PRIVATE_FILE_MODE, writeFileAtomic } from '../atomic-file.js';
 import { fileExists, loadIssuer, refuseOverwrite } from './hierarchy-files.js';
 import { makeIntermediate } from './make-intermediate.js';
 import {

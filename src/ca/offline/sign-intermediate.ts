@@ -3,10 +3,10 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { configError, isMeshcaError } from '../../errors.js';
+import { writeFileAtomic } from '../../lib/atomic-file.js';
 import { makePrivateDirectory } from '../../lib/make-private-directory.js';
 import { signIntermediateCsr } from '../../pki/sign-intermediate-csr.js';
 import type { CertificateInfo } from '../../pki/types.js';
-import { writeFileAtomic } from '../atomic-file.js';
 import { loadIssuer, refuseOverwrite } from './hierarchy-files.js';
 import { INTERMEDIATE_FILES, type IntermediateProfile } from './profile.js';
 

@@ -4,12 +4,12 @@
 import { constants } from 'node:fs';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { diskFullError } from '../lib/disk-full.js';
+import { diskFullError } from './disk-full.js';
 import {
   makeDirectoriesExactly,
   PRIVATE_DIRECTORY_MODE,
   PUBLIC_DIRECTORY_MODE,
-} from '../lib/make-private-directory.js';
+} from './make-private-directory.js';
 import { releaseTemporaryName, temporaryName } from './temporary-name.js';
 
 export const PRIVATE_FILE_MODE = 0o600;
