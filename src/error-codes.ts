@@ -255,7 +255,7 @@ export const ERROR_CODES = {
   },
   DEMO_NO_FREE_PORT: {
     kind: 'unavailable',
-    meaning: 'The operating system gave no free TCP port for step-ca.',
+    meaning: 'The operating system gave no free TCP port on 127.0.0.1.',
   },
   DEMO_PEER_BUILD_FAILED: {
     kind: 'unavailable',

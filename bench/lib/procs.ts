@@ -2,7 +2,7 @@
 // killed on exit or Ctrl-C, and measured from /proc (CPU ticks of all threads, resident memory).
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 
 const running = new Set<ChildProcess>();
 const cleanups: (() => void)[] = [];
@@ -181,17 +181,7 @@ export function processMemoryMb(pid: number): { rssMb: number; peakMb: number; p
 }
 
 /** A TCP port free right now on 127.0.0.1 (for servers that cannot report an ephemeral port). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/lib/free-port.js';
 
 /** Resolves once 127.0.0.1:port accepts connections, or rejects after `timeoutMs`. */
 export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {

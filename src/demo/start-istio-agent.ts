@@ -4,6 +4,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { configError } from '../errors.js';
+import { freePort } from '../lib/free-port.js';
 import { type DemoContext, writeDemoFile } from './demo-context.js';
 import {
   isCertificateGenerated,
@@ -16,7 +17,6 @@ import {
 } from './pilot-agent.js';
 import { type GroupProcess, shellWords } from './processes.js';
 import type { RunningCa } from './start-ca.js';
-import { freePort } from './step-ca/free-port.js';
 
 /** `system:serviceaccount:NS:SA`, the subject of a Kubernetes service-account token. */
 async function identityOf(ctx: DemoContext, tokenFile: string): Promise<{ namespace: string; sa: string }> {

@@ -12,7 +12,7 @@ import {
   pilotAgentEnv,
   writePilotAgentFiles,
 } from '../../src/demo/pilot-agent.js';
-import { freePort } from '../../src/demo/step-ca/free-port.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { pemBlocks, waitFor, writeFileAtomically } from './mesh-workloads.js';
 import { peerBinary } from './peers.js';
 

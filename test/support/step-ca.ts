@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { opensslOk } from './openssl.js';
 import { peerBinary } from './peers.js';
 
-export { freePort } from '../../src/demo/step-ca/free-port.js';
 export {
   type RunningStepCa,
   type StartStepCaOptions,
@@ -17,6 +16,7 @@ export type {
   StepCaClaims,
   StepCaProvisionerSpec,
 } from '../../src/demo/step-ca/write-step-ca-config.js';
+export { freePort } from '../../src/lib/free-port.js';
 
 /** The step-ca binary, built from peers/step-ca on first use; throws saying why when it cannot be. */
 export function stepCaBinary(): string {

@@ -1,8 +1,9 @@
 // A TCP port on 127.0.0.1 that nothing listens on right now, for a server that must be told its port
-// in a config file. Another process may still take it before the server binds.
+// (step-ca's config file, pilot-agent's status port, a bench peer). Another process may still take it
+// before the server binds.
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { unavailable } from '../../errors.js';
+import { unavailable } from '../errors.js';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -12,7 +13,10 @@ export async function freePort(): Promise<number> {
   server.close();
   await once(server, 'close');
   if (address === null || typeof address === 'string') {
-    throw unavailable('DEMO_NO_FREE_PORT', 'the OS gave no TCP port on 127.0.0.1 for step-ca; give a port');
+    throw unavailable(
+      'DEMO_NO_FREE_PORT',
+      'the OS gave no free TCP port on 127.0.0.1; give a port explicitly',
+    );
   }
   return address.port;
 }
