@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { isMeshcaError } from '../../src/errors.js';
 import {
   DEFAULT_TOKEN_ISSUER,
   ISSUER_JWKS_FILE,
@@ -17,6 +16,7 @@ import {
   loadOrCreateTokenIssuer,
 } from '../../src/identity/token-issuer.js';
 import { encodePrivateKeyPem } from '../../src/pki/keys.js';
+import { meshcaErrorWith } from '../support/assert-error.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NOW = new Date('2031-03-04T05:06:07.890Z');
@@ -31,15 +31,7 @@ before(async () => {
 });
 after(() => rm(base, { recursive: true, force: true }));
 
-function assertCode(code: string, kind: string, message?: string) {
-  return (err: unknown) => {
-    assert.ok(isMeshcaError(err), String(err));
-    assert.equal(err.code, code);
-    assert.equal(err.kind, kind);
-    if (message !== undefined) assert.equal(err.message, message);
-    return true;
-  };
-}
+const assertCode = meshcaErrorWith;
 
 describe('loadOrCreateTokenIssuer', () => {
   it('creates a private EC P-256 key (PKCS#8, mode 0600) and its public JWKS on first use', async () => {

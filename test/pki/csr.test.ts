@@ -14,6 +14,7 @@ import { parseCertificate } from '../../src/pki/parse-certificate.js';
 import { parseCsr, parseCsrDer } from '../../src/pki/parse-csr.js';
 import { decodePem, encodePem } from '../../src/pki/pem.js';
 import type { KeyType } from '../../src/pki/types.js';
+import { assertThrowsCode } from '../support/assert-error.js';
 import { mustOpenssl, newKeyArgs, openssl } from '../support/openssl-ca.js';
 
 const SPIFFE_ID = 'spiffe://cluster.local/ns/default/sa/bookinfo-ratings';
@@ -37,16 +38,8 @@ function writeTemp(content: string): string {
   return path;
 }
 
-function assertCode(fn: () => unknown, code: string, message?: string | RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    const e = err as { code?: string; kind?: string; message: string };
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.kind, 'invalid-input');
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
-    return true;
-  });
-}
+const assertCode = (fn: () => unknown, code: string, message?: string | RegExp) =>
+  assertThrowsCode(fn, code, 'invalid-input', message);
 
 const CASES: { type: KeyType; description: string; bits: number; algorithm: string; signature: string }[] = [
   { type: 'ec-p256', description: 'EC P-256', bits: 256, algorithm: 'ec', signature: 'ecdsa-with-SHA256' },

@@ -36,17 +36,13 @@ import {
   readString,
   readTlv,
 } from '../../src/pki/der-reader.js';
+import { assertThrowsCode } from '../support/assert-error.js';
 import { openssl } from '../support/openssl-ca.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 const fromHex = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 
-function assertCode(fn: () => unknown, code: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.equal((err as { code?: string }).code, code, String(err));
-    return true;
-  });
-}
+const assertCode = (fn: () => unknown, code: string) => assertThrowsCode(fn, code);
 
 describe('DER encoder', () => {
   it('writes lengths in short form below 128 and minimal long form above', () => {

@@ -9,6 +9,7 @@ import { connect, createServer } from 'node:tls';
 import { issueServingCertificate } from '../../src/pki/issue-serving-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
+import { assertThrowsCode } from '../support/assert-error.js';
 import {
   colonHex,
   makeOpensslCa,
@@ -21,15 +22,8 @@ import {
 const DNS = ['meshca.istio-system.svc', 'localhost'];
 const IPS = ['127.0.0.1', '::1', 'fd00::10'];
 
-function assertCode(fn: () => unknown, code: string, message?: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    const e = err as { code?: string; kind?: string; message: string };
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.kind, 'invalid-input');
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
+const assertCode = (fn: () => unknown, code: string, message?: RegExp) =>
+  assertThrowsCode(fn, code, 'invalid-input', message);
 
 const keys: { ec?: KeyObject; rsa?: KeyObject } = {};
 before(async () => {

@@ -12,6 +12,7 @@ import { generateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
 import { parseCsr } from '../../src/pki/parse-csr.js';
 import type { ParsedCsr } from '../../src/pki/types.js';
+import { assertThrowsCode } from '../support/assert-error.js';
 import {
   colonHex,
   makeOpensslCa,
@@ -37,15 +38,7 @@ function wholeSecondsNow(offsetSeconds = 0): Date {
   return new Date((Math.floor(Date.now() / 1000) + offsetSeconds) * 1000);
 }
 
-function assertCode(fn: () => unknown, code: string, kind: string, message?: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    const e = err as { code?: string; kind?: string; message: string };
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.kind, kind);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
+const assertCode = assertThrowsCode;
 
 const csrs: Partial<Record<'ec' | 'rsa', ParsedCsr>> = {};
 before(async () => {
