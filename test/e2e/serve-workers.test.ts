@@ -9,6 +9,7 @@ import { type CaClient, createCaClient } from '../../src/agent/ca-client.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import { workloadCsr } from '../support/ca-server-fixture.js';
 import { runMeshca, type ServeProcess, startServe } from '../support/meshca-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** Distinct HTTP/2 connections: grpc-js would otherwise share one among clients of one address. */
 function clients(port: number, rootsPem: string, count: number): CaClient[] {
@@ -77,7 +78,16 @@ describe('meshca serve --workers 2', () => {
     } finally {
       for (const c of pool) c.close();
     }
-    const issued = server.logs.filter((l) => l.msg === 'certificate issued');
+    // A worker logs before it answers, but its log reaches us through a pipe, the answer over TCP:
+    // the last lines may arrive after the last certificate.
+    const issued = await waitFor(
+      '200 "certificate issued" lines',
+      () => {
+        const lines = server.logs.filter((l) => l.msg === 'certificate issued');
+        return lines.length >= 200 ? lines : undefined;
+      },
+      10_000,
+    );
     assert.equal(issued.length, 200);
     for (const w of workers)
       assert.ok(

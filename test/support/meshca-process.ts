@@ -1,14 +1,19 @@
 // Runs the real `meshca` command (the compiled CLI, as users run it) in child processes and cleans
 // them up. `startServe` waits for the CA's "serving" log line and reads the ports from it.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const MESHCA_BIN = fileURLToPath(new URL('../../bin/meshca.js', import.meta.url));
 
 const running = new Set<ChildProcess>();
-process.on('exit', () => {
+const killAll = () => {
   for (const child of running) child.kill('SIGKILL');
-});
+};
+// After the file's last test, whatever a failed test left running goes (its pipes would otherwise
+// keep the test process, and so the whole run, waiting); on exit, as a last resort.
+after(killAll);
+process.on('exit', killAll);
 
 export interface ServeProcess {
   child: ChildProcess;

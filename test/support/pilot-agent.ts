@@ -5,6 +5,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import {
   PILOT_AGENT_ARGS,
   PILOT_AGENT_TOKEN,
@@ -19,9 +20,13 @@ import { peerBinary } from './peers.js';
 type LogLine = Record<string, unknown>;
 
 const running = new Set<ChildProcess>();
-process.on('exit', () => {
+const killAll = () => {
   for (const child of running) child.kill('SIGKILL');
-});
+};
+// After the file's last test, whatever a failed test left running goes (its pipes would otherwise
+// keep the test process, and so the whole run, waiting); on exit, as a last resort.
+after(killAll);
+process.on('exit', killAll);
 
 export type StartPilotAgentOptions = Omit<PilotAgentSpec, 'workDir' | 'outputDir' | 'statusPort'> & {
   /** Parent of the agent's working directory (default: a new temporary directory, removed by stop()). */
