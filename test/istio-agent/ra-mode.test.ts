@@ -2,23 +2,14 @@
 // ProxyConfig) picks the signer, the certificate comes from it, and the agent's root-cert.pem holds
 // only that signer's root, as meshConfig.caCertificates[].certSigners says.
 import assert from 'node:assert/strict';
-import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  clusterIssuerYaml,
-  indentPem,
-  istioYamlTemplate,
-  proxyConfigYaml,
-  TASK_CA_CERTIFICATES,
-} from '../../src/demo/custom-ca-yaml.js';
+import { TASK_SIGNERS, writeTaskRegistrationAuthority } from '../mesh/mesh-fixtures.js';
 import { pemBlocks } from '../support/mesh-workloads.js';
 import { type ServeProcess, startServe } from '../support/meshca-process.js';
 import { type RunningPilotAgent, startPilotAgent } from '../support/pilot-agent.js';
 import { meshca, openssl, token, type WorkDir, workDir } from './fixture.js';
-
-const SIGNERS = ['istio-system', 'foo', 'bar'] as const;
-const VARIABLES = { 'istio-system': 'ISTIOCA', foo: 'FOOCA', bar: 'BARCA' } as const;
 
 describe(
   "RA mode: Istio's agent gets its signer's certificate and only its signer's root",
@@ -27,36 +18,15 @@ describe(
     let dir: WorkDir;
     let ca: ServeProcess;
     let dataDir: string;
-    const roots: Record<string, string> = {};
+    let roots: Record<string, string>;
     const agents: RunningPilotAgent[] = [];
 
     before(async () => {
       dir = await workDir('ra');
       dataDir = join(dir.path, 'data');
-      const config = join(dir.path, 'config');
-      await mkdir(config, { recursive: true });
-      // The task's three self-signed ClusterIssuers, each a root in the secret it reads.
-      for (const signer of SIGNERS) {
-        const certs = join(dir.path, 'certs', signer);
-        await meshca(['certs', 'root-ca', '--dir', certs, `ROOTCA_CN=${signer} root`]);
-        const secret = join(dataDir, 'secrets', `${signer}-ca`);
-        await mkdir(secret, { recursive: true, mode: 0o700 });
-        await copyFile(join(certs, 'root-cert.pem'), join(secret, 'tls.crt'));
-        await copyFile(join(certs, 'root-key.pem'), join(secret, 'tls.key'));
-        await chmod(join(secret, 'tls.key'), 0o600);
-        await copyFile(join(certs, 'root-cert.pem'), join(secret, 'ca.crt'));
-        roots[signer] = await readFile(join(certs, 'root-cert.pem'), 'utf8');
-      }
-      await writeFile(
-        join(config, 'cluster-issuers.yaml'),
-        SIGNERS.map((s) => clusterIssuerYaml(s, `${s}-ca`)).join('---\n'),
-      );
-      let istio = istioYamlTemplate(TASK_CA_CERTIFICATES);
-      for (const signer of SIGNERS)
-        istio = istio.replace(`\${${VARIABLES[signer]}}`, indentPem(roots[signer]!));
-      await writeFile(join(config, 'istio.yaml'), istio);
-      // Only bar has a ProxyConfig: its workloads get bar's signer without asking.
-      await writeFile(join(config, 'proxyconfig-bar.yaml'), proxyConfigYaml('bar', 'bar'));
+      // The task's three self-signed ClusterIssuers, istio.yaml, and ProxyConfigs for foo and bar.
+      let config: string;
+      ({ roots, config } = await writeTaskRegistrationAuthority(dataDir));
       ca = await startServe(['--config', config, '--data-dir', dataDir]);
     });
     after(async () => {
@@ -70,7 +40,7 @@ describe(
         dir: dir.path,
         caAddress: `127.0.0.1:${ca.grpcPort}`,
         // PILOT_CERT_PROVIDER=k8s.io/…/istio-system: the CA's TLS certificate chains to istio-system's root.
-        caRootPem: await meshca(['root-cert', '--config', join(dir.path, 'config'), '--data-dir', dataDir]),
+        caRootPem: await meshca(['root-cert', '--config', join(dataDir, 'config'), '--data-dir', dataDir]),
         token: await token(dataDir, namespace, 'httpbin'),
         namespace,
         serviceAccount: 'httpbin',
@@ -81,7 +51,10 @@ describe(
     }
 
     /** The agent's leaf is signed by `signer`'s root, and root-cert.pem is that root alone. */
-    async function assertFromSigner(a: RunningPilotAgent, signer: (typeof SIGNERS)[number]): Promise<void> {
+    async function assertFromSigner(
+      a: RunningPilotAgent,
+      signer: (typeof TASK_SIGNERS)[number],
+    ): Promise<void> {
       const files = await a.waitForFiles();
       assert.deepEqual(
         pemBlocks(files.rootsPem),
@@ -95,7 +68,7 @@ describe(
         'leaf.pem: OK\n',
       );
       assert.match(files.leaf.issuer, new RegExp(`CN=${signer} root`));
-      for (const other of SIGNERS.filter((s) => s !== signer)) {
+      for (const other of TASK_SIGNERS.filter((s) => s !== signer)) {
         assert.ok(!files.rootsPem.includes(pemBlocks(roots[other]!)[0]!), `${other}'s root is not given`);
       }
     }

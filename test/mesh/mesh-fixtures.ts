@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
+import { DEFAULT_ROOT } from '../../src/ca/offline/profile.js';
 import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
 import { MeshConfigError } from '../../src/mesh/mesh-config-error.js';
 
@@ -142,4 +144,48 @@ export async function problemsOf(
   assert.equal(err.code, 'MESH_CONFIG_INVALID');
   assert.equal(err.kind, 'config');
   return err.problems.map((p) => p.replaceAll(file, '$F').replaceAll(dir, '$D'));
+}
+
+/** cert-manager's CA ClusterIssuer reading the key pair in the secret `secretName`. */
+export function clusterIssuerYaml(name: string, secretName: string): string {
+  return `apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: ${name}\nspec:\n  ca:\n    secretName: ${secretName}\n`;
+}
+
+/** The task's three signers, each with a root of its own. */
+export const TASK_SIGNERS = ['istio-system', 'foo', 'bar'] as const;
+
+/**
+ * The custom-CA task as a CA's data directory: for each signer a root (made by `meshca certs`' own
+ * code) in the kubernetes.io/tls secret folder `<dataDir>/secrets/<signer>-ca-selfsigned`, and in
+ * `<dataDir>/config` the task's istio.yaml, ProxyConfigs for foo and bar, and the ClusterIssuers.
+ * Resolves with each signer's root and the config directory.
+ */
+export async function writeTaskRegistrationAuthority(
+  dataDir: string,
+): Promise<{ roots: Record<(typeof TASK_SIGNERS)[number], string>; config: string }> {
+  const roots = {} as Record<(typeof TASK_SIGNERS)[number], string>;
+  for (const name of TASK_SIGNERS) {
+    const dir = join(dataDir, 'secrets', `${name}-ca-selfsigned`);
+    mkdirSync(dir, { recursive: true });
+    const made = await makeRootCa({
+      dir,
+      profile: { ...DEFAULT_ROOT, subject: { O: 'cert-manager', CN: `${name} root` } },
+    });
+    writeFileSync(join(dir, 'tls.crt'), made.certificate.pem);
+    writeFileSync(join(dir, 'tls.key'), readFileSync(join(dir, 'root-key.pem')), { mode: 0o600 });
+    writeFileSync(join(dir, 'ca.crt'), made.certificate.pem);
+    roots[name] = made.certificate.pem;
+  }
+  const config = join(dataDir, 'config');
+  write(
+    join(config, 'istio.yaml'),
+    istioYaml({ istioca: roots['istio-system'], fooca: roots.foo, barca: roots.bar }),
+  );
+  write(join(config, 'proxyconfig-foo.yaml'), PROXYCONFIG_FOO);
+  write(join(config, 'proxyconfig-bar.yaml'), PROXYCONFIG_BAR);
+  write(
+    join(config, 'issuers.yaml'),
+    TASK_SIGNERS.map((n) => clusterIssuerYaml(n, `${n}-ca-selfsigned`)).join('---\n'),
+  );
+  return { roots, config };
 }

@@ -1,24 +1,24 @@
 // Registration-authority mode end to end in process: Istio's custom-CA task's YAML, three local
 // ClusterIssuers, real gRPC+TLS, and openssl judging which root each chain verifies against.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createServer } from 'node:tls';
 import { status } from '@grpc/grpc-js';
 import type { CaCallError } from '../../src/agent/ca-client.js';
-import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
-import { DEFAULT_ROOT } from '../../src/ca/offline/profile.js';
 import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
 import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
-import { istioYaml, PROXYCONFIG_BAR, PROXYCONFIG_FOO } from '../mesh/mesh-fixtures.js';
+import {
+  clusterIssuerYaml,
+  TASK_SIGNERS as SIGNERS,
+  writeTaskRegistrationAuthority,
+} from '../mesh/mesh-fixtures.js';
 import { type CaServerFixture, startFixtureServer, workloadCsr } from '../support/ca-server-fixture.js';
 import { makeTempDir, openssl } from '../support/openssl.js';
-
-const SIGNERS = ['istio-system', 'foo', 'bar'] as const;
 
 async function rejects(promise: Promise<unknown>, code: status, details: RegExp): Promise<void> {
   await assert.rejects(promise, (err: CaCallError) => {
@@ -26,35 +26,6 @@ async function rejects(promise: Promise<unknown>, code: status, details: RegExp)
     assert.match(err.message, details);
     return true;
   });
-}
-
-function clusterIssuer(name: string, secretName: string): string {
-  return `apiVersion: cert-manager.io/v1
-kind: ClusterIssuer
-metadata:
-  name: ${name}
-spec:
-  ca:
-    secretName: ${secretName}
-`;
-}
-
-/** Makes one root per signer as a kubernetes.io/tls secret folder in <dataDir>/secrets/. */
-async function makeIssuers(dataDir: string): Promise<Record<string, string>> {
-  const roots: Record<string, string> = {};
-  for (const name of SIGNERS) {
-    const dir = join(dataDir, 'secrets', `${name}-ca-selfsigned`);
-    await mkdir(dir, { recursive: true });
-    const made = await makeRootCa({
-      dir,
-      profile: { ...DEFAULT_ROOT, subject: { O: 'cert-manager', CN: `${name} root` } },
-    });
-    await writeFile(join(dir, 'tls.crt'), made.certificate.pem);
-    await writeFile(join(dir, 'tls.key'), await readFile(join(dir, 'root-key.pem')));
-    await writeFile(join(dir, 'ca.crt'), made.certificate.pem);
-    roots[name] = made.certificate.pem;
-  }
-  return roots;
 }
 
 function verifiesAgainst(chain: string[], rootPem: string): boolean {
@@ -77,19 +48,8 @@ describe('RA mode with the custom-CA task configuration', () => {
   let ca: CaServerFixture;
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'meshca-ra-'));
-    roots = await makeIssuers(dataDir);
-    const config = join(dataDir, 'config');
-    await mkdir(config);
-    await writeFile(
-      join(config, 'istio.yaml'),
-      istioYaml({ istioca: roots['istio-system']!, fooca: roots.foo!, barca: roots.bar! }),
-    );
-    await writeFile(join(config, 'proxyconfig-foo.yaml'), PROXYCONFIG_FOO);
-    await writeFile(join(config, 'proxyconfig-bar.yaml'), PROXYCONFIG_BAR);
-    await writeFile(
-      join(config, 'issuers.yaml'),
-      SIGNERS.map((n) => clusterIssuer(n, `${n}-ca-selfsigned`)).join('---\n'),
-    );
+    let config: string;
+    ({ roots, config } = await writeTaskRegistrationAuthority(dataDir));
     ca = await startFixtureServer({
       dataDir,
       mesh: { path: config, initial: await loadMeshConfig(config, { dataDir }), dataDir },
@@ -215,7 +175,7 @@ describe('RA mode failures', () => {
     await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
     const port = (hang.address() as { port: number }).port;
     try {
-      const roots = await makeIssuers(dataDir);
+      const { roots } = await writeTaskRegistrationAuthority(dataDir);
       await mkdir(join(dataDir, 'secrets', 'step-password'), { recursive: true });
       await writeFile(join(dataDir, 'secrets', 'step-password', 'password'), 'secret\n');
       const config = join(dataDir, 'config.yaml');
@@ -241,7 +201,7 @@ ${roots
         - name: EXTERNAL_CA
           value: ISTIOD_RA_KUBERNETES_API
 ---
-${clusterIssuer('foo', 'foo-ca-selfsigned')}---
+${clusterIssuerYaml('foo', 'foo-ca-selfsigned')}---
 apiVersion: certmanager.step.sm/v1beta1
 kind: StepClusterIssuer
 metadata:

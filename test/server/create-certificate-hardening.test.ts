@@ -4,7 +4,7 @@
 // registry. Real CA servers in process, real gRPC over TLS, real tokens.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,6 @@ import { status } from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { register as globalRegistry, Registry } from 'prom-client';
 import type { CaCallError } from '../../src/agent/ca-client.js';
-import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
-import { DEFAULT_ROOT } from '../../src/ca/offline/profile.js';
 import { quoteForMessage } from '../../src/identity/kubernetes-names.js';
 import { CALLER_TEXT_LIMIT, capCallerText } from '../../src/log.js';
 import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
@@ -23,7 +21,7 @@ import { generateKey } from '../../src/pki/keys.js';
 import { MESSAGE_LIMIT } from '../../src/server/create-certificate.js';
 import { UNKNOWN_SIGNER } from '../../src/server/metrics.js';
 import { startMonitoringServer } from '../../src/server/monitoring-server.js';
-import { istioYaml, PROXYCONFIG_BAR, PROXYCONFIG_FOO } from '../mesh/mesh-fixtures.js';
+import { writeTaskRegistrationAuthority } from '../mesh/mesh-fixtures.js';
 import { type CaServerFixture, startFixtureServer, workloadCsr } from '../support/ca-server-fixture.js';
 
 const HUGE = 500 * 1024;
@@ -271,7 +269,6 @@ describe('caller identity extraction', () => {
   });
 });
 
-const SIGNERS = ['istio-system', 'foo', 'bar'] as const;
 const DOMAIN = 'clusterissuers.cert-manager.io';
 
 describe('RA mode', () => {
@@ -280,34 +277,8 @@ describe('RA mode', () => {
   let ca: CaServerFixture;
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'meshca-ra-hardening-'));
-    roots = {};
-    for (const name of SIGNERS) {
-      const dir = join(dataDir, 'secrets', `${name}-ca`);
-      await mkdir(dir, { recursive: true });
-      const made = await makeRootCa({
-        dir,
-        profile: { ...DEFAULT_ROOT, subject: { O: 'test', CN: `${name} root` } },
-      });
-      await writeFile(join(dir, 'tls.crt'), made.certificate.pem);
-      await writeFile(join(dir, 'tls.key'), await readFile(join(dir, 'root-key.pem')));
-      await writeFile(join(dir, 'ca.crt'), made.certificate.pem);
-      roots[name] = made.certificate.pem;
-    }
-    const config = join(dataDir, 'config');
-    await mkdir(config);
-    await writeFile(
-      join(config, 'istio.yaml'),
-      istioYaml({ istioca: roots['istio-system']!, fooca: roots.foo!, barca: roots.bar! }),
-    );
-    await writeFile(join(config, 'proxyconfig-foo.yaml'), PROXYCONFIG_FOO);
-    await writeFile(join(config, 'proxyconfig-bar.yaml'), PROXYCONFIG_BAR);
-    await writeFile(
-      join(config, 'issuers.yaml'),
-      SIGNERS.map(
-        (n) =>
-          `apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: ${n}\nspec:\n  ca:\n    secretName: ${n}-ca\n`,
-      ).join('---\n'),
-    );
+    let config: string;
+    ({ roots, config } = await writeTaskRegistrationAuthority(dataDir));
     ca = await startFixtureServer({
       dataDir,
       mesh: { path: config, initial: await loadMeshConfig(config, { dataDir }), dataDir },
