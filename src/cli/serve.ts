@@ -73,6 +73,9 @@ const spec: CommandSpec = {
     '                             max-connection-age, max-connection-age-grace, request-receive-timeout,',
     '                             shutdown-grace (durations: 10s, 5m); max-concurrent-streams,',
     '                             max-session-memory-mb, max-header-list-bytes (numbers). See the README',
+    "Self-signed root renewal (Istio's variables): CITADEL_SELF_SIGNED_CA_CERT_TTL (root lifetime, default 87600h),",
+    '                             CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE (renew when less is left, default 20),',
+    '                             CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL (default 1h)',
   ],
   examples: [
     'meshca serve                                   # self-signed root in ./.meshca/ca, kept across restarts',
@@ -80,6 +83,8 @@ const spec: CommandSpec = {
     'MAX_WORKLOAD_CERT_TTL=48h meshca serve --listen 0.0.0.0:15012 --host ca.example.internal',
     'meshca serve --config istio.yaml              # registration authority: EXTERNAL_CA=ISTIOD_RA_KUBERNETES_API',
     'meshca serve --workers auto                    # one CA process per core, sharing 127.0.0.1:15012',
+    'meshca serve --limit keepalive-time=30s --limit max-concurrent-streams=200',
+    'CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE=30 meshca serve   # renew the self-signed root earlier',
   ],
 };
 
