@@ -388,6 +388,49 @@ export const ERROR_CODES = {
     meaning: "Verifying a token failed unexpectedly, most likely an unusable key in the issuer's JWKS.",
   },
 
+  // kubernetes/: the Kubernetes home (Secrets, ConfigMaps, TokenReview, leases)
+  KUBE_CA_SECRET_INVALID: {
+    kind: 'config',
+    meaning: 'The istio-ca-secret Secret cannot be used as the self-signed CA; fix or delete it.',
+  },
+  KUBE_CACERTS_DELETED: {
+    kind: 'config',
+    meaning: 'The plugged-in cacerts Secret was deleted while serving; the bundle in service keeps signing.',
+  },
+  KUBE_CONFIG_INVALID: {
+    kind: 'config',
+    meaning: 'The kubeconfig (--kubeconfig, KUBECONFIG or in-cluster) cannot be loaded or names no server.',
+  },
+  KUBE_FORBIDDEN: {
+    kind: 'config',
+    meaning:
+      'The API server refused a call for lack of RBAC permission; the message names verb, resource and namespace.',
+  },
+  KUBE_NAMESPACE_INVALID: {
+    kind: 'invalid-input',
+    meaning: 'The CA namespace (--namespace, POD_NAMESPACE) is not a valid Kubernetes namespace name.',
+  },
+  KUBE_REQUEST_FAILED: {
+    kind: 'unavailable',
+    meaning: 'The Kubernetes API server answered a call with an unexpected error.',
+  },
+  KUBE_TOKEN_REJECTED: {
+    kind: 'unauthenticated',
+    meaning: 'The Kubernetes API server (TokenReview) did not authenticate the token for the CA audience.',
+  },
+  KUBE_TOKEN_REVIEW_UNAVAILABLE: {
+    kind: 'unavailable',
+    meaning:
+      'The TokenReview call failed or timed out, so the token could not be checked; the agent retries.',
+  },
+  KUBE_UNAUTHORIZED: {
+    kind: 'config',
+    meaning: "The API server refused meshca's own credentials (401).",
+  },
+  KUBE_UNREACHABLE: {
+    kind: 'unavailable',
+    meaning: 'The Kubernetes API server cannot be reached.',
+  },
   // mesh/: Istio, cert-manager and step-issuer YAML
   MESH_CONFIG_FROZEN: {
     kind: 'internal',

@@ -2,15 +2,32 @@
 // and keeps the last good bundle when a reload fails. A reload swaps one reference.
 import { EventEmitter } from 'node:events';
 import { internalError, isMeshcaError, type MeshcaError } from '../errors.js';
-import { type DirectoryWatch, watchDirectory } from '../lib/watch-directory.js';
+import { watchDirectory } from '../lib/watch-directory.js';
 import type { KeyType } from '../pki/types.js';
 import { loadBundleFromDir } from './read-bundle-files.js';
 import { loadOrCreateSelfSignedCa } from './self-signed-ca.js';
 import type { SigningBundle } from './signing-bundle.js';
 
+/**
+ * Where a bundle lives besides a directory: the Kubernetes home keeps it in Secrets. `ca/` knows
+ * only this shape, so the layers above do not care which home is in use.
+ */
+export interface BundleStore {
+  /** For messages and logs, e.g. "Secret istio-system/cacerts". */
+  readonly where: string;
+  /** Reads (on first use creating, for a self-signed root) and verifies the bundle to serve. */
+  load(now?: Date): Promise<{ bundle: SigningBundle; created: boolean }>;
+  /** Calls `changed` whenever the stored bundle may have changed; returns how to stop. */
+  watch(changed: () => void): { close(): void };
+}
+
 export type CaMode =
   | { kind: 'plugged'; dir: string }
-  | { kind: 'self-signed'; dir: string; trustDomain: string; keyType: KeyType; days?: number };
+  | { kind: 'self-signed'; dir: string; trustDomain: string; keyType: KeyType; days?: number }
+  | { kind: 'store'; store: BundleStore };
+
+/** Where the bundle of `mode` comes from, for messages and logs. */
+export const whereOf = (mode: CaMode): string => (mode.kind === 'store' ? mode.store.where : mode.dir);
 
 export interface CaEvents {
   /** A new bundle is in service; `previous` is the one it replaced. `rootChanged` when the trust bundle differs. */
@@ -24,7 +41,7 @@ export interface CaEvents {
 export class CertificateAuthority extends EventEmitter<CaEvents> {
   #bundle: SigningBundle;
   readonly mode: CaMode;
-  #watch: DirectoryWatch | undefined;
+  #watch: { close(): void } | undefined;
   #reloading: Promise<boolean> | undefined;
   readonly created: boolean;
   /** What an interrupted earlier run left in the self-signed CA's directory, removed on open (to log). */
@@ -40,6 +57,10 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
 
   /** Loads the bundle for `mode` (creating the self-signed root on first start); throws if it is not usable. */
   static async open(mode: CaMode, now?: Date): Promise<CertificateAuthority> {
+    if (mode.kind === 'store') {
+      const { bundle, created } = await mode.store.load(now);
+      return new CertificateAuthority(mode, bundle, created);
+    }
     if (mode.kind === 'plugged') {
       return new CertificateAuthority(mode, await loadBundleFromDir(mode.dir, { now }), false);
     }
@@ -57,16 +78,19 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
     // Reloads run one at a time, so a burst of events cannot interleave two swaps.
     const run = async (): Promise<boolean> => {
       try {
-        const next = await loadBundleFromDir(
-          this.mode.dir,
-          this.mode.kind === 'self-signed' ? { source: 'self-signed' } : {},
-        );
+        const next =
+          this.mode.kind === 'store'
+            ? (await this.mode.store.load()).bundle
+            : await loadBundleFromDir(
+                this.mode.dir,
+                this.mode.kind === 'self-signed' ? { source: 'self-signed' } : {},
+              );
         const previous = this.#bundle;
         if (
           next.fingerprint === previous.fingerprint &&
           next.issuer.certificate.fingerprint256 === previous.issuer.certificate.fingerprint256
         ) {
-          this.emit('reload-unchanged', { dir: this.mode.dir });
+          this.emit('reload-unchanged', { dir: whereOf(this.mode) });
           return false;
         }
         this.#bundle = next;
@@ -77,10 +101,10 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
           ? err
           : internalError(
               'CA_RELOAD_FAILED',
-              `reloading ${this.mode.dir} failed: ${(err as Error).message}`,
+              `reloading ${whereOf(this.mode)} failed: ${(err as Error).message}`,
               err,
             );
-        this.emit('reload-failed', { error, dir: this.mode.dir });
+        this.emit('reload-failed', { error, dir: whereOf(this.mode) });
         return false;
       }
     };
@@ -89,9 +113,13 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
     return chained;
   }
 
-  /** Starts watching the bundle directory; changes are debounced, validated and swapped in. */
+  /** Starts watching the bundle's directory or store; changes are validated and swapped in. */
   watch(opts: { debounceMs?: number; pollMs?: number } = {}): void {
-    this.#watch ??= watchDirectory(this.mode.dir, () => void this.reload(), opts);
+    const mode = this.mode;
+    this.#watch ??=
+      mode.kind === 'store'
+        ? mode.store.watch(() => void this.reload())
+        : watchDirectory(mode.dir, () => void this.reload(), opts);
   }
 
   close(): void {

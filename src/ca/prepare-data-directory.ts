@@ -32,7 +32,7 @@ export async function prepareDataDirectory(opts: {
   for (const path of removed)
     log.info(`removed ${path}, left behind by an interrupted write`, { event: 'leftover-removed', path });
 
-  const keyDirs = [...new Set([embeddedCa, ca.dir])];
+  const keyDirs = [...new Set([embeddedCa, ...(ca.kind === 'store' ? [] : [ca.dir])])];
   const loose = await findLoosePermissions([
     { path: dataDir, kind: 'dir' },
     ...keyDirs.flatMap((dir) => [

@@ -55,9 +55,31 @@ export async function loadBundleFromDir(
 ): Promise<SigningBundle> {
   const layout = await detectLayout(dir);
   const files = layout === 'tls' ? TLS_FILES : ISTIO_FILES;
+  const texts: Record<string, string> = {};
+  for (const name of new Set(Object.values(files))) {
+    if (await exists(join(dir, name))) texts[name] = await readFile(join(dir, name), 'utf8');
+  }
+  return bundleFromTexts(texts, { ...opts, where: dir, what: `CA bundle in ${dir}` });
+}
+
+/** Which layout a set of named texts (files of a directory, keys of a Secret) holds; tls.crt wins. */
+export function layoutOf(texts: Readonly<Record<string, string | undefined>>): 'istio' | 'tls' {
+  return texts[TLS_FILES.cert] !== undefined ? 'tls' : 'istio';
+}
+
+/**
+ * Verifies a bundle given as named texts: a directory's files or a Kubernetes Secret's keys.
+ * `where` prefixes each name in messages (a directory, or "Secret istio-system/cacerts").
+ */
+export function bundleFromTexts(
+  texts: Readonly<Record<string, string | undefined>>,
+  opts: { where: string; what: string; now?: Date; source?: BundleSource },
+): SigningBundle {
+  const { where: dir } = opts;
+  const layout = layoutOf(texts);
+  const files = layout === 'tls' ? TLS_FILES : ISTIO_FILES;
   const names = [...new Set(Object.values(files))];
-  const missing: string[] = [];
-  for (const name of names) if (!(await exists(join(dir, name)))) missing.push(name);
+  const missing = names.filter((name) => texts[name] === undefined);
   // cert-manager's CA secrets often carry no ca.crt when tls.crt is itself the root.
   const noCaCrt = layout === 'tls' && missing.length === 1 && missing[0] === TLS_FILES.roots;
   if (noCaCrt) missing.length = 0;
@@ -65,16 +87,13 @@ export async function loadBundleFromDir(
     const all = names.join(', ');
     throw configError(
       'CA_BUNDLE_INCOMPLETE',
-      `CA bundle in ${dir} is incomplete: missing ${missing.join(', ')}; a ${layout === 'tls' ? 'kubernetes.io/tls' : 'cacerts'} bundle needs ${all}`,
+      `${opts.what} is incomplete: missing ${missing.join(', ')}; a ${layout === 'tls' ? 'kubernetes.io/tls' : 'cacerts'} bundle needs ${all}`,
     );
   }
-  const read = (name: string) => readFile(join(dir, name), 'utf8');
-  const [certText, keyText, chainText, rootsText] = await Promise.all([
-    read(files.cert),
-    read(files.key),
-    read(files.chain),
-    noCaCrt ? Promise.resolve('') : read(files.roots),
-  ]);
+  const certText = texts[files.cert] ?? '';
+  const keyText = texts[files.key] ?? '';
+  const chainText = texts[files.chain] ?? '';
+  const rootsText = noCaCrt ? '' : (texts[files.roots] ?? '');
   const certPath = join(dir, files.cert);
   const certs = parseCerts(certText, certPath, false);
   const signingCert = certs[0]!;
@@ -93,7 +112,7 @@ export async function loadBundleFromDir(
   if (noCaCrt && roots.length === 0) {
     throw configError(
       'CA_BUNDLE_INCOMPLETE',
-      `CA bundle in ${dir} is incomplete: missing ca.crt, and tls.crt holds no root; add the root certificate as ca.crt`,
+      `${opts.what} is incomplete: missing ca.crt, and tls.crt holds no root; add the root certificate as ca.crt`,
     );
   }
   if (layout === 'tls' && roots.some((r) => r.selfSigned)) {

@@ -9,7 +9,8 @@ import { prepareDataDirectory } from '../ca/prepare-data-directory.js';
 import { configError, invalidInput } from '../errors.js';
 import { parseJwtRules } from '../identity/parse-jwt-rules.js';
 import type { TrustedIssuer } from '../identity/token-verifier.js';
-import { createLogger, type LogLevel } from '../log.js';
+import { openKubernetesHome } from '../kubernetes/kubernetes-home.js';
+import { createLogger, type Logger, type LogLevel } from '../log.js';
 import { loadMeshConfig } from '../mesh/load-mesh-config.js';
 import type { MeshConfigResult } from '../mesh/types.js';
 import { parseKeyType } from '../pki/keys.js';
@@ -23,6 +24,12 @@ import { isServeWorker, runServeWorker } from '../server/serve-worker.js';
 import { type CommandSpec, list, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
 import { parseDurationSeconds } from './duration.js';
+import {
+  KUBERNETES_HELP,
+  KUBERNETES_OPTIONS,
+  type KubernetesSettings,
+  resolveKubernetesSettings,
+} from './kubernetes-settings.js';
 import { parseLimits } from './parse-limits.js';
 import { parseHostPort, pick, pickOptional, SettingsProblems } from './settings.js';
 
@@ -46,6 +53,7 @@ const spec: CommandSpec = {
     config: { type: 'string' },
     workers: { type: 'string' },
     limit: { type: 'string', multiple: true },
+    ...KUBERNETES_OPTIONS,
   },
   optionHelp: [
     '--data-dir DIR               state directory (env MESHCA_DATA_DIR, default ./.meshca)',
@@ -73,6 +81,7 @@ const spec: CommandSpec = {
     '                             max-connection-age, max-connection-age-grace, request-receive-timeout,',
     '                             shutdown-grace (durations: 10s, 5m); max-concurrent-streams,',
     '                             max-session-memory-mb, max-header-list-bytes (numbers). See the README',
+    ...KUBERNETES_HELP,
     "Self-signed root renewal (Istio's variables): CITADEL_SELF_SIGNED_CA_CERT_TTL (root lifetime, default 87600h),",
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE (renew when less is left, default 20),',
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL (default 1h)',
@@ -84,6 +93,7 @@ const spec: CommandSpec = {
     'meshca serve --config istio.yaml              # registration authority: EXTERNAL_CA=ISTIOD_RA_KUBERNETES_API',
     'meshca serve --workers auto                    # one CA process per core, sharing 127.0.0.1:15012',
     'meshca serve --limit keepalive-time=30s --limit max-concurrent-streams=200',
+    'meshca serve --kubeconfig ~/.kube/config --namespace istio-system   # the CA of a Kubernetes cluster',
     'CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE=30 meshca serve   # renew the self-signed root earlier',
   ],
 };
@@ -107,6 +117,8 @@ export interface ServeSettings {
   limits: Partial<ConnectionLimits>;
   /** Self-signed root renewal (Istio's CITADEL_SELF_SIGNED_* variables). */
   rootRenewal: { gracePercent: number; days: number; checkIntervalMs: number };
+  /** The Kubernetes home, when a kubeconfig is given or meshca runs in a pod. */
+  kube?: KubernetesSettings;
 }
 
 /** Every serve setting, resolved and checked together; throws one error listing every problem. */
@@ -221,7 +233,7 @@ export async function resolveServeSettings(
   const audiences =
     audienceFlags.length > 0
       ? audienceFlags
-      : (env.TOKEN_AUDIENCE ?? 'istio-ca')
+      : (env.TOKEN_AUDIENCES || env.TOKEN_AUDIENCE || 'istio-ca')
           .split(',')
           .map((a) => a.trim())
           .filter(Boolean);
@@ -237,6 +249,13 @@ export async function resolveServeSettings(
   const limits = parseLimits(limitItems, limitFlags.length ? '--limit' : 'MESHCA_LIMITS', (m) =>
     problems.add(m),
   );
+  const kubernetes = resolveKubernetesSettings(values, ctx, problems);
+  if (kubernetes && cacertsFlag !== undefined)
+    problems.add(
+      `--cacerts reads a directory, but the Kubernetes home keeps the plugged-in bundle in Secret ${kubernetes.namespace}/cacerts: create it with "kubectl create secret generic cacerts -n ${kubernetes.namespace} --from-file=…" and drop --cacerts`,
+    );
+  if (kubernetes && workers > 1)
+    problems.add('--workers applies to the data-directory home; in Kubernetes run more replicas instead');
   problems.throwIfAny('serve');
   // The flag is well formed but the CA files are not there: bad CA files, exit 3 like a broken bundle.
   if (cacertsProblem) throw configError('CLI_CACERTS_MISSING', cacertsProblem);
@@ -255,6 +274,7 @@ export async function resolveServeSettings(
     mesh,
     limits,
     rootRenewal: { gracePercent, days: rootDays, checkIntervalMs },
+    kube: kubernetes,
   });
 }
 
@@ -273,6 +293,38 @@ function parseWorkers(text: string, source: string): number {
   return n;
 }
 
+/** The embedded default: state in the data directory. */
+async function startDataDirectoryCaServer(settings: ServeSettings, log: Logger) {
+  // Once, in this process (workers return above): leftovers of interrupted writes go, loose modes are warned about.
+  await prepareDataDirectory({ dataDir: settings.dataDir, ca: settings.ca, log });
+  const { kube: _kube, ...options } = settings;
+  return startCaServer({ ...options, log });
+}
+
+/** The Kubernetes home: state in the cluster's objects; the data directory is not used. */
+async function startKubernetesCaServer(settings: ServeSettings, kube: KubernetesSettings, log: Logger) {
+  const selfSigned = settings.ca.kind === 'self-signed' ? settings.ca : undefined;
+  const home = await openKubernetesHome({
+    from: kube.from,
+    namespace: kube.namespace,
+    trustDomain: settings.trustDomain,
+    keyType: selfSigned?.keyType ?? 'ec-p256',
+    days: settings.rootRenewal.days,
+    audiences: settings.audiences,
+    leaseDurationMs: kube.leaseDurationMs,
+    tokenReviewTimeoutMs: kube.tokenReviewTimeoutMs,
+    identity: kube.identity,
+    log,
+  });
+  try {
+    const { kube: _kube, ...options } = settings;
+    return await startCaServer({ ...options, ca: home.caMode, kubernetes: home, log });
+  } catch (err) {
+    await home.close();
+    throw err;
+  }
+}
+
 export async function runServe(argv: string[], ctx: CliContext): Promise<number> {
   // A worker runs the same command line; its settings come from the primary, resolved once there.
   if (isServeWorker()) return runServeWorker();
@@ -280,18 +332,17 @@ export async function runServe(argv: string[], ctx: CliContext): Promise<number>
   if (!args) return 0;
   const settings = await resolveServeSettings(args.values, ctx);
   const log = createLogger({ level: settings.logLevel, component: 'ca' });
-  const { monitoring, workers, ...workerSettings } = settings;
+  const { monitoring, workers, kube: _kube, ...workerSettings } = settings;
   // Before any file is made: a taken port must not leave a new root and keys behind.
   await ensurePortsFree([
     { flag: '--listen', ...settings.listen },
     ...(monitoring ? [{ flag: '--monitoring', ...monitoring }] : []),
   ]);
-  // Once, in this process (workers return above): leftovers of interrupted writes go, loose modes are warned about.
-  await prepareDataDirectory({ dataDir: settings.dataDir, ca: settings.ca, log });
-  const server =
-    workers > 1
+  const server = settings.kube
+    ? await startKubernetesCaServer(settings, settings.kube, log)
+    : workers > 1
       ? await startServeCluster({ workers, settings: workerSettings, monitoring, log })
-      : await startCaServer({ ...settings, log });
+      : await startDataDirectoryCaServer(settings, log);
   const onHup = () => {
     log.info('SIGHUP: reloading the CA bundle', { event: 'sighup' });
     server.reload().then(

@@ -7,6 +7,11 @@ import { CLOCK_TOLERANCE_SECONDS, type TokenVerifier } from './token-verifier.js
 export interface TokenCacheOptions {
   /** Bound on remembered tokens; the oldest is dropped first. */
   maxEntries?: number;
+  /**
+   * How long a result is reused at most, even when the token lives longer: a TokenReview answer can
+   * change (a deleted pod or service account), a signature cannot. Default: until the token expires.
+   */
+  maxAgeMs?: number;
 }
 
 interface Entry {
@@ -14,6 +19,8 @@ interface Entry {
   /** Milliseconds; the token is reused only inside [notBeforeMs, expiresMs) with the verifier's skew allowance. */
   notBeforeMs: number;
   expiresMs: number;
+  /** When the answer itself goes stale (maxAgeMs), whatever the token's lifetime. */
+  reuseUntilMs: number;
 }
 
 /**
@@ -30,7 +37,8 @@ export function cacheVerifiedTokens(inner: TokenVerifier, opts: TokenCacheOption
       const at = now.getTime();
       const hit = entries.get(token);
       if (hit) {
-        if (at >= hit.notBeforeMs - skewMs && at < hit.expiresMs + skewMs) return hit.caller;
+        if (at >= hit.notBeforeMs - skewMs && at < hit.expiresMs + skewMs && at < hit.reuseUntilMs)
+          return hit.caller;
         entries.delete(token); // expired: the full check below reports why
       }
       const caller = await inner.verify(token, now);
@@ -41,6 +49,7 @@ export function cacheVerifiedTokens(inner: TokenVerifier, opts: TokenCacheOption
           caller,
           notBeforeMs: typeof claims.nbf === 'number' ? claims.nbf * 1000 : Number.NEGATIVE_INFINITY,
           expiresMs: claims.exp * 1000,
+          reuseUntilMs: at + (opts.maxAgeMs ?? Number.POSITIVE_INFINITY),
         });
       }
       return caller;

@@ -14,7 +14,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseSubject(sub: unknown): { namespace: string; serviceAccount: string } {
+/** `system:serviceaccount:<namespace>:<name>`, the subject of tokens and TokenReview usernames. */
+export function parseServiceAccountSubject(sub: unknown): { namespace: string; serviceAccount: string } {
   if (typeof sub === 'string' && sub.startsWith(SUBJECT_PREFIX)) {
     const rest = sub.slice(SUBJECT_PREFIX.length).split(':');
     const [namespace, serviceAccount] = rest;
@@ -75,7 +76,7 @@ function restatedClaims(payload: JWTPayload): Restatement[] {
  * forged by a confused issuer or not a Kubernetes token at all.
  */
 export function callerFromClaims(payload: JWTPayload, issuer: string): Caller {
-  const { namespace, serviceAccount } = parseSubject(payload.sub);
+  const { namespace, serviceAccount } = parseServiceAccountSubject(payload.sub);
   const expected = { namespace, 'service account': serviceAccount };
   const mismatches = restatedClaims(payload)
     .filter(({ value, names }) => names === undefined || value !== expected[names])
@@ -90,5 +91,15 @@ export function callerFromClaims(payload: JWTPayload, issuer: string): Caller {
       `the token contradicts itself: ${mismatches.join('; ')}; it is refused — check the issuer ${quoteForMessage(issuer)} that made it`,
     );
   }
-  return { namespace, serviceAccount, via: 'token', issuer, subject: payload.sub as string };
+  const caller: Caller = { namespace, serviceAccount, via: 'token', issuer, subject: payload.sub as string };
+  const pod = podOf(payload);
+  return pod ? { ...caller, pod } : caller;
+}
+
+/** A pod-bound token's `kubernetes.io.pod` claim, when well formed. */
+function podOf(payload: JWTPayload): Caller['pod'] {
+  const k8s = payload['kubernetes.io'];
+  const pod = isObject(k8s) ? k8s.pod : undefined;
+  if (!isObject(pod) || typeof pod.name !== 'string') return undefined;
+  return { name: pod.name, ...(typeof pod.uid === 'string' ? { uid: pod.uid } : {}) };
 }

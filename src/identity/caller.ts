@@ -10,4 +10,6 @@ export interface Caller {
   issuer: string;
   /** The token's `sub`, or the certificate's SPIFFE ID. */
   subject: string;
+  /** The pod a pod-bound token was made for (for the log only; never used to authorize). */
+  pod?: { name: string; uid?: string };
 }

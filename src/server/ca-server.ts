@@ -6,8 +6,12 @@ import type { Registry } from 'prom-client';
 import { caServiceDefinition } from '../api/ca-service.js';
 import { type CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
 import { unavailable } from '../errors.js';
-import { createReloadableTokenVerifier } from '../identity/reloadable-token-verifier.js';
+import {
+  createReloadableTokenVerifier,
+  type ReloadableTokenVerifier,
+} from '../identity/reloadable-token-verifier.js';
 import type { TrustedIssuer } from '../identity/token-verifier.js';
+import type { KubernetesHome } from '../kubernetes/kubernetes-home.js';
 import type { Logger } from '../log.js';
 import type { MeshConfigResult } from '../mesh/types.js';
 import { createCallAuthenticator } from './authenticate-call.js';
@@ -69,6 +73,11 @@ export interface CaServerOptions {
   limits?: Partial<ConnectionLimits>;
   /** Self-signed mode: when to re-issue the root, and how often to look (default 20%, hourly). */
   rootRenewal?: RootRenewalSettings;
+  /**
+   * The Kubernetes home (--kubeconfig): `ca` is then its Secret store, tokens are checked by
+   * TokenReview, and the roots go to every namespace's istio-ca-root-cert instead of the data directory.
+   */
+  kubernetes?: KubernetesHome;
 }
 
 export interface CaServer {
@@ -101,13 +110,16 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const metrics = createCaMetrics();
   metrics.trackBundle(bundle);
 
-  const tokens = await createReloadableTokenVerifier({
-    issuerDir: join(opts.dataDir, 'issuer'),
-    audiences: opts.audiences,
-    trustedIssuers: opts.trustedIssuers,
-    log,
-    debounceMs: opts.reloadDebounceMs,
-  });
+  const home = opts.kubernetes;
+  const tokens: ReloadableTokenVerifier = home
+    ? { verify: home.tokens.verify, reload: async () => false, close() {} }
+    : await createReloadableTokenVerifier({
+        issuerDir: join(opts.dataDir, 'issuer'),
+        audiences: opts.audiences,
+        trustedIssuers: opts.trustedIssuers,
+        log,
+        debounceMs: opts.reloadDebounceMs,
+      });
   const issuing = await startIssuance({
     ca,
     mesh: opts.mesh,
@@ -125,16 +137,19 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   });
   if (servingCa !== ca) servingCa.on('bundle', ({ bundle: next }) => serving.renew(next));
 
-  if (!issuing.config()?.raMode) await publishTrustBundle(opts.dataDir, ca.bundle.rootsPem, log);
+  const publishRoots = !issuing.config()?.raMode && !home;
+  if (publishRoots) await publishTrustBundle(opts.dataDir, ca.bundle.rootsPem, log);
+  home?.attach(ca, { roots: !issuing.config()?.raMode });
   reportCaEvents(ca, {
     log,
     metrics,
     onBundle(next, rootChanged) {
-      if (rootChanged && !issuing.config()?.raMode) void publishTrustBundle(opts.dataDir, next.rootsPem, log);
+      if (rootChanged && !issuing.config()?.raMode && !home)
+        void publishTrustBundle(opts.dataDir, next.rootsPem, log);
       if (servingCa === ca) serving.renew(next);
     },
   });
-  if (opts.ca.kind === 'plugged') ca.watch({ debounceMs: opts.reloadDebounceMs });
+  if (opts.ca.kind !== 'self-signed') ca.watch({ debounceMs: opts.reloadDebounceMs });
   const renewal =
     opts.ca.kind === 'self-signed'
       ? watchRootRenewal({ dir: opts.ca.dir, policy: opts.rootRenewal, ca, metrics, log })
@@ -197,6 +212,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     tokens.close();
     await issuing.close();
     serving.close();
+    await home?.close();
   };
   try {
     monitoring = opts.monitoring

@@ -128,6 +128,7 @@ export function createCertificateHandler(deps: {
           clusterId,
           caller: identity,
           via: caller.via,
+          ...(caller.pod ? { pod: caller.pod.name, podUid: caller.pod.uid } : {}),
           spiffeId: result.spiffeId,
           signer: result.signer,
           serial: result.serialHex,

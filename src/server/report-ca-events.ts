@@ -1,7 +1,7 @@
 // What the CA in service tells the operator as its bundle changes: a new bundle (and whether the
 // root changed), a refused reload (the last good bundle keeps serving), and the first good reload
 // after a refused one, so the operator knows their fix worked.
-import type { CertificateAuthority } from '../ca/certificate-authority.js';
+import { type CertificateAuthority, whereOf } from '../ca/certificate-authority.js';
 import type { SigningBundle } from '../ca/signing-bundle.js';
 import type { Logger } from '../log.js';
 import type { CaMetrics } from './metrics.js';
@@ -43,7 +43,7 @@ export function reportCaEvents(
         roots: next.roots.map((r) => r.subject),
       });
     for (const warning of next.warnings) log.warn(warning, { event: 'ca-expiry-warning' });
-    recovered(ca.mode.dir, true);
+    recovered(whereOf(ca.mode), true);
   });
   ca.on('reload-unchanged', ({ dir }) => recovered(dir, false));
   ca.on('reload-failed', ({ error, dir }) => {

@@ -126,7 +126,9 @@ export function runTokenVerifierConformance(name: string, setup: () => Promise<C
           now: NOW,
           ttlSeconds: HOUR,
         });
-        assert.deepEqual(await s.verifier.verify(token, NOW), {
+        // The pod of a pod-bound token is carried for the log only; it is checked separately.
+        const { pod: _pod, ...caller } = await s.verifier.verify(token, NOW);
+        assert.deepEqual(caller, {
           namespace: 'shop',
           serviceAccount: 'cart',
           via: 'token',

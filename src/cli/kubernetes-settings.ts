@@ -1,0 +1,73 @@
+// Which home `meshca serve` uses: the Kubernetes API when given a kubeconfig (--kubeconfig, then
+// KUBECONFIG) or when running in a pod (the service-account token is mounted and
+// KUBERNETES_SERVICE_HOST is set); otherwise the data directory. And, for Kubernetes, the CA's
+// namespace (--namespace, then POD_NAMESPACE, then istio-system) and the timings tests shorten.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { IN_CLUSTER_TOKEN, type KubeconfigSource } from '../kubernetes/kube-client.js';
+import { checkNamespace } from '../kubernetes/kubernetes-home.js';
+import { str } from './args.js';
+import type { CliContext } from './context.js';
+import { parseDurationSeconds } from './duration.js';
+import { pick, pickOptional, type SettingsProblems } from './settings.js';
+
+export interface KubernetesSettings {
+  from: KubeconfigSource;
+  namespace: string;
+  leaseDurationMs: number;
+  tokenReviewTimeoutMs: number;
+  /** This replica's name in the leader Lease (POD_NAME when set). */
+  identity?: string;
+}
+
+export const KUBERNETES_OPTIONS = {
+  kubeconfig: { type: 'string' },
+  namespace: { type: 'string' },
+} as const;
+
+export const KUBERNETES_HELP = [
+  '--kubeconfig FILE            the Kubernetes home: cacerts/istio-ca-secret Secrets, istio-ca-root-cert ConfigMaps,',
+  '                             TokenReview, a leader Lease (env KUBECONFIG; in a pod the in-cluster config is used)',
+  "--namespace NS               the CA's namespace in Kubernetes (env POD_NAMESPACE, default istio-system)",
+  'Kubernetes timings: MESHCA_LEADER_LEASE_DURATION (default 15s), MESHCA_TOKEN_REVIEW_TIMEOUT (default 5s);',
+  "                             token audiences from TOKEN_AUDIENCES (Istio's, comma-separated, default istio-ca)",
+];
+
+export function resolveKubernetesSettings(
+  values: Record<string, unknown>,
+  ctx: CliContext,
+  problems: SettingsProblems,
+): KubernetesSettings | undefined {
+  const env = ctx.env;
+  const file = pickOptional(str(values.kubeconfig), env, 'KUBECONFIG');
+  const inCluster = !file && !!env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN);
+  if (!file && !inCluster) {
+    if (values.namespace !== undefined)
+      problems.add('--namespace applies to the Kubernetes home only; give --kubeconfig FILE too');
+    return undefined;
+  }
+  // KUBECONFIG may list several files; the first is the one meshca reads.
+  const path = file ? resolve(ctx.cwd, file.split(':')[0]!) : undefined;
+  if (path && !existsSync(path))
+    problems.add(
+      `kubeconfig ${path} does not exist; give the file kubectl uses (--kubeconfig or KUBECONFIG)`,
+    );
+  const ns = pick(str(values.namespace), env, 'POD_NAMESPACE', 'istio-system');
+  const namespace = problems.try(
+    () => checkNamespace(ns.value, ns.source === 'flag' ? '--namespace' : ns.source),
+    'istio-system',
+  );
+  const duration = (name: string, fallback: string) => {
+    const { value, source } = pick(undefined, env, name, fallback);
+    return (
+      problems.try(() => parseDurationSeconds(value, source), parseDurationSeconds(fallback, fallback)) * 1000
+    );
+  };
+  return {
+    from: path ? { kind: 'file', path } : { kind: 'in-cluster' },
+    namespace,
+    leaseDurationMs: duration('MESHCA_LEADER_LEASE_DURATION', '15s'),
+    tokenReviewTimeoutMs: duration('MESHCA_TOKEN_REVIEW_TIMEOUT', '5s'),
+    identity: env.POD_NAME || undefined,
+  };
+}

@@ -1,0 +1,131 @@
+// The Kubernetes home, assembled: the CA's bundle in Secrets, tokens checked by TokenReview, the
+// trust bundle published to every namespace by the elected leader, and Events on refused updates.
+// The server sees only a CaMode, a TokenVerifier and `attach`/`close`.
+import type { CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
+import { invalidInput } from '../errors.js';
+import type { TokenVerifier } from '../identity/token-verifier.js';
+import type { Logger } from '../log.js';
+import type { KeyType } from '../pki/types.js';
+import { isNotFound, kubeApiError } from './kube-api-error.js';
+import { type KubeClient, type KubeconfigSource, loadKubeClient } from './kube-client.js';
+import { CACERTS_SECRET, kubernetesCaStore } from './kubernetes-ca-store.js';
+import { type LeaderLease, startLeaderLease } from './leader-lease.js';
+import { publishRootConfigMaps, type RootConfigMaps } from './publish-root-configmaps.js';
+import { recordWarningEvent } from './record-event.js';
+import { createTokenReviewVerifier } from './token-review-verifier.js';
+
+export interface KubernetesHomeOptions {
+  from: KubeconfigSource;
+  namespace: string;
+  trustDomain: string;
+  keyType: KeyType;
+  days?: number;
+  /** Audiences a workload token must carry (Istio's TOKEN_AUDIENCES). */
+  audiences: string[];
+  /** Leader lease duration (default 15 s) and TokenReview timeout (default 5 s); tests shorten them. */
+  leaseDurationMs?: number;
+  tokenReviewTimeoutMs?: number;
+  /** This replica's name in the Lease (default: host name and a random suffix). */
+  identity?: string;
+  log: Logger;
+}
+
+export interface KubernetesHome {
+  readonly client: KubeClient;
+  readonly namespace: string;
+  readonly caMode: CaMode;
+  readonly tokens: TokenVerifier;
+  readonly leader: () => boolean;
+  /** Follows the CA in service: publishes its roots (unless `publishRoots` is false) and reports refused updates. */
+  attach(ca: CertificateAuthority, publish: { roots: boolean }): void;
+  close(): Promise<void>;
+}
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function checkNamespace(namespace: string, source: string): string {
+  if (!NAMESPACE.test(namespace))
+    throw invalidInput(
+      'KUBE_NAMESPACE_INVALID',
+      `${source} "${namespace}" is not a Kubernetes namespace name (lower-case letters, digits and "-", at most 63)`,
+    );
+  return namespace;
+}
+
+export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<KubernetesHome> {
+  const { namespace, log } = opts;
+  const client = await loadKubeClient(opts.from);
+  // One call up front: an unreachable server, bad credentials or a missing namespace stop the start
+  // with one clear message instead of a CA that half works.
+  try {
+    await client.core.readNamespace({ name: namespace });
+  } catch (err) {
+    if (isNotFound(err))
+      throw invalidInput(
+        'KUBE_NAMESPACE_INVALID',
+        `namespace ${namespace} does not exist in the cluster at ${client.server}; create it (kubectl create namespace ${namespace}) or give another with --namespace`,
+      );
+    throw kubeApiError(err, { verb: 'get', resource: 'namespaces', name: namespace }, client.server);
+  }
+  log.info('Kubernetes home', {
+    event: 'kube-home',
+    server: client.server,
+    kubeconfig: client.source,
+    namespace,
+  });
+  const store = kubernetesCaStore({
+    client,
+    namespace,
+    trustDomain: opts.trustDomain,
+    keyType: opts.keyType,
+    days: opts.days,
+    log,
+  });
+  const tokens = createTokenReviewVerifier({
+    client,
+    audiences: opts.audiences,
+    timeoutMs: opts.tokenReviewTimeoutMs,
+  });
+  let configMaps: RootConfigMaps | undefined;
+  let lease: LeaderLease | undefined;
+  return {
+    client,
+    namespace,
+    caMode: { kind: 'store', store },
+    tokens,
+    leader: () => lease?.isLeader() ?? false,
+    attach(ca, publish) {
+      if (publish.roots) {
+        const published = publishRootConfigMaps({ client, log });
+        configMaps = published;
+        published.setRoots(ca.bundle.rootsPem);
+        ca.on('bundle', ({ bundle }) => published.setRoots(bundle.rootsPem));
+      }
+      ca.on('reload-failed', ({ error }) => {
+        const source = store.source();
+        void recordWarningEvent(
+          client,
+          { kind: 'Secret', namespace, name: source?.name ?? CACERTS_SECRET, uid: source?.uid },
+          {
+            reason: 'CaBundleRefused',
+            message: `meshca keeps the last good bundle in service: ${error.message}`,
+          },
+          log,
+        );
+      });
+      lease = startLeaderLease({
+        client,
+        namespace,
+        durationMs: opts.leaseDurationMs,
+        identity: opts.identity,
+        log,
+        onStartedLeading: () => configMaps?.setActive(true),
+        onStoppedLeading: () => configMaps?.setActive(false),
+      });
+    },
+    async close() {
+      configMaps?.close();
+      await lease?.close();
+    },
+  };
+}
