@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MeshcaError, unavailable } from '../errors.js';
+import { MeshcaError, unavailable } from '../src/index.js';
 
 export type LogLine = Record<string, unknown>;
 
@@ -96,7 +96,7 @@ interface Exit {
 
 /** `[node, …/bin/meshca.js]`, found from the source tree (tsx) and from the compiled tree alike. */
 export function meshcaCommand(): string[] {
-  for (const up of ['../../bin/meshca.js', '../../../bin/meshca.js']) {
+  for (const up of ['../bin/meshca.js', '../../bin/meshca.js']) {
     const path = fileURLToPath(new URL(up, import.meta.url));
     if (existsSync(path)) return [process.execPath, path];
   }

@@ -4,8 +4,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { unavailable } from '../../errors.js';
-import { freePort } from '../../lib/free-port.js';
+import { unavailable } from '../../../src/index.js';
+import { freePort } from '../free-port.js';
 import { ensurePeerBinary, peerMissingReason } from '../peer-binary.js';
 import { waitStepCaHealthy } from './wait-step-ca-healthy.js';
 import {
