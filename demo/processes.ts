@@ -4,8 +4,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MeshcaError, unavailable } from '../src/index.js';
+import { type LogLine, type WatchedOutput, watchLogLines } from './log-lines.js';
 
-export type LogLine = Record<string, unknown>;
+export type { LogLine } from './log-lines.js';
 
 export interface ProcessGroupOptions {
   /** Working directory of every child (relative paths in their arguments resolve here). */
@@ -86,8 +87,6 @@ export interface ProcessGroup {
   close(): Promise<void>;
 }
 
-const OUTPUT_LIMIT = 64 * 1024;
-
 interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -103,18 +102,6 @@ export function meshcaCommand(): string[] {
   throw unavailable('DEMO_MESHCA_NOT_FOUND', 'cannot find bin/meshca.js next to this installation of meshca');
 }
 
-/** Keeps the end of a child's output: enough to explain a failure, bounded for a chatty one. */
-class OutputTail {
-  private text = '';
-  add(chunk: string): void {
-    this.text += chunk;
-    if (this.text.length > OUTPUT_LIMIT) this.text = this.text.slice(-OUTPUT_LIMIT);
-  }
-  toString(): string {
-    return this.text;
-  }
-}
-
 function indent(text: string): string {
   const trimmed = text.trimEnd();
   return trimmed ? `\n${trimmed.replace(/^/gm, '    ')}` : ' (no output)';
@@ -127,234 +114,300 @@ export function shellWords(words: readonly string[]): string {
 
 const commandLine = (file: string, args: readonly string[]) => shellWords([file, ...args]);
 
-export function createProcessGroup(opts: ProcessGroupOptions): ProcessGroup {
-  const meshca = opts.meshca ?? meshcaCommand();
-  const stopTimeoutMs = opts.stopTimeoutMs ?? 3000;
-  const controller = new AbortController();
-  // Every child still running, with the promise of its exit.
-  const children = new Map<ChildProcess, Promise<Exit>>();
-  let interruptedBy: NodeJS.Signals | undefined;
+/** What every step of a group shares: its settings, its children, and whether it was interrupted. */
+interface GroupState {
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv | undefined;
+  readonly stopTimeoutMs: number;
+  readonly controller: AbortController;
+  /** Every child still running, with the promise of its exit. */
+  readonly children: Map<ChildProcess, Promise<Exit>>;
+  interruptedBy: NodeJS.Signals | undefined;
+}
 
-  const interrupted = () =>
-    new MeshcaError('DEMO_INTERRUPTED', 'unavailable', `interrupted by ${interruptedBy ?? 'close()'}`);
+function interruptedError(state: GroupState): MeshcaError {
+  return new MeshcaError(
+    'DEMO_INTERRUPTED',
+    'unavailable',
+    `interrupted by ${state.interruptedBy ?? 'close()'}`,
+  );
+}
 
-  const killNow = () => {
-    for (const child of children.keys()) child.kill('SIGKILL');
-  };
+function killAllNow(state: GroupState): void {
+  for (const child of state.children.keys()) child.kill('SIGKILL');
+}
+
+/**
+ * Ctrl-C and SIGTERM abort the group and stop its children; process exit kills what is left.
+ * Returns the function that removes these handlers again.
+ */
+function abortOnSignals(state: GroupState): () => void {
+  const killNow = () => killAllNow(state);
   const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
+    if (state.controller.signal.aborted) {
       // A second Ctrl-C means "now": no more waiting for graceful exits.
       killNow();
       return;
     }
-    interruptedBy = signal;
-    controller.abort(signal);
-    void stopAll();
+    state.interruptedBy = signal;
+    state.controller.abort(signal);
+    void stopAllChildren(state);
   };
-  const handleSignals = opts.handleSignals ?? true;
-  if (handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    // The last resort when the parent dies without cleaning up (an uncaught error, process.exit).
-    process.on('exit', killNow);
-  }
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // The last resort when the parent dies without cleaning up (an uncaught error, process.exit).
+  process.on('exit', killNow);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', killNow);
+  };
+}
 
-  function spawnChild(
-    file: string,
-    args: readonly string[],
-    stdin: 'pipe' | 'ignore',
-    own: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-  ) {
-    if (controller.signal.aborted) throw interrupted();
-    const child = spawn(file, args, {
-      cwd: own.cwd ?? opts.cwd,
-      env: own.env ?? opts.env ?? process.env,
-      stdio: [stdin, 'pipe', 'pipe'],
+/** Spawns a child of the group (refused once the group is interrupted) and tracks it until it exits. */
+function spawnChild(
+  state: GroupState,
+  file: string,
+  args: readonly string[],
+  stdin: 'pipe' | 'ignore',
+  own: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+) {
+  if (state.controller.signal.aborted) throw interruptedError(state);
+  const child = spawn(file, args, {
+    cwd: own.cwd ?? state.cwd,
+    env: own.env ?? state.env ?? process.env,
+    stdio: [stdin, 'pipe', 'pipe'],
+  });
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('error', (error) => {
+      state.children.delete(child);
+      resolve({ code: null, signal: null, error });
     });
-    const exited = new Promise<Exit>((resolve) => {
-      child.on('error', (error) => {
-        children.delete(child);
-        resolve({ code: null, signal: null, error });
-      });
-      child.on('close', (code, signal) => {
-        children.delete(child);
-        resolve({ code, signal });
-      });
+    child.on('close', (code, signal) => {
+      state.children.delete(child);
+      resolve({ code, signal });
     });
-    children.set(child, exited);
-    return { child, exited };
-  }
+  });
+  state.children.set(child, exited);
+  return { child, exited };
+}
 
-  function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return exited.then(() => undefined);
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
-    return exited.then(() => clearTimeout(timer));
-  }
+/** SIGTERM, then SIGKILL once `stopTimeoutMs` has passed; resolves when the child has exited. */
+function stopChild(child: ChildProcess, exited: Promise<unknown>, stopTimeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return exited.then(() => undefined);
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
+  return exited.then(() => clearTimeout(timer));
+}
 
-  async function exec(file: string, args: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
-    const { child, exited } = spawnChild(file, args, 'pipe');
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    child.stdin!.on('error', () => {}); // a child that exits without reading its input
-    child.stdin!.end(o.input ?? '');
-    const timeoutMs = o.timeoutMs ?? 30_000;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    const result = await exited;
-    clearTimeout(timer);
-    const line = commandLine(file, args);
-    if (controller.signal.aborted) throw interrupted();
-    if (result.error) {
-      throw unavailable(
-        'DEMO_COMMAND_NOT_RUN',
-        `could not run ${file}: ${result.error.message}${(result.error as NodeJS.ErrnoException).code === 'ENOENT' ? ` (is ${file} installed and on PATH?)` : ''}`,
-        result.error,
+async function stopAllChildren(state: GroupState): Promise<void> {
+  await Promise.all(
+    [...state.children].map(([child, exited]) => stopChild(child, exited, state.stopTimeoutMs)),
+  );
+}
+
+/** Everything a child prints on stdout and stderr, as it comes. */
+function collectOutput(child: ChildProcess): { stdout: string; stderr: string } {
+  const output = { stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    output.stdout += c;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+    output.stderr += c;
+  });
+  return output;
+}
+
+/** Kills the child with SIGKILL unless cancelled within `timeoutMs`; `expired` says whether it did. */
+function killAfter(child: ChildProcess, timeoutMs: number): { readonly expired: boolean; cancel(): void } {
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  return {
+    get expired() {
+      return expired;
+    },
+    cancel: () => clearTimeout(timer),
+  };
+}
+
+/** Why a finished command counts as failed (it did not run, ran too long, or exited non-zero), if it does. */
+function completionError(
+  file: string,
+  args: readonly string[],
+  result: Exit,
+  how: { timedOut: boolean; timeoutMs: number; output: string; allowFailure: boolean },
+): MeshcaError | undefined {
+  const line = commandLine(file, args);
+  if (result.error) {
+    return unavailable(
+      'DEMO_COMMAND_NOT_RUN',
+      `could not run ${file}: ${result.error.message}${(result.error as NodeJS.ErrnoException).code === 'ENOENT' ? ` (is ${file} installed and on PATH?)` : ''}`,
+      result.error,
+    );
+  }
+  if (how.timedOut) {
+    return unavailable(
+      'DEMO_COMMAND_TIMEOUT',
+      `${line} did not finish within ${how.timeoutMs} ms; its output:${indent(how.output)}`,
+    );
+  }
+  if (result.code !== 0 && !how.allowFailure) {
+    return unavailable(
+      'DEMO_COMMAND_FAILED',
+      `${line} exited with ${result.code ?? result.signal}; its output:${indent(how.output)}`,
+    );
+  }
+  return undefined;
+}
+
+/** Runs `file args…` to completion with `o.input` on its stdin, under a deadline. */
+async function runToCompletion(
+  state: GroupState,
+  file: string,
+  args: readonly string[],
+  o: ExecOptions = {},
+): Promise<ExecResult> {
+  const { child, exited } = spawnChild(state, file, args, 'pipe');
+  const output = collectOutput(child);
+  child.stdin!.on('error', () => {}); // a child that exits without reading its input
+  child.stdin!.end(o.input ?? '');
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const deadline = killAfter(child, timeoutMs);
+  const result = await exited;
+  deadline.cancel();
+  if (state.controller.signal.aborted) throw interruptedError(state);
+  const failure = completionError(file, args, result, {
+    timedOut: deadline.expired,
+    timeoutMs,
+    output: output.stdout + output.stderr,
+    allowFailure: o.allowFailure === true,
+  });
+  if (failure) throw failure;
+  return { code: result.code, signal: result.signal, stdout: output.stdout, stderr: output.stderr };
+}
+
+/** A started child, as `waitForLog` needs it for its messages. */
+interface StartedChild {
+  name: string;
+  file: string;
+  /** The command line, for messages. */
+  line: string;
+  watched: WatchedOutput;
+  exited: Promise<Exit>;
+}
+
+/** Why `child` will never log what is awaited: it could not be run, or it exited first. */
+function exitedBeforeReady(child: StartedChild, exit: Exit): MeshcaError {
+  return exit.error
+    ? unavailable('DEMO_COMMAND_NOT_RUN', `could not run ${child.file}: ${exit.error.message}`, exit.error)
+    : unavailable(
+        'DEMO_PROCESS_EXITED',
+        `${child.name} (${child.line}) exited with ${exit.code ?? exit.signal} before it was ready; its output:${indent(child.watched.tail.toString())}`,
       );
-    }
-    if (timedOut) {
-      throw unavailable(
-        'DEMO_COMMAND_TIMEOUT',
-        `${line} did not finish within ${timeoutMs} ms; its output:${indent(stdout + stderr)}`,
-      );
-    }
-    if (result.code !== 0 && !o.allowFailure) {
-      throw unavailable(
-        'DEMO_COMMAND_FAILED',
-        `${line} exited with ${result.code ?? result.signal}; its output:${indent(stdout + stderr)}`,
-      );
-    }
-    return { code: result.code, signal: result.signal, stdout, stderr };
-  }
+}
 
-  async function start(file: string, args: readonly string[], o: StartOptions): Promise<GroupProcess> {
-    const { child, exited } = spawnChild(file, args, 'ignore', { cwd: o.cwd, env: o.env });
-    const tail = new OutputTail();
-    const logs: LogLine[] = [];
-    const waiters = new Set<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
-    const onLines = () => {
-      let pending = '';
-      return (chunk: string) => {
-        tail.add(chunk);
-        pending += chunk;
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const text of lines) {
-          if (!text.startsWith('{')) continue;
-          let line: LogLine;
-          try {
-            line = JSON.parse(text) as LogLine;
-          } catch {
-            continue; // not a log line; it stays in the output tail
-          }
-          logs.push(line);
-          for (const w of waiters) {
-            if (w.predicate(line)) {
-              waiters.delete(w);
-              w.resolve(line);
-            }
-          }
-        }
-      };
-    };
-    child.stdout!.setEncoding('utf8').on('data', onLines());
-    child.stderr!.setEncoding('utf8').on('data', onLines());
-    const line = commandLine(file, args);
-
-    const waitForLog = (predicate: (l: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> => {
-      const seen = logs.find(predicate);
-      if (seen) return Promise.resolve(seen);
-      return new Promise<LogLine>((resolve, reject) => {
-        const waiter = {
-          predicate,
-          resolve: (l: LogLine) => {
-            done();
-            resolve(l);
-          },
-        };
-        const fail = (err: Error) => {
+/**
+ * `waitForLog` for one started child: the first line matching `predicate`, already logged or still to
+ * come; rejects when it does not come in time, when the group is interrupted, or when the child exits.
+ */
+function logWaiter(state: GroupState, child: StartedChild): GroupProcess['waitForLog'] {
+  const { watched } = child;
+  return (predicate, timeoutMs = 20_000) => {
+    const seen = watched.logs.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise<LogLine>((resolve, reject) => {
+      const waiter = {
+        predicate,
+        resolve: (l: LogLine) => {
           done();
-          reject(err);
-        };
-        const timer = setTimeout(
-          () =>
-            fail(
-              unavailable(
-                'DEMO_PROCESS_NOT_READY',
-                `${o.name} (${line}) did not log what the demo waits for within ${timeoutMs} ms; its output:${indent(tail.toString())}`,
-              ),
-            ),
-          timeoutMs,
-        );
-        const onAbort = () => fail(interrupted());
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(waiter);
-          controller.signal.removeEventListener('abort', onAbort);
-        };
-        waiters.add(waiter);
-        controller.signal.addEventListener('abort', onAbort, { once: true });
-        void exited.then((r) => {
-          if (!waiters.has(waiter)) return;
+          resolve(l);
+        },
+      };
+      const fail = (err: Error) => {
+        done();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () =>
           fail(
-            r.error
-              ? unavailable('DEMO_COMMAND_NOT_RUN', `could not run ${file}: ${r.error.message}`, r.error)
-              : unavailable(
-                  'DEMO_PROCESS_EXITED',
-                  `${o.name} (${line}) exited with ${r.code ?? r.signal} before it was ready; its output:${indent(tail.toString())}`,
-                ),
-          );
-        });
+            unavailable(
+              'DEMO_PROCESS_NOT_READY',
+              `${child.name} (${child.line}) did not log what the demo waits for within ${timeoutMs} ms; its output:${indent(watched.tail.toString())}`,
+            ),
+          ),
+        timeoutMs,
+      );
+      const onAbort = () => fail(interruptedError(state));
+      const done = () => {
+        clearTimeout(timer);
+        watched.waiters.delete(waiter);
+        state.controller.signal.removeEventListener('abort', onAbort);
+      };
+      watched.waiters.add(waiter);
+      state.controller.signal.addEventListener('abort', onAbort, { once: true });
+      void child.exited.then((exit) => {
+        if (watched.waiters.has(waiter)) fail(exitedBeforeReady(child, exit));
       });
-    };
+    });
+  };
+}
 
-    const readyLine = await waitForLog(o.ready, o.timeoutMs);
-    return {
-      name: o.name,
-      pid: child.pid!,
-      readyLine,
-      logs,
-      output: () => tail.toString(),
-      waitForLog,
-      stop: () => stopChild(child, exited).then(() => child.exitCode),
-    };
-  }
+/** Starts a long-running `file args…` and resolves once it logs the line `o.ready` accepts. */
+async function startAndAwaitReady(
+  state: GroupState,
+  file: string,
+  args: readonly string[],
+  o: StartOptions,
+): Promise<GroupProcess> {
+  const { child, exited } = spawnChild(state, file, args, 'ignore', { cwd: o.cwd, env: o.env });
+  const watched = watchLogLines(child);
+  const waitForLog = logWaiter(state, { name: o.name, file, line: commandLine(file, args), watched, exited });
+  const readyLine = await waitForLog(o.ready, o.timeoutMs);
+  return {
+    name: o.name,
+    pid: child.pid!,
+    readyLine,
+    logs: watched.logs,
+    output: () => watched.tail.toString(),
+    waitForLog,
+    stop: () => stopChild(child, exited, state.stopTimeoutMs).then(() => child.exitCode),
+  };
+}
 
-  async function stopAll(): Promise<void> {
-    await Promise.all([...children].map(([child, exited]) => stopChild(child, exited)));
-  }
+export function createProcessGroup(opts: ProcessGroupOptions): ProcessGroup {
+  const meshca = opts.meshca ?? meshcaCommand();
+  const state: GroupState = {
+    cwd: opts.cwd,
+    env: opts.env,
+    stopTimeoutMs: opts.stopTimeoutMs ?? 3000,
+    controller: new AbortController(),
+    children: new Map(),
+    interruptedBy: undefined,
+  };
+  const forgetSignals = (opts.handleSignals ?? true) ? abortOnSignals(state) : () => {};
+  const withMeshca = (args: readonly string[]) => [...meshca.slice(1), ...args];
 
   return {
-    signal: controller.signal,
+    signal: state.controller.signal,
     get interruptedBy() {
-      return interruptedBy;
+      return state.interruptedBy;
     },
-    exec,
-    meshca: (args, o) => exec(meshca[0]!, [...meshca.slice(1), ...args], o),
-    start,
-    startMeshca: (args, o) => start(meshca[0]!, [...meshca.slice(1), ...args], o),
+    exec: (file, args, o) => runToCompletion(state, file, args, o),
+    meshca: (args, o) => runToCompletion(state, meshca[0]!, withMeshca(args), o),
+    start: (file, args, o) => startAndAwaitReady(state, file, args, o),
+    startMeshca: (args, o) => startAndAwaitReady(state, meshca[0]!, withMeshca(args), o),
     throwIfInterrupted: () => {
-      if (controller.signal.aborted) throw interrupted();
+      if (state.controller.signal.aborted) throw interruptedError(state);
     },
-    pids: () => [...children.keys()].map((c) => c.pid).filter((p): p is number => p !== undefined),
-    stopAll,
+    pids: () => [...state.children.keys()].map((c) => c.pid).filter((p): p is number => p !== undefined),
+    stopAll: () => stopAllChildren(state),
     async close() {
-      if (!controller.signal.aborted) controller.abort();
-      await stopAll();
-      if (handleSignals) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        process.off('exit', killNow);
-      }
+      if (!state.controller.signal.aborted) state.controller.abort();
+      await stopAllChildren(state);
+      forgetSignals();
     },
   };
 }
