@@ -7,12 +7,22 @@ export { type CaMode, CertificateAuthority } from './ca/certificate-authority.js
 export { makeIntermediate } from './ca/offline/make-intermediate.js';
 export { makeRootCa } from './ca/offline/make-root-ca.js';
 export { makeWorkload } from './ca/offline/make-workload.js';
+export { INTERMEDIATE_FILES, MAKEFILE_VARIABLES, ROOT_FILES } from './ca/offline/profile.js';
 export { signIntermediate } from './ca/offline/sign-intermediate.js';
 export { loadBundleFromDir } from './ca/read-bundle-files.js';
 export { buildSigningBundle, type SigningBundle } from './ca/signing-bundle.js';
-export { type ErrorCode, type ErrorKind, isMeshcaError, MeshcaError } from './errors.js';
+export {
+  configError,
+  type ErrorCode,
+  type ErrorKind,
+  invalidInput,
+  isMeshcaError,
+  MeshcaError,
+  unavailable,
+} from './errors.js';
 export { loadOrCreateTokenIssuer } from './identity/token-issuer.js';
 export { createTokenVerifier, type TokenVerifier, type TrustedIssuer } from './identity/token-verifier.js';
+export { PRIVATE_FILE_MODE, writeFileAtomic } from './lib/atomic-file.js';
 export { createLogger, type Logger } from './log.js';
 export { loadMeshConfig } from './mesh/load-mesh-config.js';
 export { peerAuthenticationMode } from './mesh/peer-authentication-mode.js';
@@ -29,7 +39,6 @@ export { decodePem, encodePem } from './pki/pem.js';
 export { formatWorkloadId, parseSpiffeId, parseWorkloadId } from './pki/spiffe-id.js';
 export type { CertificateInfo, Issuer, KeyType, ParsedCsr } from './pki/types.js';
 export { verifyChain } from './pki/verify-chain.js';
-export { startHttpbin } from './proxy/samples/httpbin.js';
 export { type Sidecar, startSidecar } from './proxy/sidecar.js';
 export { watchWorkloadCredentials } from './proxy/workload-credentials.js';
 export type { SignedChain, Signer, SignRequest } from './ra/signer.js';

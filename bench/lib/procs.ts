@@ -181,7 +181,7 @@ export function processMemoryMb(pid: number): { rssMb: number; peakMb: number; p
 }
 
 /** A TCP port free right now on 127.0.0.1 (for servers that cannot report an ephemeral port). */
-export { freePort } from '../../src/lib/free-port.js';
+export { freePort } from '../../peers/harness/free-port.js';
 
 /** Resolves once 127.0.0.1:port accepts connections, or rejects after `timeoutMs`. */
 export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {

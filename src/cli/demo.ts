@@ -1,17 +1,19 @@
 // `meshca demo [plug-in-ca | custom-ca]`: Istio's tasks played out on this machine with real
 // processes, checked with the real openssl, so a user can watch what meshca does and that it works.
+// The demos live outside src/ (demo/) and are loaded only here, when one is run: no other command
+// loads any of their code.
 import { resolve } from 'node:path';
-import { type CustomCaDemoOptions, runCustomCaDemo } from '../demo/custom-ca.js';
-import { runPlugInCaDemo } from '../demo/plug-in-ca.js';
 import { invalidInput } from '../errors.js';
 import { type CommandSpec, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
 
-/** Each demo by name; the first is the default. */
-const DEMOS: Record<string, (o: CustomCaDemoOptions) => Promise<number>> = {
-  'plug-in-ca': runPlugInCaDemo,
-  'custom-ca': runCustomCaDemo,
+/** Each demo by name, loaded on demand; the first is the default. */
+const DEMOS = {
+  'plug-in-ca': async () => (await import('../../demo/plug-in-ca.js')).runPlugInCaDemo,
+  'custom-ca': async () => (await import('../../demo/custom-ca.js')).runCustomCaDemo,
 };
+
+const isDemoName = (name: string): name is keyof typeof DEMOS => Object.hasOwn(DEMOS, name);
 
 /** Flags that only some demos have, with the demos that have them. */
 const DEMO_FLAGS: Record<string, string[]> = { 'no-step-ca': ['custom-ca'], agent: ['plug-in-ca'] };
@@ -59,11 +61,10 @@ export async function runDemo(argv: string[], ctx: CliContext): Promise<number> 
   const args = parseCommandArgs(spec, argv, ctx.out);
   if (!args) return 0;
   const [name = Object.keys(DEMOS)[0]!, ...extra] = args.positionals;
-  const demo = DEMOS[name];
-  if (!demo || extra.length > 0) {
+  if (!isDemoName(name) || extra.length > 0) {
     throw invalidInput(
       'DEMO_UNKNOWN',
-      `${demo ? `unexpected arguments: ${extra.join(' ')}` : `no demo named "${name}"`}; demos: ${Object.keys(DEMOS).join(', ')}\nUsage: ${spec.usage}`,
+      `${isDemoName(name) ? `unexpected arguments: ${extra.join(' ')}` : `no demo named "${name}"`}; demos: ${Object.keys(DEMOS).join(', ')}\nUsage: ${spec.usage}`,
     );
   }
   for (const [flag, demos] of Object.entries(DEMO_FLAGS)) {
@@ -79,6 +80,7 @@ export async function runDemo(argv: string[], ctx: CliContext): Promise<number> 
     throw invalidInput('DEMO_BAD_AGENT', `--agent ${agent}: use meshca or istio\nUsage: ${spec.usage}`);
   }
   const dir = str(args.values.dir);
+  const demo = await DEMOS[name]();
   return demo({
     agent,
     out: ctx.out,

@@ -1,8 +1,7 @@
 // `meshca sample httpbin|sleep`: the demo applications of Istio's samples, small enough to read.
+// They live with the demos outside src/ (demo/samples/) and are loaded only when one is run.
 import { invalidInput } from '../errors.js';
 import { createLogger } from '../log.js';
-import { startHttpbin } from '../proxy/samples/httpbin.js';
-import { fetchThrough } from '../proxy/samples/sleep.js';
 import { type CommandSpec, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
 import { waitForStopSignal } from './signals.js';
@@ -32,6 +31,7 @@ export async function runSample(argv: string[], ctx: CliContext): Promise<number
     const portText = str(args.values.port) ?? '8000';
     if (!/^\d+$/.test(portText)) throw invalidInput('CLI_USAGE', `--port ${portText} is not a port number`);
     const host = str(args.values.host) ?? '127.0.0.1';
+    const { startHttpbin } = await import('../../demo/samples/httpbin.js');
     const server = await startHttpbin({ port: Number(portText), host });
     const log = createLogger({ component: 'httpbin' });
     log.info('httpbin listening', { event: 'listening', port: server.port, host });
@@ -43,6 +43,7 @@ export async function runSample(argv: string[], ctx: CliContext): Promise<number
     const url = str(args.values.url);
     if (!url) throw invalidInput('CLI_USAGE', `sleep needs --url URL\nUsage: ${spec.usage}`);
     const parsed = new URL(url);
+    const { fetchThrough } = await import('../../demo/samples/sleep.js');
     const result = await fetchThrough(Number(parsed.port), `${parsed.pathname}${parsed.search}`);
     ctx.out(`HTTP ${result.status}\n${result.body}`);
     return result.status >= 200 && result.status < 300 ? 0 : 1;

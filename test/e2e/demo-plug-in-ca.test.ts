@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { splitCertificates } from '../../demo/split-certificates.js';
 import type { CliContext } from '../../src/cli/context.js';
 import { runDemo } from '../../src/cli/demo.js';
-import { splitCertificates } from '../../src/demo/split-certificates.js';
 import {
   answers,
   type DemoProcess,

@@ -5,8 +5,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { freePort } from '../../src/lib/free-port.js';
-import { fetchThrough } from '../../src/proxy/samples/sleep.js';
+import { fetchThrough } from '../../demo/samples/sleep.js';
+import { freePort } from '../../peers/harness/free-port.js';
 import { type Sidecar, startSidecar } from '../../src/proxy/sidecar.js';
 import {
   type WorkloadCredentialsWatcher,

@@ -2,8 +2,8 @@
 // TLS and plaintext on the same port, DISABLE takes plaintext only; the mode is read per connection.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { type Httpbin, startHttpbin } from '../../demo/samples/httpbin.js';
 import type { MtlsMode } from '../../src/proxy/inbound-listener.js';
-import { type Httpbin, startHttpbin } from '../../src/proxy/samples/httpbin.js';
 import { type Sidecar, startSidecar } from '../../src/proxy/sidecar.js';
 import {
   type WorkloadCredentialsWatcher,

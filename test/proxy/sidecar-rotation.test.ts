@@ -6,8 +6,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { type Httpbin, startHttpbin } from '../../src/proxy/samples/httpbin.js';
-import { fetchThrough } from '../../src/proxy/samples/sleep.js';
+import { type Httpbin, startHttpbin } from '../../demo/samples/httpbin.js';
+import { fetchThrough } from '../../demo/samples/sleep.js';
 import { type Sidecar, startSidecar } from '../../src/proxy/sidecar.js';
 import {
   type WorkloadCredentials,

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type Httpbin, startHttpbin } from '../../src/proxy/samples/httpbin.js';
-import { fetchThrough } from '../../src/proxy/samples/sleep.js';
+import { type Httpbin, startHttpbin } from '../../demo/samples/httpbin.js';
+import { fetchThrough } from '../../demo/samples/sleep.js';
 import { type Sidecar, startSidecar } from '../../src/proxy/sidecar.js';
 import {
   type WorkloadCredentialsWatcher,

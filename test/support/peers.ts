@@ -1,9 +1,9 @@
 // The real peer programs for tests (Istio's pilot-agent, step-ca): built from the pinned Go modules
 // in peers/ on first use and cached. A test that needs a peer never skips: a peer that cannot be built
 // fails the test with the build's reason.
-import { ensurePeerBinary, type PeerName, peerMissingReason } from '../../src/demo/peer-binary.js';
+import { ensurePeerBinary, type PeerName, peerMissingReason } from '../../peers/harness/peer-binary.js';
 
-export type { PeerName } from '../../src/demo/peer-binary.js';
+export type { PeerName } from '../../peers/harness/peer-binary.js';
 
 /** The peer's binary; throws, naming what is missing, when it cannot be built on this machine. */
 export function peerBinary(name: PeerName): string {

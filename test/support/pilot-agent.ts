@@ -6,14 +6,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { freePort } from '../../peers/harness/free-port.js';
 import {
   PILOT_AGENT_ARGS,
   PILOT_AGENT_TOKEN,
   type PilotAgentSpec,
   pilotAgentEnv,
   writePilotAgentFiles,
-} from '../../src/demo/pilot-agent.js';
-import { freePort } from '../../src/lib/free-port.js';
+} from '../../peers/harness/pilot-agent.js';
 import { pemBlocks, waitFor, writeFileAtomically } from './mesh-workloads.js';
 import { peerBinary } from './peers.js';
 

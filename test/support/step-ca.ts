@@ -6,17 +6,17 @@ import { join } from 'node:path';
 import { opensslOk } from './openssl.js';
 import { peerBinary } from './peers.js';
 
+export { freePort } from '../../peers/harness/free-port.js';
 export {
   type RunningStepCa,
   type StartStepCaOptions,
   startStepCa,
-} from '../../src/demo/step-ca/start-step-ca.js';
+} from '../../peers/harness/step-ca/start-step-ca.js';
 export type {
   StartedProvisioner,
   StepCaClaims,
   StepCaProvisionerSpec,
-} from '../../src/demo/step-ca/write-step-ca-config.js';
-export { freePort } from '../../src/lib/free-port.js';
+} from '../../peers/harness/step-ca/write-step-ca-config.js';
 
 /** The step-ca binary, built from peers/step-ca on first use; throws saying why when it cannot be. */
 export function stepCaBinary(): string {

@@ -1,6 +1,6 @@
 // The environment a demo gives its children: the user's, minus every setting meshca reads, so the
 // demo plays the task with the documented defaults whatever the shell has exported.
-import { MAKEFILE_VARIABLES } from '../ca/offline/profile.js';
+import { MAKEFILE_VARIABLES } from '../src/index.js';
 
 // Istio's names that meshca honours (see README, "Settings"), and the certificate Makefile's.
 const SETTINGS = new Set<string>([

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { INTERMEDIATE_FILES, ROOT_FILES } from '../ca/offline/profile.js';
+import { type RunningStepCa, startStepCa } from '../peers/harness/step-ca/start-step-ca.js';
+import { stepCaJwkIssuer } from '../peers/harness/step-ca/step-ca-jwk-issuer.js';
+import { INTERMEDIATE_FILES, ROOT_FILES } from '../src/index.js';
 import { CONFIG_DIR, DATA_DIR, ROOT_VARIABLES, type TaskSigners } from './custom-ca-signers.js';
 import { callHttpbin, checkRootCert, checkVerify } from './custom-ca-verify.js';
 import {
@@ -25,8 +27,6 @@ import { execShown } from './exec-shown.js';
 import type { LogLine } from './processes.js';
 import type { RunningCa } from './start-ca.js';
 import type { RunningSidecar } from './start-workload.js';
-import { type RunningStepCa, startStepCa } from './step-ca/start-step-ca.js';
-import { stepCaJwkIssuer } from './step-ca/step-ca-jwk-issuer.js';
 import { writeHeredoc } from './write-heredoc.js';
 
 const CERTS = 'certs/step-ca';

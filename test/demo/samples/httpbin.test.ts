@@ -1,8 +1,8 @@
 // The httpbin sample's endpoints, fetched with the sleep sample's client.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type Httpbin, startHttpbin } from '../../src/proxy/samples/httpbin.js';
-import { fetchThrough } from '../../src/proxy/samples/sleep.js';
+import { type Httpbin, startHttpbin } from '../../../demo/samples/httpbin.js';
+import { fetchThrough } from '../../../demo/samples/sleep.js';
 
 describe('httpbin sample', () => {
   let httpbin: Httpbin;

@@ -1,7 +1,7 @@
 // A step-ca home as `step ca init` would leave it, but from certificates meshca made: the root and
 // intermediate, the intermediate's key, a SPIFFE X509-SVID leaf template and ca.json with JWK/X5C provisioners.
 import { join, resolve } from 'node:path';
-import { PRIVATE_FILE_MODE, writeFileAtomic } from '../../lib/atomic-file.js';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from '../../../src/index.js';
 import { makeJwkProvisioner } from './make-jwk-provisioner.js';
 
 /** Go durations (`"1h"`, `"90s"`), as step-ca's `claims` block takes them. */

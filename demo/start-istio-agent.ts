@@ -3,9 +3,7 @@
 // Envoy, writing the files that `meshca sidecar --no-agent` then serves.
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { configError } from '../errors.js';
-import { freePort } from '../lib/free-port.js';
-import { type DemoContext, writeDemoFile } from './demo-context.js';
+import { freePort } from '../peers/harness/free-port.js';
 import {
   isCertificateGenerated,
   PILOT_AGENT_ARGS,
@@ -14,7 +12,9 @@ import {
   type PilotAgentSpec,
   pilotAgentEnv,
   pilotAgentShownEnv,
-} from './pilot-agent.js';
+} from '../peers/harness/pilot-agent.js';
+import { configError } from '../src/index.js';
+import { type DemoContext, writeDemoFile } from './demo-context.js';
 import { type GroupProcess, shellWords } from './processes.js';
 import type { RunningCa } from './start-ca.js';
 

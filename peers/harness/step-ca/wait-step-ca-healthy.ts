@@ -3,7 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { get } from 'node:https';
-import { unavailable } from '../../errors.js';
+import { unavailable } from '../../../src/index.js';
 
 export interface WaitStepCaHealthyOptions {
   /** `https://127.0.0.1:<port>` */

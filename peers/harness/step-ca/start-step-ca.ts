@@ -4,8 +4,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { unavailable } from '../../errors.js';
-import { freePort } from '../../lib/free-port.js';
+import { unavailable } from '../../../src/index.js';
+import { freePort } from '../free-port.js';
 import { ensurePeerBinary, peerMissingReason } from '../peer-binary.js';
 import { waitStepCaHealthy } from './wait-step-ca-healthy.js';
 import {
@@ -42,10 +42,20 @@ export interface RunningStepCa {
 const STOP_GRACE_MS = 10_000;
 
 const running = new Set<ChildProcess>();
-// A last resort for a caller that forgot stop(): no step-ca outlives the process that started it.
-process.once('exit', () => {
+const killRunning = () => {
   for (const child of running) child.kill('SIGKILL');
-});
+};
+
+// A last resort for a caller that forgot stop(): no step-ca outlives the process that started it.
+// The exit handler is there only while a step-ca runs, so importing this module registers nothing.
+function killAtExit(proc: ChildProcess): void {
+  if (running.size === 0) process.on('exit', killRunning);
+  running.add(proc);
+}
+
+function forget(proc: ChildProcess): void {
+  if (running.delete(proc) && running.size === 0) process.off('exit', killRunning);
+}
 
 /**
  * Writes the CA's files and ca.json into `opts.dir`, starts step-ca (built on first use), and resolves
@@ -77,9 +87,9 @@ export async function startStepCa(opts: StartStepCaOptions): Promise<RunningStep
     } finally {
       closeSync(log);
     }
-    running.add(proc);
-    proc.once('exit', () => running.delete(proc));
-    proc.on('error', () => running.delete(proc));
+    killAtExit(proc);
+    proc.once('exit', () => forget(proc));
+    proc.on('error', () => forget(proc));
     child = proc;
     await waitStepCaHealthy({
       url: config.url,

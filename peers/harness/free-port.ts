@@ -3,7 +3,7 @@
 // before the server binds.
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { unavailable } from '../errors.js';
+import { unavailable } from '../../src/index.js';
 
 export async function freePort(): Promise<number> {
   const server = createServer();

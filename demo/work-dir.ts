@@ -3,7 +3,7 @@
 import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { invalidInput } from '../errors.js';
+import { invalidInput } from '../src/index.js';
 
 export interface WorkDir {
   readonly path: string;

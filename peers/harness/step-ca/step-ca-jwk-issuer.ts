@@ -1,6 +1,6 @@
 // What a StepClusterIssuer (cert-manager's step-issuer) needs to reach a running step-ca through one of
 // its JWK provisioners, shaped so it also spreads into createStepCaSigner's options.
-import { configError } from '../../errors.js';
+import { configError } from '../../../src/index.js';
 import type { StartedProvisioner } from './write-step-ca-config.js';
 
 export interface StepCaJwkIssuer {

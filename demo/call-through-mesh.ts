@@ -1,6 +1,6 @@
 // One HTTP request as the demo's "sleep" makes it (curl in Istio's sample), reporting a refused
 // connection as a result rather than an exception, since refusals are what some checks expect.
-import { fetchThrough } from '../proxy/samples/sleep.js';
+import { fetchThrough } from './samples/sleep.js';
 
 export interface CallResult {
   /** Undefined when no HTTP response came back. */

@@ -1,8 +1,9 @@
 // A small stand-in for the httpbin image of Istio's demos: enough endpoints to show that a request
 // crossed the mesh (/html) and what the sidecar told the app about the caller (/headers).
+import { once } from 'node:events';
 import http from 'node:http';
 import type net from 'node:net';
-import { listen } from '../listen.js';
+import { unavailable } from '../../src/index.js';
 import { MOBY_DICK_HTML } from './moby-dick.js';
 
 export interface Httpbin {
@@ -66,9 +67,19 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
 /** Starts httpbin on `host:port` (default 127.0.0.1; port 0 picks a free one). */
 export async function startHttpbin(opts: { port: number; host?: string }): Promise<Httpbin> {
   const server = http.createServer(handle);
-  const port = await listen(server as net.Server, opts.port, opts.host ?? '127.0.0.1', 'httpbin');
+  const host = opts.host ?? '127.0.0.1';
+  try {
+    await once(server.listen(opts.port, host), 'listening');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw unavailable(
+      'PROXY_LISTEN_FAILED',
+      `httpbin: cannot listen on ${host}:${opts.port} (${code}); choose a free port or stop the process holding it`,
+      err,
+    );
+  }
   return {
-    port,
+    port: (server.address() as net.AddressInfo).port,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

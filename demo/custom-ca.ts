@@ -1,7 +1,9 @@
 // `meshca demo custom-ca`: Istio's "Custom CA Integration using Kubernetes CSR API" task end to end on
 // one machine — three signers, the CA as a registration authority, then bar's signer as a real step-ca.
 import { connect } from 'node:net';
-import { isMeshcaError, type MeshcaError } from '../errors.js';
+import { ensurePeerBinary, peerMissingReason } from '../peers/harness/peer-binary.js';
+import type { RunningStepCa } from '../peers/harness/step-ca/start-step-ca.js';
+import { isMeshcaError, type MeshcaError } from '../src/index.js';
 import { CONFIG_DIR, DATA_DIR, makeTaskSigners, type TaskSigners } from './custom-ca-signers.js';
 import { startRegistrationAuthority } from './custom-ca-start-ra.js';
 import { switchBarToStepCa } from './custom-ca-step-ca.js';
@@ -14,11 +16,9 @@ import {
   upstreamsOf,
 } from './custom-ca-workloads.js';
 import { type DemoContext, inOrder, throwIfInterrupted } from './demo-context.js';
-import { ensurePeerBinary, peerMissingReason } from './peer-binary.js';
 import { type DemoRunOptions, runDemoScenario } from './run-demo-scenario.js';
 import type { RunningCa } from './start-ca.js';
 import type { RunningSidecar } from './start-workload.js';
-import type { RunningStepCa } from './step-ca/start-step-ca.js';
 
 export interface CustomCaDemoOptions extends DemoRunOptions {
   /** false skips step 5 (bar's signer as a real step-ca), as `--no-step-ca` does. Default true. */

@@ -1,10 +1,10 @@
-// The real peer programs the demos run (smallstep's step-ca, Istio's pilot-agent): built once from the
-// pinned Go modules in peers/ by peers/build.mjs and cached in <package root>/.cache/peers.
+// The real peer programs the demos and the tests run (smallstep's step-ca, Istio's pilot-agent): built once
+// from the pinned Go modules in peers/ by peers/build.mjs and cached in <package root>/.cache/peers.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { unavailable } from '../errors.js';
+import { unavailable } from '../../src/index.js';
 
 export type PeerName = 'step-ca' | 'pilot-agent';
 
@@ -14,7 +14,7 @@ const TOOL_MISSING = 3;
 
 const built = new Map<PeerName, { bin?: string; reason?: string }>();
 
-/** The package root holding peers/build.mjs, from src/ (tsx) and from dist/src/ (compiled) alike. */
+/** The package root holding peers/build.mjs, from peers/harness/ (tsx) and dist/peers/harness/ alike. */
 function packageRoot(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {

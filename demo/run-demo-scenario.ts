@@ -2,10 +2,10 @@
 // (stop every process, remove the directory), the summary and the exit code, also after Ctrl-C.
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { isMeshcaError, unavailable } from '../errors.js';
+import { ensurePeerBinary, peerMissingReason } from '../peers/harness/peer-binary.js';
+import { isMeshcaError, unavailable } from '../src/index.js';
 import { demoChildEnv } from './child-env.js';
 import type { DemoContext } from './demo-context.js';
-import { ensurePeerBinary, peerMissingReason } from './peer-binary.js';
 import { createProcessGroup, shellWords } from './processes.js';
 import { Reporter } from './reporter.js';
 import { prepareWorkDir } from './work-dir.js';

@@ -1,4 +1,4 @@
-// src/demo/step-ca against a real step-ca: a hierarchy made by meshca's own offline CA functions,
+// peers/harness/step-ca against a real step-ca: a hierarchy made by meshca's own offline CA functions,
 // one CSR signed through the JWK provisioner by the step-ca Signer, openssl as the judge of the chain.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
@@ -6,6 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type RunningStepCa, startStepCa } from '../../peers/harness/step-ca/start-step-ca.js';
+import { stepCaJwkIssuer } from '../../peers/harness/step-ca/step-ca-jwk-issuer.js';
+import { STEP_CA_FILES } from '../../peers/harness/step-ca/write-step-ca-config.js';
 import { makeIntermediate } from '../../src/ca/offline/make-intermediate.js';
 import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
 import {
@@ -14,9 +17,6 @@ import {
   INTERMEDIATE_FILES,
   ROOT_FILES,
 } from '../../src/ca/offline/profile.js';
-import { type RunningStepCa, startStepCa } from '../../src/demo/step-ca/start-step-ca.js';
-import { stepCaJwkIssuer } from '../../src/demo/step-ca/step-ca-jwk-issuer.js';
-import { STEP_CA_FILES } from '../../src/demo/step-ca/write-step-ca-config.js';
 import { MeshcaError } from '../../src/errors.js';
 import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
 import { parseCsr } from '../../src/pki/parse-csr.js';
@@ -31,7 +31,7 @@ const SPIFFE_ID = 'spiffe://cluster.local/ns/demo/sa/sleep';
 const PASSWORD = 'demo password';
 const SIGNER = 'stepclusterissuers.certmanager.step.sm/demo';
 
-describe('step-ca started from src/demo/step-ca', () => {
+describe('step-ca started from peers/harness/step-ca', () => {
   let dir: string;
   let rootFile: string;
   let intermediatePem: string;
