@@ -26,6 +26,10 @@ func main() {
 	name := flag.String("name", "meshca-test", "member name")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error (written to stderr)")
 	noFsync := flag.Bool("unsafe-no-fsync", false, "skip fsync: faster on slow disks, loses data on a machine crash (tests only)")
+	// etcd's own flag names; the defaults are etcd's. A lone member elects itself after one election
+	// timeout, so a test passes short ones to be ready sooner.
+	heartbeat := flag.Uint("heartbeat-interval", 100, "milliseconds between raft heartbeats")
+	election := flag.Uint("election-timeout", 1000, "milliseconds before a member without a leader campaigns")
 	readyTimeout := flag.Duration("ready-timeout", 60*time.Second, "give up if not serving within this time")
 	flag.Parse()
 	if *dataDir == "" {
@@ -38,6 +42,7 @@ func main() {
 	cfg.LogLevel = *logLevel
 	cfg.LogOutputs = []string{"stderr"}
 	cfg.UnsafeNoFsync = *noFsync
+	cfg.TickMs, cfg.ElectionMs = *heartbeat, *election
 	client := parseURL("--listen-client-url", *clientURL)
 	peer := parseURL("--listen-peer-url", *peerURL)
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
