@@ -2,6 +2,7 @@
 // a root made by `meshca certs root-ca` in a secret folder, and the task's istio.yaml and ProxyConfigs.
 import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { shellWords } from '../peers/harness/processes.js';
 import {
   clusterIssuerYaml,
   indentPem,
@@ -10,7 +11,6 @@ import {
   TASK_CA_CERTIFICATES,
 } from './custom-ca-yaml.js';
 import { type DemoContext, inOrder, meshcaShown } from './demo-context.js';
-import { shellWords } from './processes.js';
 import { writeHeredoc } from './write-heredoc.js';
 
 export const SIGNERS = ['istio-system', 'foo', 'bar'] as const;

@@ -1,8 +1,9 @@
 // Step 2 of the custom-CA demo: `meshca serve --config` as istiod in RA mode, the root its agents are
 // given (`meshca root-cert`, Istio's istio-ca-root-cert), and openssl's view of its serving certificate.
+
+import { shellWords } from '../peers/harness/processes.js';
 import { type DemoContext, meshcaShown, writeDemoFile } from './demo-context.js';
 import { execShown } from './exec-shown.js';
-import { shellWords } from './processes.js';
 import type { RunningCa } from './start-ca.js';
 
 /** What agents pass as --ca-root: the PILOT_CERT_PROVIDER signer's root. */

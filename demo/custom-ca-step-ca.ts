@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { LogLine } from '../peers/harness/processes.js';
 import { type RunningStepCa, startStepCa } from '../peers/harness/step-ca/start-step-ca.js';
 import { stepCaJwkIssuer } from '../peers/harness/step-ca/step-ca-jwk-issuer.js';
 import { INTERMEDIATE_FILES, ROOT_FILES } from '../src/index.js';
@@ -24,7 +25,6 @@ import {
 } from './custom-ca-yaml.js';
 import { type DemoContext, inOrder, meshcaShown, throwIfInterrupted, writeDemoFile } from './demo-context.js';
 import { execShown } from './exec-shown.js';
-import type { LogLine } from './processes.js';
 import type { RunningCa } from './start-ca.js';
 import type { RunningSidecar } from './start-workload.js';
 import { writeHeredoc } from './write-heredoc.js';

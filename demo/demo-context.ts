@@ -2,7 +2,12 @@
 // habit they share: print the command a user would type, run it, show what came back.
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type ExecOptions, type ExecResult, type ProcessGroup, shellWords } from './processes.js';
+import {
+  type ExecOptions,
+  type ExecResult,
+  type ProcessGroup,
+  shellWords,
+} from '../peers/harness/processes.js';
 import type { Reporter } from './reporter.js';
 
 export interface DemoContext {

@@ -1,7 +1,8 @@
 // Runs a tool the task itself uses (openssl, diff) the way a demo shows it: the command line as a
 // user would type it, then what it printed; a non-zero exit is a result to judge, not an error.
+
+import { type ExecResult, shellWords } from '../peers/harness/processes.js';
 import { type DemoContext, writeDemoFile } from './demo-context.js';
-import { type ExecResult, shellWords } from './processes.js';
 
 export interface ExecShownOptions {
   /** Standard input; '' is shown as `< /dev/null`. */

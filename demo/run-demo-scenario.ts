@@ -3,10 +3,10 @@
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { ensurePeerBinary, peerMissingReason } from '../peers/harness/peer-binary.js';
+import { createProcessGroup, shellWords } from '../peers/harness/processes.js';
 import { isMeshcaError, unavailable } from '../src/index.js';
 import { demoChildEnv } from './child-env.js';
 import type { DemoContext } from './demo-context.js';
-import { createProcessGroup, shellWords } from './processes.js';
 import { Reporter } from './reporter.js';
 import { prepareWorkDir } from './work-dir.js';
 

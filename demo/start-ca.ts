@@ -1,7 +1,8 @@
 // Starts one `meshca serve --cacerts DIR` for a demo (a cluster's istiod, as far as its CA goes) and
 // reports what it signs with.
+
+import { type GroupProcess, shellWords } from '../peers/harness/processes.js';
 import type { DemoContext } from './demo-context.js';
-import { type GroupProcess, shellWords } from './processes.js';
 
 export interface RunningCa {
   /** For messages: "cluster1's CA". */

@@ -13,9 +13,9 @@ import {
   pilotAgentEnv,
   pilotAgentShownEnv,
 } from '../peers/harness/pilot-agent.js';
+import { type GroupProcess, shellWords } from '../peers/harness/processes.js';
 import { configError } from '../src/index.js';
 import { type DemoContext, writeDemoFile } from './demo-context.js';
-import { type GroupProcess, shellWords } from './processes.js';
 import type { RunningCa } from './start-ca.js';
 
 /** `system:serviceaccount:NS:SA`, the subject of a Kubernetes service-account token. */

@@ -1,7 +1,8 @@
 // A demo workload's pieces, each as the user would start it: its service-account token
 // (`meshca token`, Kubernetes' projected token) and its sidecar (`meshca sidecar`, istio-proxy).
+
+import { type GroupProcess, shellWords } from '../peers/harness/processes.js';
 import { type DemoContext, meshcaShown, writeDemoFile } from './demo-context.js';
-import { type GroupProcess, shellWords } from './processes.js';
 import type { RunningCa } from './start-ca.js';
 import { startIstioAgent } from './start-istio-agent.js';
 

@@ -4,10 +4,13 @@
 //
 // Each peer is a folder beside this file holding a small Go module (go.mod + go.sum pin the versions;
 // peers never share a module, so their dependencies cannot conflict) and a peer.json naming the main
-// package to build. A build lands in <cache>/peers/<name>@<version>/<binary> with a build.json stamp;
-// it is reused while the stamp's key (a hash of the peer's folder and the Go version) still matches.
+// package to build ("package" and "binary"), or several built from the one module ("binaries": binary
+// name → main package; the Kubernetes peer gives kube-apiserver and kubectl). A build lands in
+// <cache>/peers/<name>@<version>/<binary>… with a build.json stamp; it is reused while the stamp's key
+// (a hash of the peer's folder and the Go version) still matches.
 //
 // Usage: node peers/build.mjs [--print-path] [--list] [--tidy] [NAME...]
+//   (--print-path prints one line per binary, in peer.json's order)
 //   (no NAME: every peer; MESHCA_CACHE_DIR overrides <repo>/.cache)
 // Exit codes: 0 built or cached, 1 a build failed, 2 bad usage, 3 a tool (Go) is missing.
 import { spawn, spawnSync } from 'node:child_process';
@@ -70,7 +73,23 @@ function pinnedVersion(name, spec) {
   return match[1];
 }
 
-/** The peer's definition, pinned version and where its binary goes. */
+/** peer.json's main packages as `[{ name, package }]`: its "binaries" map, or its one "package"/"binary". */
+function mainPackages(name, spec) {
+  const entries = spec.binaries
+    ? Object.entries(spec.binaries).map(([binary, pkg]) => ({ name: binary, package: pkg }))
+    : [{ name: spec.binary, package: spec.package }];
+  if (
+    entries.length === 0 ||
+    entries.some((e) => typeof e.name !== 'string' || typeof e.package !== 'string')
+  )
+    throw new PeerError(
+      `peers/${name}/peer.json must name "package" and "binary", or "binaries": { "<binary>": "<main package>" }`,
+      2,
+    );
+  return entries;
+}
+
+/** The peer's definition, pinned version and where its binaries go (`binary`: the first of them). */
 export function describePeer(name) {
   const file = join(PEERS_DIR, name, 'peer.json');
   if (!existsSync(file)) {
@@ -79,7 +98,8 @@ export function describePeer(name) {
   const spec = JSON.parse(readFileSync(file, 'utf8'));
   const version = pinnedVersion(name, spec);
   const dir = join(cacheRoot(), `${name}@${version}`);
-  return { name, spec, version, dir, binary: join(dir, spec.binary), stamp: join(dir, 'build.json') };
+  const binaries = mainPackages(name, spec).map((b) => ({ ...b, path: join(dir, b.name) }));
+  return { name, spec, version, dir, binaries, binary: binaries[0].path, stamp: join(dir, 'build.json') };
 }
 
 let goVersionMemo;
@@ -114,7 +134,7 @@ function buildKey(peer) {
 }
 
 function isBuilt(peer, key) {
-  if (!existsSync(peer.binary) || !existsSync(peer.stamp)) return false;
+  if (!peer.binaries.every((b) => existsSync(b.path)) || !existsSync(peer.stamp)) return false;
   try {
     return JSON.parse(readFileSync(peer.stamp, 'utf8')).key === key;
   } catch {
@@ -165,11 +185,14 @@ function lock(peer) {
   }
 }
 
-/** Runs `go build` with progress lines every 15 s; resolves when done, rejects with Go's last output. */
-function goBuild(peer, output) {
+/**
+ * Runs `go build` of one main package with progress lines every 15 s; resolves with the seconds it
+ * took, rejects with Go's last output.
+ */
+function goBuild(peer, main, output) {
   const args = ['build', '-v', '-trimpath', '-o', output];
   if (peer.spec.ldflags) args.push(`-ldflags=${peer.spec.ldflags}`);
-  args.push(peer.spec.package);
+  args.push(main.package);
   const started = Date.now();
   let downloads = 0;
   let packages = 0;
@@ -183,7 +206,7 @@ function goBuild(peer, output) {
     });
     const heartbeat = setInterval(() => {
       const s = Math.round((Date.now() - started) / 1000);
-      say(`${peer.name}: ${s} s, ${downloads} modules downloaded, ${packages} packages compiled`);
+      say(`${main.name}: ${s} s, ${downloads} modules downloaded, ${packages} packages compiled`);
     }, HEARTBEAT_MS);
     let pending = '';
     child.stderr.setEncoding('utf8').on('data', (chunk) => {
@@ -212,7 +235,7 @@ function goBuild(peer, output) {
           : '';
       fail(
         new PeerError(
-          `go build of ${peer.name} (${peer.spec.package} ${peer.version}) failed (${signal ?? `exit ${code}`}); its last lines:\n${tail.join('\n')}${hint}`,
+          `go build of ${peer.name} (${main.package} ${peer.version}) failed (${signal ?? `exit ${code}`}); its last lines:\n${tail.join('\n')}${hint}`,
           1,
         ),
       );
@@ -220,31 +243,44 @@ function goBuild(peer, output) {
   });
 }
 
-/** Builds the peer unless the cache already holds this exact build; resolves with the binary's path. */
+/**
+ * Builds the peer unless the cache already holds this exact build; resolves with its binaries' paths
+ * (one for most peers), in peer.json's order.
+ */
 export async function ensurePeer(name) {
   const peer = describePeer(name);
+  const paths = peer.binaries.map((b) => b.path);
   const key = buildKey(peer);
-  if (isBuilt(peer, key)) return peer.binary;
+  if (isBuilt(peer, key)) return paths;
   const unlock = lock(peer);
   try {
-    if (isBuilt(peer, key)) return peer.binary;
+    if (isBuilt(peer, key)) return paths;
     mkdirSync(peer.dir, { recursive: true });
+    // A stale stamp must not vouch for a half-replaced set of binaries if this build fails midway.
+    rmSync(peer.stamp, { force: true });
+    const what = peer.binaries.map((b) => b.name).join(' and ');
     say(
-      `building ${name} (${peer.spec.module} ${peer.version}) with ${goVersion()} into ${peer.dir}; a cold build takes minutes`,
+      `building ${what} (${peer.spec.module} ${peer.version}) with ${goVersion()} into ${peer.dir}; a cold build takes minutes`,
     );
-    const temp = `${peer.binary}.tmp-${process.pid}`;
-    try {
-      const seconds = await goBuild(peer, temp);
-      renameSync(temp, peer.binary);
-      writeFileSync(
-        peer.stamp,
-        `${JSON.stringify({ key, version: peer.version, go: goVersion(), seconds, builtAt: new Date().toISOString() }, null, 2)}\n`,
-      );
-      say(`built ${name} in ${seconds} s`);
-    } finally {
-      rmSync(temp, { force: true });
+    // One `go build` per binary, one after another: on 2 cores a second build at once would only
+    // compete, and the second reuses every package the first compiled from Go's build cache.
+    const seconds = {};
+    for (const main of peer.binaries) {
+      const temp = `${main.path}.tmp-${process.pid}`;
+      try {
+        seconds[main.name] = await goBuild(peer, main, temp);
+        renameSync(temp, main.path);
+      } finally {
+        rmSync(temp, { force: true });
+      }
     }
-    return peer.binary;
+    const total = Object.values(seconds).reduce((a, b) => a + b, 0);
+    writeFileSync(
+      peer.stamp,
+      `${JSON.stringify({ key, version: peer.version, go: goVersion(), seconds: total, binaries: seconds, builtAt: new Date().toISOString() }, null, 2)}\n`,
+    );
+    say(`built ${name} in ${total} s`);
+    return paths;
   } finally {
     unlock();
   }
@@ -261,7 +297,9 @@ function list(names) {
   for (const name of names) {
     const peer = describePeer(name);
     const state = isBuilt(peer, buildKey(peer)) ? 'built' : 'not built';
-    process.stdout.write(`${name}\t${peer.spec.module} ${peer.version}\t${state}\t${peer.binary}\n`);
+    for (const { path } of peer.binaries) {
+      process.stdout.write(`${name}\t${peer.spec.module} ${peer.version}\t${state}\t${path}\n`);
+    }
   }
 }
 
@@ -271,10 +309,10 @@ async function main(argv) {
   if (flags.has('-h') || flags.has('--help')) {
     process.stdout.write(
       'Usage: node peers/build.mjs [--print-path] [--list] [--tidy] [NAME...]\n' +
-        'Builds the real peer programs (Istio agent, step-ca, …) from the pinned Go modules in peers/,\n' +
+        'Builds the real peer programs (Istio agent, step-ca, etcd, kube-apiserver, kubectl, …) from the pinned Go modules in peers/,\n' +
         'once, into .cache/peers/<name>@<version>/ (MESHCA_CACHE_DIR overrides .cache).\n' +
-        '  --print-path  print each binary path on stdout\n' +
-        '  --list        show each peer, its pin and whether it is built\n' +
+        '  --print-path  print each binary path on stdout, one a line\n' +
+        '  --list        show each peer binary, its pin and whether it is built\n' +
         '  --tidy        run go mod tidy in the peer modules (after changing a pin), then build\n' +
         `Peers: ${peerNames().join(', ')}\n`,
     );
@@ -290,8 +328,8 @@ async function main(argv) {
   goVersion();
   if (flags.has('--tidy')) for (const name of selected) tidy(name);
   for (const name of selected) {
-    const bin = await ensurePeer(name);
-    if (flags.has('--print-path')) process.stdout.write(`${bin}\n`);
+    const paths = await ensurePeer(name);
+    if (flags.has('--print-path')) process.stdout.write(paths.map((p) => `${p}\n`).join(''));
   }
   return 0;
 }

@@ -1,18 +1,22 @@
-// The real peer programs the demos and the tests run (smallstep's step-ca, Istio's pilot-agent): built once
-// from the pinned Go modules in peers/ by peers/build.mjs and cached in <package root>/.cache/peers.
+// The real peer programs the demos and tests run (smallstep's step-ca, Istio's pilot-agent, etcd, the
+// Kubernetes API server and kubectl): built once from the pinned Go modules in peers/ by peers/build.mjs
+// and cached in <package root>/.cache/peers.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unavailable } from '../../src/index.js';
 
-export type PeerName = 'step-ca' | 'pilot-agent';
+export type PeerName = 'step-ca' | 'pilot-agent' | 'etcd' | 'kubernetes';
 
 const BUILD_SCRIPT = join('peers', 'build.mjs');
 /** The build script's exit code for "a tool (Go) is missing"; anything else non-zero is a real failure. */
 const TOOL_MISSING = 3;
 
-const built = new Map<PeerName, { bin?: string; reason?: string }>();
+/** What building a peer gave: its binaries (one for most peers, in peer.json's order) or why not. */
+type Built = { bins?: string[]; reason?: string };
+
+const built = new Map<PeerName, Built>();
 
 /** The package root holding peers/build.mjs, from peers/harness/ (tsx) and dist/peers/harness/ alike. */
 function packageRoot(): string | undefined {
@@ -24,7 +28,7 @@ function packageRoot(): string | undefined {
   return undefined;
 }
 
-function build(name: PeerName): { bin?: string; reason?: string } {
+function build(name: PeerName): Built {
   const root = packageRoot();
   if (!root) {
     return {
@@ -38,8 +42,8 @@ function build(name: PeerName): { bin?: string; reason?: string } {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   if (run.status === 0) {
-    const bin = run.stdout.trim().split('\n').pop();
-    if (bin) return { bin };
+    const bins = run.stdout.split('\n').filter(Boolean);
+    if (bins.length > 0) return { bins };
   }
   if (run.status === TOOL_MISSING) {
     return { reason: `${name} cannot be built here: Go is missing (see the peers: line above)` };
@@ -58,16 +62,26 @@ function build(name: PeerName): { bin?: string; reason?: string } {
 
 /**
  * The peer's binary path, built on first use (minutes when cold) and cached, keyed by its pinned
- * module. Undefined, with the reason kept for `peerMissingReason()`, only when Go is missing or this
- * is not a source checkout; a failed build throws DEMO_PEER_BUILD_FAILED.
+ * module. `binary` picks one of a peer that builds several (kubernetes: kube-apiserver, kubectl);
+ * without it, the peer's first. Undefined, with the reason kept for `peerMissingReason()`, only when
+ * Go is missing or this is not a source checkout; a failed build throws DEMO_PEER_BUILD_FAILED.
  */
-export function ensurePeerBinary(name: PeerName): string | undefined {
+export function ensurePeerBinary(name: PeerName, binary?: string): string | undefined {
   let result = built.get(name);
   if (!result) {
     result = build(name);
     built.set(name, result);
   }
-  return result.bin;
+  if (!result.bins) return undefined;
+  if (binary === undefined) return result.bins[0];
+  const bin = result.bins.find((path) => basename(path) === binary);
+  if (!bin) {
+    throw unavailable(
+      'DEMO_PEER_BUILD_FAILED',
+      `peer ${name} builds ${result.bins.map((p) => basename(p)).join(', ')}, not ${binary}; see peers/${name}/peer.json`,
+    );
+  }
+  return bin;
 }
 
 /** Why `ensurePeerBinary(name)` returned undefined (for the demo's "skipped" line). */

@@ -1,5 +1,6 @@
-// The peers harness as a user meets it: --list shows each pin and whether it is built, an unknown
-// peer is exit 2 naming the peers there are, and a machine without Go gets exit 3 saying so.
+// The peers harness as a user meets it: --list shows each pin and whether it is built, a peer of
+// several binaries (kubernetes) prints one line per binary, an unknown peer is exit 2 naming the peers
+// there are, and a machine without Go gets exit 3 saying so.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ describe('peers/build.mjs', () => {
     const peers = readdirSync(join(REPO, 'peers'), { withFileTypes: true }).filter(
       (d) => d.isDirectory() && d.name !== 'harness',
     );
-    assert.deepEqual(peers.map((d) => d.name).sort(), ['pilot-agent', 'step-ca']);
+    assert.deepEqual(peers.map((d) => d.name).sort(), ['etcd', 'kubernetes', 'pilot-agent', 'step-ca']);
     for (const { name } of peers) {
       const spec = JSON.parse(readFileSync(join(REPO, 'peers', name, 'peer.json'), 'utf8')) as {
         module: string;
@@ -44,6 +45,28 @@ describe('peers/build.mjs', () => {
       r.stdout,
       /^step-ca\tgithub\.com\/smallstep\/certificates v0\.30\.2\tbuilt\t\S+\/step-ca@v0\.30\.2\/step-ca$/m,
     );
+    assert.match(
+      r.stdout,
+      /^etcd\tgo\.etcd\.io\/etcd\/server\/v3 v3\.6\.16\tbuilt\t\S+\/etcd@v3\.6\.16\/etcd$/m,
+    );
+    assert.match(
+      r.stdout,
+      /^kubernetes\tk8s\.io\/kubernetes v1\.36\.3\tbuilt\t\S+\/kubernetes@v1\.36\.3\/kube-apiserver$/m,
+    );
+    assert.match(
+      r.stdout,
+      /^kubernetes\tk8s\.io\/kubernetes v1\.36\.3\tbuilt\t\S+\/kubernetes@v1\.36\.3\/kubectl$/m,
+    );
+  });
+
+  test('the kubernetes peer pins every k8s.io staging module to the release of k8s.io/kubernetes', () => {
+    const goMod = readFileSync(join(REPO, 'peers', 'kubernetes', 'go.mod'), 'utf8');
+    const replaced = [...goMod.matchAll(/^\s*(k8s\.io\/\S+) => (k8s\.io\/\S+) (v\S+)$/gm)];
+    assert.ok(replaced.length >= 30, `only ${replaced.length} replacements`);
+    for (const [line, from, to, version] of replaced) {
+      assert.equal(to, from, line);
+      assert.equal(version, 'v0.36.3', line);
+    }
   });
 
   test('a cached peer is reused: --print-path answers at once with the same binary', () => {
@@ -53,10 +76,24 @@ describe('peers/build.mjs', () => {
     assert.doesNotMatch(r.stderr, /building/);
   });
 
+  test('--print-path of a peer of several binaries prints each, one a line, in peer.json order', () => {
+    const r = build(['--print-path', 'kubernetes', 'etcd']);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 3, r.stdout);
+    assert.match(lines[0]!, /\/kubernetes@v1\.36\.3\/kube-apiserver$/);
+    assert.match(lines[1]!, /\/kubernetes@v1\.36\.3\/kubectl$/);
+    assert.match(lines[2]!, /\/etcd@v3\.6\.16\/etcd$/);
+    assert.doesNotMatch(r.stderr, /building/);
+  });
+
   test('an unknown peer is exit 2, naming the peers there are', () => {
     const r = build(['envoy']);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /peers: unknown peer "envoy"; the peers are: pilot-agent, step-ca/);
+    assert.match(
+      r.stderr,
+      /peers: unknown peer "envoy"; the peers are: etcd, kubernetes, pilot-agent, step-ca/,
+    );
   });
 
   test('without Go on PATH: exit 3, saying Go is missing and how to get it', () => {

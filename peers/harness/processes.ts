@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MeshcaError, unavailable } from '../src/index.js';
+import { MeshcaError, unavailable } from '../../src/index.js';
 import { type LogLine, type WatchedOutput, watchLogLines } from './log-lines.js';
 
 export type { LogLine } from './log-lines.js';
