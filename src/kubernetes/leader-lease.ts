@@ -32,7 +32,16 @@ export interface LeaderLease {
   close(): Promise<void>;
 }
 
-const microTime = (ms: number) => new Date(ms);
+/**
+ * A Lease's times are MicroTime: the API server wants six fractional digits, which Date's
+ * toISOString (three) does not give. (client-node has the same class; it is loaded lazily.)
+ */
+class MicroTime extends Date {
+  override toISOString(): string {
+    return `${super.toISOString().slice(0, -1)}000Z`;
+  }
+}
+const microTime = (at: number | Date | undefined) => new MicroTime(at ?? Date.now());
 
 export function startLeaderLease(opts: LeaderLeaseOptions): LeaderLease {
   const { client, namespace, log } = opts;
@@ -53,7 +62,7 @@ export function startLeaderLease(opts: LeaderLeaseOptions): LeaderLease {
   const spec = (now: number, acquire: boolean, previous?: V1Lease['spec']) => ({
     holderIdentity: identity,
     leaseDurationSeconds: Math.max(1, Math.ceil(durationMs / 1000)),
-    acquireTime: acquire ? microTime(now) : (previous?.acquireTime ?? microTime(now)),
+    acquireTime: microTime(acquire ? now : (previous?.acquireTime ?? now)),
     renewTime: microTime(now),
     leaseTransitions: (previous?.leaseTransitions ?? 0) + (acquire && previous ? 1 : 0),
   });
@@ -155,7 +164,16 @@ export function startLeaderLease(opts: LeaderLeaseOptions): LeaderLease {
           await client.coordination.replaceNamespacedLease({
             name,
             namespace,
-            body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
+            body: {
+              ...lease,
+              spec: {
+                ...lease.spec,
+                holderIdentity: '',
+                leaseDurationSeconds: 1,
+                acquireTime: microTime(lease.spec.acquireTime),
+                renewTime: microTime(lease.spec.renewTime),
+              },
+            },
           });
         }
       } catch {
