@@ -21,7 +21,7 @@ const FLOORS: Record<string, number> = {
   ca: 3,
   identity: 4,
   mesh: 4,
-  ra: 5,
+  issuance: 5,
   server: 6,
   agent: 6,
   proxy: 6,

@@ -18,10 +18,10 @@ import { type RunningStepCa, startStepCa } from '../../src/demo/step-ca/start-st
 import { stepCaJwkIssuer } from '../../src/demo/step-ca/step-ca-jwk-issuer.js';
 import { STEP_CA_FILES } from '../../src/demo/step-ca/write-step-ca-config.js';
 import { MeshcaError } from '../../src/errors.js';
+import type { Signer } from '../../src/issuance/signers/signer.js';
+import { createStepCaSigner } from '../../src/issuance/signers/step-ca-signer.js';
 import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
 import { parseCsr } from '../../src/pki/parse-csr.js';
-import type { Signer } from '../../src/ra/signer.js';
-import { createStepCaSigner } from '../../src/ra/step-ca-signer.js';
 import { opensslOk } from '../support/openssl.js';
 import { peerBinary } from '../support/peers.js';
 

@@ -1,8 +1,8 @@
 // The step-ca Signer backend: forwards the RA's checked CSR to smallstep's step-ca (/1.0/sign) with a
 // one-time token from a JWK or X5C provisioner, as cert-manager's step-issuer does for a StepClusterIssuer.
 import { Agent } from 'node:https';
-import { caUnusable, configError, internalError } from '../errors.js';
-import { decodePem } from '../pki/pem.js';
+import { caUnusable, configError, internalError } from '../../errors.js';
+import { decodePem } from '../../pki/pem.js';
 import type { SignedChain, Signer, SignRequest } from './signer.js';
 import { answerError, stepCaMessage } from './step-ca/answer-error.js';
 import { cancelled, httpsJson } from './step-ca/https-json.js';

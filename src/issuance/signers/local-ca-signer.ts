@@ -1,8 +1,8 @@
 // The embedded signer: issues the leaf with the CA's current signing bundle, in process.
 // This is the hot path of the default (non-RA) mode.
-import type { CertificateAuthority } from '../ca/certificate-authority.js';
-import { configError } from '../errors.js';
-import { issueWorkloadCertificate } from '../pki/issue-workload-certificate.js';
+import type { CertificateAuthority } from '../../ca/certificate-authority.js';
+import { configError } from '../../errors.js';
+import { issueWorkloadCertificate } from '../../pki/issue-workload-certificate.js';
 import type { SignedChain, Signer, SignRequest } from './signer.js';
 
 export interface LocalCaSigner extends Signer {

@@ -3,7 +3,7 @@
 import type { CertificateAuthority } from '../ca/certificate-authority.js';
 import { formatWorkloadId } from '../pki/spiffe-id.js';
 import type { Issuance } from './issuance.js';
-import { createLocalCaSigner } from './local-ca-signer.js';
+import { createLocalCaSigner } from './signers/local-ca-signer.js';
 import { checkCsrIdentity, checkCsrKeyAndKind } from './validate-csr.js';
 
 export const LOCAL_SIGNER_NAME = 'meshca/local';

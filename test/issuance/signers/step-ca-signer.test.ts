@@ -9,12 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createServer, type Server } from 'node:tls';
-import { MeshcaError, unavailable } from '../../src/errors.js';
-import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
-import { parseCsr } from '../../src/pki/parse-csr.js';
-import type { Signer, SignRequest } from '../../src/ra/signer.js';
-import { createStepCaSigner, type StepCaSignerOptions } from '../../src/ra/step-ca-signer.js';
-import { opensslOk } from '../support/openssl.js';
+import { MeshcaError, unavailable } from '../../../src/errors.js';
+import type { Signer, SignRequest } from '../../../src/issuance/signers/signer.js';
+import {
+  createStepCaSigner,
+  type StepCaSignerOptions,
+} from '../../../src/issuance/signers/step-ca-signer.js';
+import { buildWorkloadCsr } from '../../../src/pki/build-workload-csr.js';
+import { parseCsr } from '../../../src/pki/parse-csr.js';
+import { opensslOk } from '../../support/openssl.js';
 import {
   opensslCertificate,
   opensslHierarchy,
@@ -23,7 +26,7 @@ import {
   startStepCa,
   stepCaBinary,
   type TestCertificate,
-} from '../support/step-ca.js';
+} from '../../support/step-ca.js';
 
 stepCaBinary(); // built before any test starts (or this file fails saying why)
 

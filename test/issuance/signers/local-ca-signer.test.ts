@@ -4,11 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CertificateAuthority } from '../../src/ca/certificate-authority.js';
-import { parseCsr } from '../../src/pki/parse-csr.js';
-import { createLocalCaSigner } from '../../src/ra/local-ca-signer.js';
-import { grpcStatusFor } from '../../src/server/error-status.js';
-import { makePluggedBundle, workloadCsr } from '../support/ca-server-fixture.js';
+import { CertificateAuthority } from '../../../src/ca/certificate-authority.js';
+import { createLocalCaSigner } from '../../../src/issuance/signers/local-ca-signer.js';
+import { parseCsr } from '../../../src/pki/parse-csr.js';
+import { grpcStatusFor } from '../../../src/server/error-status.js';
+import { makePluggedBundle, workloadCsr } from '../../support/ca-server-fixture.js';
 
 test('an expired signing certificate refuses to sign: INTERNAL, with the expiry time', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'meshca-expired-'));

@@ -1,7 +1,7 @@
 // The registration authority's plugin kind: a Signer turns an authenticated, authorized and
 // validated CSR into a certificate chain. The local CA, step-ca, and later the Kubernetes CSR API
 // or a PKCS#11-backed CA are backends of this one interface; server/ never knows which.
-import type { ParsedCsr } from '../pki/types.js';
+import type { ParsedCsr } from '../../pki/types.js';
 
 export interface SignRequest {
   /** The CSR as the workload sent it, and its parsed, signature-checked form. */
