@@ -2,7 +2,7 @@
 // same issuer as the workloads, so workloads that trust the mesh root also trust the CA endpoint.
 import type { KeyObject } from 'node:crypto';
 import { invalidInput } from '../errors.js';
-import { ia5Bytes, oid, sequence, setOf, utf8String } from './der.js';
+import { ia5Bytes, oid, sequence, setOf, utf8String } from './der-writer.js';
 import { ipToBytes } from './ip-address.js';
 import { publicKeyOf } from './keys.js';
 import {
@@ -11,10 +11,10 @@ import {
   leafExtensions,
   signCertificate,
   subjectAltName,
-} from './tbs-certificate.js';
+} from './sign-leaf-certificate.js';
 import type { Issuer } from './types.js';
 
-export type { IssuedCertificate } from './tbs-certificate.js';
+export type { IssuedCertificate } from './sign-leaf-certificate.js';
 
 const COMMON_NAME = '2.5.4.3';
 // Labels of letters, digits, '-' and '_' (service names use it), an optional leading wildcard label.

@@ -1,17 +1,17 @@
 // Issues a workload's X.509-SVID (SPIFFE's profile, as Istio's CA issues it) from a verified CSR: the
 // identity comes from the caller's checked SPIFFE ID, never from the CSR; only the CSR's key is used.
-import { ia5Bytes } from './der.js';
-import { parseSpiffeId } from './spiffe-id.js';
+import { ia5Bytes } from './der-writer.js';
 import {
   generalName,
   type IssuedCertificate,
   leafExtensions,
   signCertificate,
   subjectAltName,
-} from './tbs-certificate.js';
+} from './sign-leaf-certificate.js';
+import { parseSpiffeId } from './spiffe-id.js';
 import type { Issuer, ParsedCsr } from './types.js';
 
-export type { IssuedCertificate } from './tbs-certificate.js';
+export type { IssuedCertificate } from './sign-leaf-certificate.js';
 
 const EMPTY_NAME = Buffer.from([0x30, 0x00]);
 

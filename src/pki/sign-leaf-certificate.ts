@@ -2,6 +2,7 @@
 // per-issuer constant DER computed once, serials, validity, common extensions, and signing.
 import { createHash, randomFillSync } from 'node:crypto';
 import { caUnusable, invalidInput } from '../errors.js';
+import { children, expectTag, readBitString, readDer, TAG } from './der-reader.js';
 import {
   bitString,
   boolean,
@@ -15,8 +16,7 @@ import {
   sequence,
   smallInteger,
   x509Time,
-} from './der.js';
-import { children, expectTag, readBitString, readDer, TAG } from './der-reader.js';
+} from './der-writer.js';
 import { describeKey, digestFor } from './keys.js';
 import { encodePem } from './pem.js';
 import type { Issuer } from './types.js';
