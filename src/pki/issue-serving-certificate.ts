@@ -5,13 +5,8 @@ import { invalidInput } from '../errors.js';
 import { ia5Bytes, oid, sequence, setOf, utf8String } from './der-writer.js';
 import { ipToBytes } from './ip-address.js';
 import { publicKeyOf } from './keys.js';
-import {
-  generalName,
-  type IssuedCertificate,
-  leafExtensions,
-  signCertificate,
-  subjectAltName,
-} from './sign-leaf-certificate.js';
+import { generalName, leafExtensions, subjectAltName } from './leaf-extensions.js';
+import { type IssuedCertificate, signLeafCertificate } from './sign-leaf-certificate.js';
 import type { Issuer } from './types.js';
 
 export type { IssuedCertificate } from './sign-leaf-certificate.js';
@@ -66,7 +61,7 @@ export function issueServingCertificate(opts: {
       ? sequence()
       : sequence(setOf(sequence(oid(COMMON_NAME), utf8String(commonName))));
   const publicKey = publicKeyOf(opts.publicKey);
-  return signCertificate({
+  return signLeafCertificate({
     issuer,
     subject,
     spki: publicKey.export({ format: 'der', type: 'spki' }),

@@ -1,13 +1,8 @@
 // Issues a workload's X.509-SVID (SPIFFE's profile, as Istio's CA issues it) from a verified CSR: the
 // identity comes from the caller's checked SPIFFE ID, never from the CSR; only the CSR's key is used.
 import { ia5Bytes } from './der-writer.js';
-import {
-  generalName,
-  type IssuedCertificate,
-  leafExtensions,
-  signCertificate,
-  subjectAltName,
-} from './sign-leaf-certificate.js';
+import { generalName, leafExtensions, subjectAltName } from './leaf-extensions.js';
+import { type IssuedCertificate, signLeafCertificate } from './sign-leaf-certificate.js';
 import { parseSpiffeId } from './spiffe-id.js';
 import type { Issuer, ParsedCsr } from './types.js';
 
@@ -29,7 +24,7 @@ export function issueWorkloadCertificate(opts: {
 }): IssuedCertificate {
   const { issuer, csr, spiffeId } = opts;
   parseSpiffeId(spiffeId);
-  return signCertificate({
+  return signLeafCertificate({
     issuer,
     subject: EMPTY_NAME,
     spki: csr.spkiDer,
