@@ -22,10 +22,9 @@ export function createCaModeIssuance(
         serviceAccount: request.caller.serviceAccount,
       });
       checkCsrIdentity(request.csr, spiffeId);
-      const bundle = ca.bundle;
-      const signed = signer.signNow({ ...request, spiffeId });
+      const signed = await signer.sign({ ...request, spiffeId });
       return {
-        certChain: [...signed.chain, bundle.rootsPem],
+        certChain: [...signed.chain, signed.rootsPem],
         signer: LOCAL_SIGNER_NAME,
         serialHex: signed.serialHex,
         spiffeId,

@@ -30,7 +30,7 @@ function dnsName(name: string): Buffer {
  * Signs a serving certificate for `publicKey`. With `commonName` the subject is `CN=<commonName>`;
  * without, the subject is empty and the SAN (then the only name) is critical.
  */
-export function issueServingCertificate(opts: {
+export async function issueServingCertificate(opts: {
   issuer: Issuer;
   publicKey: KeyObject;
   dnsNames: string[];
@@ -38,7 +38,7 @@ export function issueServingCertificate(opts: {
   ttlSeconds: number;
   now?: Date;
   commonName?: string;
-}): IssuedCertificate {
+}): Promise<IssuedCertificate> {
   const { issuer, commonName } = opts;
   const names = [
     ...opts.dnsNames.map((n) => generalName.dns(dnsName(n))),

@@ -15,13 +15,13 @@ const EMPTY_NAME = Buffer.from([0x30, 0x00]);
  * (critical) URI SAN, CA:FALSE, TLS client+server use, valid from now − 2 min for `ttlSeconds`
  * but never past the issuer's NotAfter.
  */
-export function issueWorkloadCertificate(opts: {
+export async function issueWorkloadCertificate(opts: {
   issuer: Issuer;
   csr: ParsedCsr;
   spiffeId: string;
   ttlSeconds: number;
   now?: Date;
-}): IssuedCertificate {
+}): Promise<IssuedCertificate> {
   const { issuer, csr, spiffeId } = opts;
   parseSpiffeId(spiffeId);
   return signLeafCertificate({

@@ -21,14 +21,14 @@ export interface IssuedCertificate {
 const VERSION_3 = explicit(0, smallInteger(2));
 
 /** Builds the TBSCertificate for `issuer`, signs it with the issuer's key and wraps it as a Certificate. */
-export function signLeafCertificate(opts: {
+export async function signLeafCertificate(opts: {
   issuer: Issuer;
   subject: Buffer;
   spki: Buffer;
   extensions: Buffer[];
   now: Date;
   ttlSeconds: number;
-}): IssuedCertificate {
+}): Promise<IssuedCertificate> {
   const { issuer } = opts;
   const constants = issuerConstants(issuer);
   const { notBefore, notAfter } = validityWindow(opts.now, opts.ttlSeconds, issuer.certificate.notAfter);
@@ -43,6 +43,7 @@ export function signLeafCertificate(opts: {
     opts.spki,
     explicit(3, sequence(...opts.extensions)),
   );
-  const der = sequence(tbs, constants.signatureAlgorithm, bitString(issuer.key.sign(tbs)));
+  const signature = await issuer.key.sign(tbs);
+  const der = sequence(tbs, constants.signatureAlgorithm, bitString(signature));
   return { der, pem: encodePem('CERTIFICATE', der), serialHex: serial.hex, notBefore, notAfter };
 }

@@ -14,7 +14,8 @@ test('an expired signing certificate refuses to sign: INTERNAL, with the expiry 
   const dir = await mkdtemp(join(tmpdir(), 'meshca-expired-'));
   try {
     const ca = await CertificateAuthority.open({ kind: 'plugged', dir: await makePluggedBundle(dir) });
-    const signer = createLocalCaSigner('meshca/local', ca);
+    let now = new Date();
+    const signer = createLocalCaSigner('meshca/local', ca, () => now);
     const { csrPem } = await workloadCsr('foo', 'sleep');
     const request = {
       csrPem,
@@ -23,21 +24,18 @@ test('an expired signing certificate refuses to sign: INTERNAL, with the expiry 
       ttlSeconds: 3600,
       requestId: 't',
     };
-    assert.equal(signer.signNow(request).chain.length, 2, 'signs while valid');
+    assert.equal((await signer.sign(request)).chain.length, 2, 'signs while valid');
     const notAfter = ca.bundle.issuer.certificate.notAfter;
-    const later = new Date(notAfter.getTime() + 1000);
-    assert.throws(
-      () => signer.signNow(request, later),
-      (err: Error & { code?: string; kind?: string }) => {
-        assert.equal(err.code, 'CA_EXPIRED');
-        assert.equal(grpcStatusFor(err.kind as 'config'), 13);
-        assert.equal(
-          err.message,
-          `the CA's signing certificate "O=Istio, CN=Intermediate CA, L=cluster1" expired at ${notAfter.toISOString()}; the CA refuses to sign until a new intermediate is plugged in`,
-        );
-        return true;
-      },
-    );
+    now = new Date(notAfter.getTime() + 1000);
+    await assert.rejects(signer.sign(request), (err: Error & { code?: string; kind?: string }) => {
+      assert.equal(err.code, 'CA_EXPIRED');
+      assert.equal(grpcStatusFor(err.kind as 'config'), 13);
+      assert.equal(
+        err.message,
+        `the CA's signing certificate "O=Istio, CN=Intermediate CA, L=cluster1" expired at ${notAfter.toISOString()}; the CA refuses to sign until a new intermediate is plugged in`,
+      );
+      return true;
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
