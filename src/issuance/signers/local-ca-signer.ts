@@ -3,6 +3,7 @@
 import type { CertificateAuthority } from '../../ca/certificate-authority.js';
 import { configError } from '../../errors.js';
 import { issueWorkloadCertificate } from '../../pki/issue-workload-certificate.js';
+import { parseCsr } from '../../pki/parse-csr.js';
 import type { SignedChain, Signer, SignRequest } from './signer.js';
 
 /** What the local signer knows besides the chain, from the very bundle that signed it. */
@@ -27,7 +28,8 @@ export function createLocalCaSigner(
 ): LocalCaSigner {
   return {
     name,
-    async sign(request) {
+    async sign(request, signal) {
+      if (signal?.aborted) throw signal.reason;
       const at = now();
       const bundle = ca.bundle; // read once: a reload swapping it mid-request cannot mix two bundles
       const signingCert = bundle.issuer.certificate;
@@ -40,7 +42,7 @@ export function createLocalCaSigner(
       }
       const issued = await issueWorkloadCertificate({
         issuer: bundle.issuer,
-        csr: request.csr,
+        csr: request.csr ?? parseCsr(request.csrPem),
         spiffeId: request.spiffeId,
         ttlSeconds: request.ttlSeconds,
         now: at,

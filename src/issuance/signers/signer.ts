@@ -1,12 +1,17 @@
-// The registration authority's plugin kind: a Signer turns an authenticated, authorized and
-// validated CSR into a certificate chain. The local CA, step-ca, and later the Kubernetes CSR API
-// or a PKCS#11-backed CA are backends of this one interface; server/ never knows which.
+// The plugin kind of issuance/: a Signer turns an authenticated, authorized and validated CSR into a
+// certificate chain. The local CA, a cert-manager CA issuer kept on disk, step-ca, and later the
+// Kubernetes CSR API or a PKCS#11-backed CA are backends of this one interface; server/ never knows
+// which. Every backend runs the one conformance suite, test/issuance/signers/signer.conformance.ts.
 import type { ParsedCsr } from '../../pki/types.js';
 
 export interface SignRequest {
-  /** The CSR as the workload sent it, and its parsed, signature-checked form. */
+  /** The CSR as the workload sent it. */
   csrPem: string;
-  csr: ParsedCsr;
+  /**
+   * Its parsed, signature-checked form (pki/parse-csr.ts), which the CA and the RA always pass, having
+   * checked it. A backend that needs it parses `csrPem` when it is absent, refusing a malformed one.
+   */
+  csr?: ParsedCsr;
   /** The identity to certify: always the caller's own, already checked by the RA. */
   spiffeId: string;
   /** Requested lifetime in seconds (already bounded by the CA's maximum). */
@@ -24,11 +29,14 @@ export interface Signer {
   /** Full signer name, e.g. `clusterissuers.cert-manager.io/foo` (Istio's signerName). */
   readonly name: string;
   /**
-   * Signs one request. Rejects with a MeshcaError: `invalid-input` when the signer refused the
-   * request itself, `unavailable` when it could not be reached or timed out, `ca-unusable` when it
-   * is misconfigured. Honours `signal` (the RA's timeout).
+   * Signs one request: a leaf whose only name is `spiffeId` (never the CSR's), over the CSR's key.
+   * Rejects with a MeshcaError whose kind says whose fault it is: `invalid-input` when the request
+   * itself is refused (a malformed CSR, its lifetime, its identity), `unavailable` when the backend
+   * cannot be reached or does not answer in time, `ca-unusable` or `config` when the backend or its
+   * CA is misconfigured or expired. `signal` (the RA's timeout), when given, ends the request early
+   * with its reason.
    */
-  sign(request: SignRequest, signal: AbortSignal): Promise<SignedChain>;
+  sign(request: SignRequest, signal?: AbortSignal): Promise<SignedChain>;
   /** The roots this signer's chains end in, as PEM, when the backend knows them (for checks and `meshca root-cert`). */
   roots(): Promise<string[]>;
   /** Releases watchers, sockets and timers. */

@@ -76,7 +76,8 @@ function checkedBundle(pem: string, signer: string): string {
 }
 
 /** Resolves with `promise` unless `signal` aborts first (a shared key load must not die with one caller). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, url: string): Promise<T> {
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, url: string): Promise<T> {
+  if (!signal) return promise;
   if (signal.aborted) return Promise.reject(cancelled(url, signal));
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(cancelled(url, signal));
@@ -112,7 +113,7 @@ export function createStepCaSigner(opts: StepCaSignerOptions): Signer {
 
   // How tokens are signed: X5C with meshca's own key, known now; JWK with the provisioner's key, fetched
   // from step-ca and decrypted once, a failed load forgotten so that the next request tries again.
-  let tokenKey: (signal: AbortSignal) => Promise<TokenKey>;
+  let tokenKey: (signal: AbortSignal | undefined) => Promise<TokenKey>;
   let forgetKey = () => {};
   // step-ca finds a JWK provisioner by iss + kid, but any other kind by the audience's fragment (`#x5c/<name>`).
   let audience = `${url}/1.0/sign`;
@@ -148,7 +149,7 @@ export function createStepCaSigner(opts: StepCaSignerOptions): Signer {
   }
   let closed = false;
 
-  const token = async (spiffeId: string, signal: AbortSignal): Promise<string> => {
+  const token = async (spiffeId: string, signal: AbortSignal | undefined): Promise<string> => {
     const { key, alg, header } = await tokenKey(signal);
     return signProvisionerToken({
       key,
@@ -170,7 +171,7 @@ export function createStepCaSigner(opts: StepCaSignerOptions): Signer {
   return {
     name,
 
-    async sign(request: SignRequest, signal: AbortSignal): Promise<SignedChain> {
+    async sign(request: SignRequest, signal?: AbortSignal): Promise<SignedChain> {
       ensureOpen();
       const endpoint = `${url}/1.0/sign`;
       const answer = await httpsJson({
