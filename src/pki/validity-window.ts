@@ -1,8 +1,19 @@
-// The validity of a leaf certificate: backdated for clock skew, never past its issuer's NotAfter.
+// The validity of a leaf certificate: a positive lifetime, backdated for clock skew, never past its
+// issuer's NotAfter.
 import { caUnusable, invalidInput } from '../errors.js';
 
 /** Backdating absorbs clock skew between the CA and the workloads that check the certificate (Istio does the same). */
 export const BACKDATE_MS = 2 * 60 * 1000;
+
+/** Refuses a lifetime that is not a positive, finite number of seconds (PKI_TTL_INVALID). */
+export function checkTtlSeconds(ttlSeconds: number): void {
+  if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+    throw invalidInput(
+      'PKI_TTL_INVALID',
+      `the certificate lifetime must be a positive number of seconds; got ${String(ttlSeconds)}`,
+    );
+  }
+}
 
 /**
  * NotBefore = now − 2 minutes; NotAfter = now + ttl, but never past the issuer's own NotAfter
@@ -13,12 +24,7 @@ export function validityWindow(
   ttlSeconds: number,
   issuerNotAfter: Date,
 ): { notBefore: Date; notAfter: Date } {
-  if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
-    throw invalidInput(
-      'PKI_TTL_INVALID',
-      `the certificate lifetime must be a positive number of seconds; got ${String(ttlSeconds)}`,
-    );
-  }
+  checkTtlSeconds(ttlSeconds);
   const nowMs = now.getTime();
   if (Number.isNaN(nowMs)) throw invalidInput('PKI_TIME_INVALID', 'the issuance time is not a valid date');
   if (issuerNotAfter.getTime() <= nowMs) {

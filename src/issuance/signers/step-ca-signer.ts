@@ -3,6 +3,7 @@
 import { Agent } from 'node:https';
 import { caUnusable, configError, internalError } from '../../errors.js';
 import { decodePem } from '../../pki/pem.js';
+import { checkTtlSeconds } from '../../pki/validity-window.js';
 import type { SignedChain, Signer, SignRequest } from './signer.js';
 import { answerError, stepCaMessage } from './step-ca/answer-error.js';
 import { cancelled, httpsJson } from './step-ca/https-json.js';
@@ -173,6 +174,8 @@ export function createStepCaSigner(opts: StepCaSignerOptions): Signer {
 
     async sign(request: SignRequest, signal?: AbortSignal): Promise<SignedChain> {
       ensureOpen();
+      // step-ca reads a zero lifetime ("0s") as none given and signs its default one instead.
+      checkTtlSeconds(request.ttlSeconds);
       const endpoint = `${url}/1.0/sign`;
       const answer = await httpsJson({
         agent,

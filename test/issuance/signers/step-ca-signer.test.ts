@@ -217,10 +217,12 @@ describe('step-ca signer', () => {
     );
   });
 
-  test('a lifetime that ends in the past is a bad request', async () => {
-    const err = await rejection(jwkSigner('meshca').sign(signRequest(SPIFFE_ID, -60), signal));
-    assert.equal(err.code, 'RA_STEP_BAD_REQUEST');
-    assert.equal(err.kind, 'invalid-input');
+  test('a lifetime that is not positive is refused before step-ca, which would sign its default for 0 s', async () => {
+    for (const ttl of [0, -60]) {
+      const err = await rejection(jwkSigner('meshca').sign(signRequest(SPIFFE_ID, ttl), signal));
+      assert.equal(err.code, 'PKI_TTL_INVALID');
+      assert.equal(err.kind, 'invalid-input');
+    }
   });
 
   test('a token from a skewed clock is refused as RA_STEP_UNAUTHORIZED', async () => {
