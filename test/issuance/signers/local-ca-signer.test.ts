@@ -1,4 +1,5 @@
-// The embedded signer refuses to sign once its signing certificate has expired, saying when.
+// The embedded signer: the shared conformance suite with a plugged intermediate and with the
+// self-signed root, and its refusal to sign once its signing certificate has expired, saying when.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,28 @@ import { createLocalCaSigner } from '../../../src/issuance/signers/local-ca-sign
 import { parseCsr } from '../../../src/pki/parse-csr.js';
 import { grpcStatusFor } from '../../../src/server/error-status.js';
 import { makePluggedBundle, workloadCsr } from '../../support/ca-server-fixture.js';
+import { runSignerConformance, type SignerSubject } from './signer.conformance.js';
+
+async function localCaSubject(kind: 'plugged' | 'self-signed'): Promise<SignerSubject> {
+  const dir = await mkdtemp(join(tmpdir(), 'meshca-local-signer-'));
+  const ca =
+    kind === 'plugged'
+      ? await CertificateAuthority.open({ kind, dir: await makePluggedBundle(dir) })
+      : await CertificateAuthority.open({ kind, dir, trustDomain: 'cluster.local', keyType: 'ec-p256' });
+  return {
+    signer: createLocalCaSigner('meshca/local', ca),
+    rootsPem: ca.bundle.roots.map((r) => r.pem),
+    ttlLimit: { kind: 'capped', notAfter: ca.bundle.issuer.certificate.notAfter },
+    refusesOtherCsrIdentity: false,
+    async cleanup() {
+      ca.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+runSignerConformance('local CA, plugged intermediate', () => localCaSubject('plugged'));
+runSignerConformance('local CA, self-signed root', () => localCaSubject('self-signed'));
 
 test('an expired signing certificate refuses to sign: INTERNAL, with the expiry time', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'meshca-expired-'));

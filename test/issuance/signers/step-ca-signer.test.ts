@@ -1,5 +1,6 @@
 // The step-ca Signer against a real step-ca (built from Debian's smallstep sources) on 127.0.0.1,
-// with openssl as the judge of what it hands back. step-ca comes from the peers harness (never skipped).
+// with openssl as the judge of what it hands back: the shared signer conformance suite, then what is
+// step-ca's own (provisioners, its refusals, restarts). step-ca comes from the peers harness (never skipped).
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
@@ -27,12 +28,41 @@ import {
   stepCaBinary,
   type TestCertificate,
 } from '../../support/step-ca.js';
+import { runSignerConformance } from './signer.conformance.js';
 
 stepCaBinary(); // built before any test starts (or this file fails saying why)
 
 const SPIFFE_ID = 'spiffe://cluster.local/ns/default/sa/sleep';
 const PASSWORD = 'correct horse battery staple';
 const SIGNER = 'stepclusterissuers.certmanager.step.sm/bar';
+
+runSignerConformance('step-ca, JWK provisioner', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshca-step-conformance-'));
+  const { root, intermediate } = opensslHierarchy(dir, 'conformance');
+  const ca = await startStepCa({
+    dir: join(dir, 'ca'),
+    rootCertPem: root.certPem,
+    intermediateCertPem: intermediate.certPem,
+    intermediateKeyPem: intermediate.keyPem,
+    provisioners: [{ type: 'JWK', name: 'meshca', password: PASSWORD, claims: { maxTLSCertDuration: '2h' } }],
+  });
+  return {
+    signer: createStepCaSigner({
+      name: SIGNER,
+      url: ca.url,
+      caBundlePem: ca.rootPem,
+      provisioner: { kind: 'JWK', name: 'meshca', kid: ca.provisioners[0]!.kid!, password: PASSWORD },
+    }),
+    rootsPem: [root.certPem],
+    ttlLimit: { kind: 'refused', maxSeconds: 2 * 3600 },
+    // step-ca signs only the SANs of the provisioner token, which names the requested identity.
+    refusesOtherCsrIdentity: true,
+    async cleanup() {
+      await ca.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
 
 function signRequest(spiffeId: string, ttlSeconds: number): SignRequest {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -171,12 +201,6 @@ describe('step-ca signer', () => {
     const { verify, leafText } = judge(chain, 'x5c');
     assert.match(verify, /x5c-leaf\.pem: OK\n$/);
     assert.equal(leafText, spiffeLeafText);
-  });
-
-  test('roots() is the root step-ca serves', async () => {
-    const roots = await jwkSigner('meshca').roots();
-    assert.equal(roots.length, 1);
-    assert.deepEqual(new X509Certificate(roots[0]!).raw, new X509Certificate(stepRoot.certPem).raw);
   });
 
   test('a wrong provisioner password fails the first sign, saying so', async () => {
