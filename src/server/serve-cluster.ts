@@ -307,26 +307,20 @@ function onWorkerExit(
     );
     return;
   }
-  restartWorkerLater(c, slot, worker, code, signal);
+  restartWorkerLater(c, slot, { worker: worker.id, pid: worker.process.pid, code, signal });
 }
 
-/** Restarts a worker that died while serving, after a delay that doubles with each death in a row. */
-function restartWorkerLater(
-  c: Cluster,
-  slot: Slot,
-  worker: Worker,
-  code: number | null,
-  signal: string | null,
-): void {
+/**
+ * Restarts a worker that died while serving, after a delay that doubles with each death in a row;
+ * `exited` says which and how, for the log.
+ */
+function restartWorkerLater(c: Cluster, slot: Slot, exited: Record<string, unknown>): void {
   if (Date.now() - slot.servingSince > 60_000) slot.deaths = 0;
   slot.deaths++;
   const delay = Math.min(c.restartDelayMs * 2 ** (slot.deaths - 1), c.maxRestartDelayMs);
   c.log.error('worker exited unexpectedly; restarting it', {
     event: 'worker-exited',
-    worker: worker.id,
-    pid: worker.process.pid,
-    code,
-    signal,
+    ...exited,
     reason: slot.failure?.message,
     restartInMs: delay,
   });
