@@ -11,7 +11,7 @@ import { parseCertificate } from '../../../src/pki/parse-certificate.js';
 import { parseCsr } from '../../../src/pki/parse-csr.js';
 import { decodePem, encodePem } from '../../../src/pki/pem.js';
 import type { CertificateInfo } from '../../../src/pki/types.js';
-import { makeTempDir, openssl, opensslOk, type TempDir } from '../../support/openssl.js';
+import { makeTempDir, openssl, opensslCsr, type TempDir } from '../../support/openssl.js';
 
 /** What a backend's test file hands the suite; the suite closes the signer, then calls cleanup. */
 export interface SignerSubject {
@@ -168,38 +168,22 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
 
       it('stays a leaf when the CSR asks for a CA certificate', async () => {
         const spiffeId = idFor('wants-ca');
-        const key = newKey();
-        const dir = makeTempDir('meshca-ca-csr-');
-        try {
-          dir.write('key.pem', key.export({ format: 'pem', type: 'pkcs8' }) as string);
-          const csrPem = opensslOk([
-            'req',
-            '-new',
-            '-key',
-            dir.file('key.pem'),
-            '-subj',
-            '/',
-            '-addext',
-            `subjectAltName=URI:${spiffeId}`,
-            '-addext',
-            'basicConstraints=critical,CA:TRUE',
-            '-addext',
-            'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-          ]);
-          const request = {
-            csrPem,
-            csr: parseCsr(csrPem),
-            spiffeId,
-            ttlSeconds: HOUR,
-            requestId: 'conformance',
-          };
-          assert.equal(request.csr.requestsCa, true);
-          const leaf = certificatesOf((await s.signer.sign(request)).chain)[0]!;
-          assert.equal(leaf.isCa, false);
-          assert.ok(!leaf.keyUsage?.includes('Certificate Sign'), `keyUsage ${leaf.keyUsage}`);
-        } finally {
-          dir.remove();
-        }
+        const csrPem = opensslCsr(tmp, newKey(), [
+          `subjectAltName=URI:${spiffeId}`,
+          'basicConstraints=critical,CA:TRUE',
+          'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+        ]);
+        const request = {
+          csrPem,
+          csr: parseCsr(csrPem),
+          spiffeId,
+          ttlSeconds: HOUR,
+          requestId: 'conformance',
+        };
+        assert.equal(request.csr.requestsCa, true);
+        const leaf = certificatesOf((await s.signer.sign(request)).chain)[0]!;
+        assert.equal(leaf.isCa, false);
+        assert.ok(!leaf.keyUsage?.includes('Certificate Sign'), `keyUsage ${leaf.keyUsage}`);
       });
     });
 
