@@ -12,13 +12,13 @@ import {
   ISTIO_CA_AUDIENCE,
   type TokenVerifier,
 } from '../src/identity/token-verifier.js';
+import { createCaModeIssuance } from '../src/issuance/ca-mode-issuance.js';
+import type { Issuance } from '../src/issuance/issuance.js';
 import { children, encodingOf, readBitString, readDer } from '../src/pki/der-reader.js';
 import { readPrivateKey } from '../src/pki/keys.js';
 import { parseCsr } from '../src/pki/parse-csr.js';
 import { decodePem } from '../src/pki/pem.js';
 import type { KeyType } from '../src/pki/types.js';
-import { createCaModeIssuance } from '../src/ra/ca-mode-issuance.js';
-import type { Issuance } from '../src/ra/issuance.js';
 import { type Agent, NAMESPACE, type Pools, TRUST_DOMAIN } from './lib/fixtures.js';
 
 export type MicroCommand =

@@ -577,7 +577,7 @@ export const ERROR_CODES = {
     meaning: 'The upstream presented a SPIFFE ID other than the one expected.',
   },
 
-  // ra/: issuance, external signers (cert-manager issuer on disk, step-ca)
+  // issuance/: CA and RA mode, external signers (cert-manager issuer on disk, step-ca)
   RA_CHAIN_UNTRUSTED: {
     kind: 'ca-unusable',
     meaning: "A signer's chain does not verify against its root in meshConfig.caCertificates.",

@@ -22,6 +22,8 @@ export {
 } from './errors.js';
 export { loadOrCreateTokenIssuer } from './identity/token-issuer.js';
 export { createTokenVerifier, type TokenVerifier, type TrustedIssuer } from './identity/token-verifier.js';
+export type { SignedChain, Signer, SignRequest } from './issuance/signers/signer.js';
+export { createStepCaSigner } from './issuance/signers/step-ca-signer.js';
 export { PRIVATE_FILE_MODE, writeFileAtomic } from './lib/atomic-file.js';
 export { createLogger, type Logger } from './log.js';
 export { loadMeshConfig } from './mesh/load-mesh-config.js';
@@ -41,6 +43,4 @@ export type { CertificateInfo, Issuer, KeyType, ParsedCsr } from './pki/types.js
 export { verifyChain } from './pki/verify-chain.js';
 export { type Sidecar, startSidecar } from './proxy/sidecar.js';
 export { watchWorkloadCredentials } from './proxy/workload-credentials.js';
-export type { SignedChain, Signer, SignRequest } from './ra/signer.js';
-export { createStepCaSigner } from './ra/step-ca-signer.js';
 export { type CaServer, startCaServer } from './server/ca-server.js';

@@ -66,7 +66,7 @@ export async function makeCa(
     copyFileSync(join(issuerDir, file), join(dataDir, 'issuer', file));
 
   const tlsKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-  const tlsCert = issueServingCertificate({
+  const tlsCert = await issueServingCertificate({
     issuer: ca.bundle.issuer,
     publicKey: tlsKey,
     dnsNames: ['localhost'],

@@ -74,7 +74,7 @@ export async function renewSelfSignedRootIfDue(
       await readFile(join(dir, ISTIO_FILES.key), 'utf8'),
       join(dir, ISTIO_FILES.key),
     );
-    const renewed = renewRootCertificate({ key, current, days: policy.days, now });
+    const renewed = await renewRootCertificate({ key, current, days: policy.days, now });
     const oldRoots = parseCertificates(
       await readFile(join(dir, ISTIO_FILES.roots), 'utf8'),
       join(dir, ISTIO_FILES.roots),

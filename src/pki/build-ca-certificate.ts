@@ -88,7 +88,7 @@ export function signatureAlgorithmFor(signer: CaKey): pkijs.AlgorithmIdentifier 
   });
 }
 
-export function buildCaCertificate(t: CaCertificateTemplate): CertificateInfo {
+export async function buildCaCertificate(t: CaCertificateTemplate): Promise<CertificateInfo> {
   checkDays(t.days, t.what);
   const cert = new pkijs.Certificate();
   cert.version = 2;
@@ -109,7 +109,7 @@ export function buildCaCertificate(t: CaCertificateTemplate): CertificateInfo {
     ...(t.dnsNames.length > 0 ? [dnsSanExtension(t.dnsNames)] : []),
   ];
   cert.tbsView = new Uint8Array(cert.encodeTBS().toBER(false));
-  cert.signatureValue = new asn1js.BitString({ valueHex: t.signer.sign(cert.tbsView) });
+  cert.signatureValue = new asn1js.BitString({ valueHex: await t.signer.sign(cert.tbsView) });
   const info = parseCertificate(Buffer.from(cert.toSchema(false).toBER(false)), `new ${t.what}`);
   // A CaKey whose sign() does not match its certificate (a wrong HSM slot, a mixed-up key file)
   // would otherwise hand out certificates nobody can verify.
@@ -133,7 +133,7 @@ export interface IntermediateRequest {
 }
 
 /** An intermediate ("signing") CA under `issuer`: pathlen defaults to 0, AKI is the issuer's key id. */
-export function buildIntermediateCertificate(r: IntermediateRequest): CertificateInfo {
+export async function buildIntermediateCertificate(r: IntermediateRequest): Promise<CertificateInfo> {
   const pathLen = r.pathLen ?? 0;
   checkPathLen(pathLen, 'intermediate');
   const parent = r.issuer.certificate;

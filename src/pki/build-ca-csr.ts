@@ -74,7 +74,7 @@ export async function buildCaCsr(opts: BuildCaCsrOptions): Promise<string> {
     value: [
       info,
       signatureAlgorithmFor(signer).toSchema(),
-      new asn1js.BitString({ valueHex: arrayBufferOf(signer.sign(infoDer)) }),
+      new asn1js.BitString({ valueHex: arrayBufferOf(await signer.sign(infoDer)) }),
     ],
   });
   return encodePem('CERTIFICATE REQUEST', new Uint8Array(csr.toBER(false)));

@@ -13,7 +13,7 @@ import {
   sequence,
   setOf,
   smallInteger,
-} from './der.js';
+} from './der-writer.js';
 import { encodePem } from './pem.js';
 import { OID } from './x509-oids.js';
 

@@ -49,12 +49,12 @@ export async function createRootCertificate(opts: CreateRootCertificateOptions):
  * verifies against either version), a new serial and validity. Istio's self-signed root rotator
  * does the same, which is why workloads holding only the old root notice nothing.
  */
-export function renewRootCertificate(opts: {
+export async function renewRootCertificate(opts: {
   key: KeyObject;
   current: CertificateInfo;
   days: number;
   now?: Date;
-}): CertificateInfo {
+}): Promise<CertificateInfo> {
   const publicKey = publicKeyOf(opts.key);
   return buildCaCertificate({
     what: 'renewed root certificate',

@@ -2,19 +2,14 @@
 // same issuer as the workloads, so workloads that trust the mesh root also trust the CA endpoint.
 import type { KeyObject } from 'node:crypto';
 import { invalidInput } from '../errors.js';
-import { ia5Bytes, oid, sequence, setOf, utf8String } from './der.js';
+import { ia5Bytes, oid, sequence, setOf, utf8String } from './der-writer.js';
 import { ipToBytes } from './ip-address.js';
 import { publicKeyOf } from './keys.js';
-import {
-  generalName,
-  type IssuedCertificate,
-  leafExtensions,
-  signCertificate,
-  subjectAltName,
-} from './tbs-certificate.js';
+import { generalName, leafExtensions, subjectAltName } from './leaf-extensions.js';
+import { type IssuedCertificate, signLeafCertificate } from './sign-leaf-certificate.js';
 import type { Issuer } from './types.js';
 
-export type { IssuedCertificate } from './tbs-certificate.js';
+export type { IssuedCertificate } from './sign-leaf-certificate.js';
 
 const COMMON_NAME = '2.5.4.3';
 // Labels of letters, digits, '-' and '_' (service names use it), an optional leading wildcard label.
@@ -35,7 +30,7 @@ function dnsName(name: string): Buffer {
  * Signs a serving certificate for `publicKey`. With `commonName` the subject is `CN=<commonName>`;
  * without, the subject is empty and the SAN (then the only name) is critical.
  */
-export function issueServingCertificate(opts: {
+export async function issueServingCertificate(opts: {
   issuer: Issuer;
   publicKey: KeyObject;
   dnsNames: string[];
@@ -43,7 +38,7 @@ export function issueServingCertificate(opts: {
   ttlSeconds: number;
   now?: Date;
   commonName?: string;
-}): IssuedCertificate {
+}): Promise<IssuedCertificate> {
   const { issuer, commonName } = opts;
   const names = [
     ...opts.dnsNames.map((n) => generalName.dns(dnsName(n))),
@@ -66,7 +61,7 @@ export function issueServingCertificate(opts: {
       ? sequence()
       : sequence(setOf(sequence(oid(COMMON_NAME), utf8String(commonName))));
   const publicKey = publicKeyOf(opts.publicKey);
-  return signCertificate({
+  return signLeafCertificate({
     issuer,
     subject,
     spki: publicKey.export({ format: 'der', type: 'spki' }),

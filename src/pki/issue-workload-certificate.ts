@@ -1,17 +1,12 @@
 // Issues a workload's X.509-SVID (SPIFFE's profile, as Istio's CA issues it) from a verified CSR: the
 // identity comes from the caller's checked SPIFFE ID, never from the CSR; only the CSR's key is used.
-import { ia5Bytes } from './der.js';
+import { ia5Bytes } from './der-writer.js';
+import { generalName, leafExtensions, subjectAltName } from './leaf-extensions.js';
+import { type IssuedCertificate, signLeafCertificate } from './sign-leaf-certificate.js';
 import { parseSpiffeId } from './spiffe-id.js';
-import {
-  generalName,
-  type IssuedCertificate,
-  leafExtensions,
-  signCertificate,
-  subjectAltName,
-} from './tbs-certificate.js';
 import type { Issuer, ParsedCsr } from './types.js';
 
-export type { IssuedCertificate } from './tbs-certificate.js';
+export type { IssuedCertificate } from './sign-leaf-certificate.js';
 
 const EMPTY_NAME = Buffer.from([0x30, 0x00]);
 
@@ -20,16 +15,16 @@ const EMPTY_NAME = Buffer.from([0x30, 0x00]);
  * (critical) URI SAN, CA:FALSE, TLS client+server use, valid from now − 2 min for `ttlSeconds`
  * but never past the issuer's NotAfter.
  */
-export function issueWorkloadCertificate(opts: {
+export async function issueWorkloadCertificate(opts: {
   issuer: Issuer;
   csr: ParsedCsr;
   spiffeId: string;
   ttlSeconds: number;
   now?: Date;
-}): IssuedCertificate {
+}): Promise<IssuedCertificate> {
   const { issuer, csr, spiffeId } = opts;
   parseSpiffeId(spiffeId);
-  return signCertificate({
+  return signLeafCertificate({
     issuer,
     subject: EMPTY_NAME,
     spki: csr.spkiDer,

@@ -88,12 +88,13 @@ export interface ParsedCsr {
 
 /**
  * A CA key as the CA uses it: it hands out signatures, never the key, so an HSM or a remote
- * key can stand in. `keyFromPrivateKey` (pki/keys.ts) makes one from a KeyObject.
+ * key can stand in; signing is asynchronous because such a key answers later. `keyFromPrivateKey`
+ * (pki/keys.ts) makes one from a KeyObject.
  */
 export interface CaKey {
   publicKey: KeyObject;
-  /** Signs `data` with the algorithm that fits the key (ECDSA P-256 → SHA-256, P-384 → SHA-384, RSA → SHA-256 PKCS#1 v1.5); returns the DER signature value as it goes in a certificate. */
-  sign(data: Uint8Array): Buffer;
+  /** Signs `data` with the algorithm that fits the key (ECDSA P-256 → SHA-256, P-384 → SHA-384, RSA → SHA-256 PKCS#1 v1.5); resolves to the DER signature value as it goes in a certificate. */
+  sign(data: Uint8Array): Promise<Buffer>;
 }
 
 /** What a certificate is signed by: a verified CA certificate and its key. */

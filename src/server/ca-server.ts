@@ -131,11 +131,12 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   });
   const servingCa = issuing.servingCa ?? ca;
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.limits };
-  const serving = createServingIdentity(servingCa.bundle, {
+  const serving = await createServingIdentity(servingCa.bundle, {
     hosts: opts.hosts,
+    log,
     serverOptions: http2ServerOptions(limits),
   });
-  if (servingCa !== ca) servingCa.on('bundle', ({ bundle: next }) => serving.renew(next));
+  if (servingCa !== ca) servingCa.on('bundle', ({ bundle: next }) => void serving.renew(next));
 
   const publishRoots = !issuing.config()?.raMode && !home;
   if (publishRoots) await publishTrustBundle(opts.dataDir, ca.bundle.rootsPem, log);
@@ -146,7 +147,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     onBundle(next, rootChanged) {
       if (rootChanged && !issuing.config()?.raMode && !home)
         void publishTrustBundle(opts.dataDir, next.rootsPem, log);
-      if (servingCa === ca) serving.renew(next);
+      if (servingCa === ca) void serving.renew(next);
     },
   });
   if (opts.ca.kind !== 'self-signed') ca.watch({ debounceMs: opts.reloadDebounceMs });

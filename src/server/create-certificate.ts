@@ -9,10 +9,10 @@ import {
 } from '../api/ca-service.js';
 import { internalError, invalidInput, isMeshcaError, type MeshcaError, unauthenticated } from '../errors.js';
 import type { Caller } from '../identity/caller.js';
+import type { Issuance } from '../issuance/issuance.js';
 import { capCallerText, type Logger } from '../log.js';
 import { parseCsr } from '../pki/parse-csr.js';
 import type { ParsedCsr } from '../pki/types.js';
-import type { Issuance } from '../ra/issuance.js';
 import type { CallAuthenticator } from './authenticate-call.js';
 import { grpcStatusFor } from './error-status.js';
 import { type CaMetrics, UNKNOWN_SIGNER } from './metrics.js';

@@ -4,13 +4,13 @@
 // certificate (PILOT_CERT_PROVIDER=k8s.io/<signer>).
 import type { CertificateAuthority } from '../ca/certificate-authority.js';
 import { configError } from '../errors.js';
+import { createCaModeIssuance } from '../issuance/ca-mode-issuance.js';
+import type { Issuance } from '../issuance/issuance.js';
+import { createRaModeIssuance } from '../issuance/ra-mode-issuance.js';
+import { createSignerRegistry, isLocalIssuer } from '../issuance/signer-registry.js';
 import type { Logger } from '../log.js';
 import type { MeshConfig, MeshConfigResult } from '../mesh/types.js';
 import { watchMeshConfig } from '../mesh/watch-mesh-config.js';
-import { createCaModeIssuance } from '../ra/ca-mode-issuance.js';
-import type { Issuance } from '../ra/issuance.js';
-import { createRaModeIssuance } from '../ra/ra-mode-issuance.js';
-import { createSignerRegistry, isLocalIssuer } from '../ra/signer-registry.js';
 import type { CaMetrics } from './metrics.js';
 import { signerRootExpiry } from './signer-root-expiry.js';
 

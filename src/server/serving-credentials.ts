@@ -1,9 +1,10 @@
 // The CA server's own TLS identity: a certificate issued by its own CA for istiod's DNS name,
 // localhost, 127.0.0.1 and --host extras, renewed at half its life and whenever the CA changes.
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import type { SecureServerOptions } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { SigningBundle } from '../ca/signing-bundle.js';
+import type { Logger } from '../log.js';
 import { issueServingCertificate } from '../pki/issue-serving-certificate.js';
 import { encodePrivateKeyPem } from '../pki/keys.js';
 
@@ -37,55 +38,75 @@ class OptionalClientCertCredentials extends grpc.ServerCredentials {
 
 export interface ServingIdentity {
   credentials: grpc.ServerCredentials;
-  /** Re-issues from `bundle` and hands new connections the new certificate. */
-  renew(bundle: SigningBundle): void;
+  /**
+   * Re-issues from `bundle` and hands new connections the new certificate. Never rejects: a failed
+   * renewal is logged and the current certificate stays in service until the next attempt.
+   */
+  renew(bundle: SigningBundle): Promise<void>;
   notAfter(): Date;
   close(): void;
 }
 
-export function createServingIdentity(
+export async function createServingIdentity(
   bundle: SigningBundle,
-  opts: { hosts: string[]; ttlSeconds?: number; serverOptions?: SecureServerOptions },
-): ServingIdentity {
+  opts: { hosts: string[]; log: Logger; ttlSeconds?: number; serverOptions?: SecureServerOptions },
+): Promise<ServingIdentity> {
   const ttlSeconds = opts.ttlSeconds ?? SERVING_CERT_TTL_SECONDS;
   const dnsNames = [...new Set([...ISTIOD_DNS_NAMES, 'localhost', ...opts.hosts.filter((h) => !isIp(h))])];
   const ips = [...new Set(['127.0.0.1', ...opts.hosts.filter(isIp)])];
-  let key: KeyObject = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
   let current = bundle;
   let notAfter = new Date(0);
   let timer: NodeJS.Timeout | undefined;
+  // Renewals may overlap (the timer and a new bundle); only the latest one's certificate goes in.
+  let latest = 0;
 
-  const material = () => {
-    const issued = issueServingCertificate({
-      issuer: current.issuer,
+  const material = async (from: SigningBundle) => {
+    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    const issued = await issueServingCertificate({
+      issuer: from.issuer,
       publicKey: key,
       dnsNames,
       ips,
       ttlSeconds,
     });
-    notAfter = issued.notAfter;
     return {
-      ca: Buffer.from(current.rootsPem),
-      cert: [Buffer.from(issued.pem + current.chainPems.join(''))],
-      key: [Buffer.from(encodePrivateKeyPem(key))],
+      notAfter: issued.notAfter,
+      options: {
+        ca: Buffer.from(from.rootsPem),
+        cert: [Buffer.from(issued.pem + from.chainPems.join(''))],
+        key: [Buffer.from(encodePrivateKeyPem(key))],
+      },
     };
   };
-  const credentials = new OptionalClientCertCredentials(material(), opts.serverOptions ?? {});
+  const first = await material(current);
+  notAfter = first.notAfter;
+  const credentials = new OptionalClientCertCredentials(first.options, opts.serverOptions ?? {});
 
   const schedule = () => {
     if (timer) clearTimeout(timer);
     // Half of the remaining life, as Istio's agents do; setTimeout caps at ~24.8 days.
     const delay = Math.min(Math.max((notAfter.getTime() - Date.now()) / 2, 1000), 2 ** 31 - 1);
-    timer = setTimeout(() => identity.renew(current), delay);
+    timer = setTimeout(() => void identity.renew(current), delay);
     timer.unref();
   };
   const identity: ServingIdentity = {
     credentials,
-    renew(next) {
+    async renew(next) {
       current = next;
-      key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-      credentials.replace(material());
-      schedule();
+      const attempt = ++latest;
+      try {
+        const fresh = await material(next);
+        if (attempt !== latest) return;
+        notAfter = fresh.notAfter;
+        credentials.replace(fresh.options);
+      } catch (err) {
+        opts.log.error("cannot renew the CA server's own certificate; the current one stays in service", {
+          event: 'serving-certificate-renewal-failed',
+          reason: (err as Error).message,
+          notAfter: notAfter.toISOString(),
+        });
+      }
+      if (attempt === latest) schedule();
     },
     notAfter: () => notAfter,
     close() {

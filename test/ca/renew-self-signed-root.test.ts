@@ -25,7 +25,7 @@ const caMode = (dir: string) =>
 async function leafFrom(ca: CertificateAuthority, spiffeId: string): Promise<string> {
   const key = await generateKey('ec-p256');
   const csr = parseCsr(buildWorkloadCsr({ key, uri: spiffeId }));
-  return issueWorkloadCertificate({ issuer: ca.bundle.issuer, csr, spiffeId, ttlSeconds: 3600 }).pem;
+  return (await issueWorkloadCertificate({ issuer: ca.bundle.issuer, csr, spiffeId, ttlSeconds: 3600 })).pem;
 }
 
 describe('self-signed root renewal', () => {

@@ -17,7 +17,7 @@ import {
   setOf,
   smallInteger,
   utf8String,
-} from '../../src/pki/der.js';
+} from '../../src/pki/der-writer.js';
 import { formatAttribute } from '../../src/pki/format-attribute.js';
 import { OID } from '../../src/pki/x509-oids.js';
 

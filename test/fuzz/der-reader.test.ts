@@ -6,7 +6,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
-import { oid, smallInteger, tlv, utf8String } from '../../src/pki/der.js';
 import {
   children,
   contentOf,
@@ -21,6 +20,7 @@ import {
   readTlv,
   TAG,
 } from '../../src/pki/der-reader.js';
+import { oid, smallInteger, tlv, utf8String } from '../../src/pki/der-writer.js';
 import { decodePem } from '../../src/pki/pem.js';
 import { layOut, lengthRule, mutateTree, mutations, nodesOf, type Tlv, treeOf } from './der-mutations.js';
 import { check, guarded, outcomeOf, runsFor } from './fuzz-settings.js';

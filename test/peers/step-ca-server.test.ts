@@ -18,10 +18,10 @@ import {
   ROOT_FILES,
 } from '../../src/ca/offline/profile.js';
 import { MeshcaError } from '../../src/errors.js';
+import type { Signer } from '../../src/issuance/signers/signer.js';
+import { createStepCaSigner } from '../../src/issuance/signers/step-ca-signer.js';
 import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
 import { parseCsr } from '../../src/pki/parse-csr.js';
-import type { Signer } from '../../src/ra/signer.js';
-import { createStepCaSigner } from '../../src/ra/step-ca-signer.js';
 import { opensslOk } from '../support/openssl.js';
 import { peerBinary } from '../support/peers.js';
 

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
-import { bitString, implicit, sequence, setOf, smallInteger, tlv } from '../../src/pki/der.js';
 import { children, MAX_OID_BYTES, readDer, readOid, readTlv } from '../../src/pki/der-reader.js';
+import { bitString, implicit, sequence, setOf, smallInteger, tlv } from '../../src/pki/der-writer.js';
 import { parseCsrDer } from '../../src/pki/parse-csr.js';
 import { decodePem } from '../../src/pki/pem.js';
 

@@ -6,6 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
+  children,
+  readBitString,
+  readBoolean,
+  readDer,
+  readOid,
+  readSmallInteger,
+  readString,
+  readTlv,
+} from '../../src/pki/der-reader.js';
+import {
   bitString,
   boolean,
   derLength,
@@ -25,17 +35,7 @@ import {
   utcTime,
   utf8String,
   x509Time,
-} from '../../src/pki/der.js';
-import {
-  children,
-  readBitString,
-  readBoolean,
-  readDer,
-  readOid,
-  readSmallInteger,
-  readString,
-  readTlv,
-} from '../../src/pki/der-reader.js';
+} from '../../src/pki/der-writer.js';
 import { assertThrowsCode } from '../support/assert-error.js';
 import { openssl } from '../support/openssl-ca.js';
 

@@ -9,7 +9,7 @@ import { connect, createServer } from 'node:tls';
 import { issueServingCertificate } from '../../src/pki/issue-serving-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
-import { assertThrowsCode } from '../support/assert-error.js';
+import { assertRejectsCode } from '../support/assert-error.js';
 import {
   colonHex,
   makeOpensslCa,
@@ -22,8 +22,8 @@ import {
 const DNS = ['meshca.istio-system.svc', 'localhost'];
 const IPS = ['127.0.0.1', '::1', 'fd00::10'];
 
-const assertCode = (fn: () => unknown, code: string, message?: RegExp) =>
-  assertThrowsCode(fn, code, 'invalid-input', message);
+const assertCode = (fn: () => Promise<unknown>, code: string, message?: RegExp) =>
+  assertRejectsCode(fn, code, 'invalid-input', message);
 
 const keys: { ec?: KeyObject; rsa?: KeyObject } = {};
 before(async () => {
@@ -40,8 +40,8 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
     after(() => ca.cleanup());
 
     for (const keyType of ['ec', 'rsa'] as const) {
-      it(`issues a ${keyType.toUpperCase()} serving certificate with an empty subject and a critical SAN that OpenSSL verifies for its names`, () => {
-        const issued = issueServingCertificate({
+      it(`issues a ${keyType.toUpperCase()} serving certificate with an empty subject and a critical SAN that OpenSSL verifies for its names`, async () => {
+        const issued = await issueServingCertificate({
           issuer: ca.intermediate,
           publicKey: createPublicKey(keys[keyType]!),
           dnsNames: DNS,
@@ -116,8 +116,8 @@ describe('issueServingCertificate subject, TLS and refusals', () => {
   });
   after(() => ca.cleanup());
 
-  it('writes CN=<commonName> as the subject and then a non-critical SAN', () => {
-    const issued = issueServingCertificate({
+  it('writes CN=<commonName> as the subject and then a non-critical SAN', async () => {
+    const issued = await issueServingCertificate({
       issuer: ca.intermediate,
       publicKey: keys.ec!,
       dnsNames: ['istiod.istio-system.svc'],
@@ -133,8 +133,8 @@ describe('issueServingCertificate subject, TLS and refusals', () => {
     assert.equal(parseCertificate(issued.der).subject, 'CN=meshca');
   });
 
-  it('leaves the SAN out when only a common name is given', () => {
-    const issued = issueServingCertificate({
+  it('leaves the SAN out when only a common name is given', async () => {
+    const issued = await issueServingCertificate({
       issuer: ca.intermediate,
       publicKey: keys.ec!,
       dnsNames: [],
@@ -147,9 +147,9 @@ describe('issueServingCertificate subject, TLS and refusals', () => {
     assert.doesNotMatch(opensslText(ca.write('cn-only.pem', issued.pem)), /Subject Alternative Name/);
   });
 
-  it('shares the workload validity rules: NotBefore = now − 120 s, NotAfter clamped to the issuer', () => {
+  it('shares the workload validity rules: NotBefore = now − 120 s, NotAfter clamped to the issuer', async () => {
     const now = new Date((Math.floor(Date.now() / 1000) + 60) * 1000);
-    const issued = issueServingCertificate({
+    const issued = await issueServingCertificate({
       issuer: ca.intermediate,
       publicKey: keys.ec!,
       dnsNames: DNS,
@@ -162,7 +162,7 @@ describe('issueServingCertificate subject, TLS and refusals', () => {
   });
 
   it('is accepted in a real TLS handshake on 127.0.0.1, by IP address and by host name', async () => {
-    const issued = issueServingCertificate({
+    const issued = await issueServingCertificate({
       issuer: ca.intermediate,
       publicKey: keys.ec!,
       dnsNames: DNS,
@@ -227,8 +227,8 @@ describe('issueServingCertificate subject, TLS and refusals', () => {
     ['a zero TTL', { ttlSeconds: 0 }, 'PKI_TTL_INVALID', /positive number of seconds; got 0$/],
   ];
   for (const [what, override, code, message] of refusals) {
-    it(`refuses ${what} with ${code}`, () => {
-      assertCode(
+    it(`refuses ${what} with ${code}`, async () => {
+      await assertCode(
         () =>
           issueServingCertificate({
             issuer: ca.intermediate,

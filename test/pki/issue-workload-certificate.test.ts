@@ -12,7 +12,7 @@ import { generateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
 import { parseCsr } from '../../src/pki/parse-csr.js';
 import type { ParsedCsr } from '../../src/pki/types.js';
-import { assertThrowsCode } from '../support/assert-error.js';
+import { assertRejectsCode } from '../support/assert-error.js';
 import {
   colonHex,
   makeOpensslCa,
@@ -38,8 +38,6 @@ function wholeSecondsNow(offsetSeconds = 0): Date {
   return new Date((Math.floor(Date.now() / 1000) + offsetSeconds) * 1000);
 }
 
-const assertCode = assertThrowsCode;
-
 const csrs: Partial<Record<'ec' | 'rsa', ParsedCsr>> = {};
 before(async () => {
   csrs.ec = parseCsr(buildWorkloadCsr({ key: await generateKey('ec-p256'), uri: SPIFFE_ID }));
@@ -55,9 +53,9 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
     after(() => ca.cleanup());
 
     for (const leafKey of ['ec', 'rsa'] as const) {
-      it(`issues an SVID for a ${leafKey === 'ec' ? 'EC P-256' : 'RSA 2048'} key that OpenSSL verifies and reads as the SPIFFE profile`, () => {
+      it(`issues an SVID for a ${leafKey === 'ec' ? 'EC P-256' : 'RSA 2048'} key that OpenSSL verifies and reads as the SPIFFE profile`, async () => {
         const csr = csrs[leafKey]!;
-        const issued = issueWorkloadCertificate({
+        const issued = await issueWorkloadCertificate({
           issuer: ca.intermediate,
           csr,
           spiffeId: SPIFFE_ID,
@@ -112,9 +110,9 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
       });
     }
 
-    it('starts NotBefore exactly 120 s before an injected now and ends at now + ttl', () => {
+    it('starts NotBefore exactly 120 s before an injected now and ends at now + ttl', async () => {
       const now = wholeSecondsNow(3600);
-      const issued = issueWorkloadCertificate({
+      const issued = await issueWorkloadCertificate({
         issuer: ca.intermediate,
         csr: csrs.ec!,
         spiffeId: SPIFFE_ID,
@@ -138,10 +136,10 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
       assert.match(dates, new RegExp(`notAfter=${opensslDate(issued.notAfter)}`));
     });
 
-    it('clamps NotAfter to the issuer’s NotAfter', () => {
+    it('clamps NotAfter to the issuer’s NotAfter', async () => {
       const issuerEnd = ca.intermediate.certificate.notAfter;
       const now = new Date(issuerEnd.getTime() - 3600_000);
-      const issued = issueWorkloadCertificate({
+      const issued = await issueWorkloadCertificate({
         issuer: ca.intermediate,
         csr: csrs.ec!,
         spiffeId: SPIFFE_ID,
@@ -166,10 +164,10 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
     caWithoutSki.cleanup();
   });
 
-  it('gives 1,000 certificates 1,000 distinct positive serials of at most 128 bits', () => {
+  it('gives 1,000 certificates 1,000 distinct positive serials of at most 128 bits', async () => {
     const serials = new Set<string>();
     for (let i = 0; i < 1000; i++) {
-      const { serialHex, der } = issueWorkloadCertificate({
+      const { serialHex, der } = await issueWorkloadCertificate({
         issuer: ca.intermediate,
         csr: csrs.ec!,
         spiffeId: SPIFFE_ID,
@@ -183,7 +181,7 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
       serials.add(serialHex);
     }
     assert.equal(serials.size, 1000);
-    const issued = issueWorkloadCertificate({
+    const issued = await issueWorkloadCertificate({
       issuer: ca.intermediate,
       csr: csrs.ec!,
       spiffeId: SPIFFE_ID,
@@ -193,8 +191,8 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
     assert.equal(serial.trim(), `serial=${issued.serialHex}`);
   });
 
-  it('clamps a TTL longer than the issuer’s remaining life, and OpenSSL still verifies the chain', () => {
-    const issued = issueWorkloadCertificate({
+  it('clamps a TTL longer than the issuer’s remaining life, and OpenSSL still verifies the chain', async () => {
+    const issued = await issueWorkloadCertificate({
       issuer: ca.intermediate,
       csr: csrs.rsa!,
       spiffeId: SPIFFE_ID,
@@ -205,7 +203,7 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
     assert.equal(verdict.status, 0, verdict.stdout + verdict.stderr);
   });
 
-  it('computes the AKI from the issuer key when the issuer has no subjectKeyIdentifier, as OpenSSL would', () => {
+  it('computes the AKI from the issuer key when the issuer has no subjectKeyIdentifier, as OpenSSL would', async () => {
     const root = caWithoutSki.root;
     assert.equal(root.certificate.subjectKeyId, undefined);
     // Independent judge: OpenSSL's subjectKeyIdentifier=hash over the same key.
@@ -227,7 +225,7 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
       caWithoutSki.dir,
     );
     const expected = parseCertificate(readFileSync(probe, 'utf8')).subjectKeyId!;
-    const issued = issueWorkloadCertificate({
+    const issued = await issueWorkloadCertificate({
       issuer: root,
       csr: csrs.ec!,
       spiffeId: SPIFFE_ID,
@@ -238,7 +236,7 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
     const verdict = mustOpenssl(['verify', '-CAfile', caWithoutSki.rootPath, '-purpose', 'sslserver', path]);
     assert.equal(verdict.trim(), `${path}: OK`);
     // And the per-issuer constants do not leak between issuers used in turn.
-    const fromIntermediate = issueWorkloadCertificate({
+    const fromIntermediate = await issueWorkloadCertificate({
       issuer: caWithoutSki.intermediate,
       csr: csrs.ec!,
       spiffeId: SPIFFE_ID,
@@ -249,9 +247,9 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
     assert.equal(info.issuer, 'O=Istio, CN=Intermediate CA, L=cluster1');
   });
 
-  it('refuses a non-positive or non-finite TTL with PKI_TTL_INVALID', () => {
+  it('refuses a non-positive or non-finite TTL with PKI_TTL_INVALID', async () => {
     for (const ttlSeconds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      assertCode(
+      await assertRejectsCode(
         () =>
           issueWorkloadCertificate({
             issuer: ca.intermediate,
@@ -266,8 +264,8 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
     }
   });
 
-  it('refuses an invalid SPIFFE ID with PKI_SPIFFE_ID_INVALID', () => {
-    assertCode(
+  it('refuses an invalid SPIFFE ID with PKI_SPIFFE_ID_INVALID', async () => {
+    await assertRejectsCode(
       () =>
         issueWorkloadCertificate({
           issuer: ca.intermediate,
@@ -281,9 +279,9 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
     );
   });
 
-  it('refuses to issue from an expired issuer with PKI_ISSUER_EXPIRED', () => {
+  it('refuses to issue from an expired issuer with PKI_ISSUER_EXPIRED', async () => {
     const now = new Date(ca.intermediate.certificate.notAfter.getTime() + 1000);
-    assertCode(
+    await assertRejectsCode(
       () =>
         issueWorkloadCertificate({
           issuer: ca.intermediate,

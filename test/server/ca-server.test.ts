@@ -20,7 +20,7 @@ import {
 } from '../support/ca-server-fixture.js';
 import { makeIstioMakefileBundle } from '../support/istio-makefile-bundle.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
-import { makeTempDir, openssl, opensslOk } from '../support/openssl.js';
+import { makeTempDir, openssl, opensslCsr, opensslOk } from '../support/openssl.js';
 import { waitFor } from '../support/wait-for.js';
 
 const SAMPLES = `${SAMPLES_DIR}/`;
@@ -140,39 +140,14 @@ describe('plugged-in CA made by meshca certs', () => {
     const tmp = makeTempDir();
     try {
       const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
-      tmp.write('weak.key', weak.export({ type: 'pkcs8', format: 'pem' }) as string);
-      const weakCsr = opensslOk([
-        'req',
-        '-new',
-        '-key',
-        tmp.file('weak.key'),
-        '-subj',
-        '/',
-        '-addext',
-        'subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep',
-      ]);
+      const weakCsr = opensslCsr(tmp, weak, ['subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep']);
       await rejects(
         client.createCertificate({ csrPem: weakCsr, token }),
         status.INVALID_ARGUMENT,
         /RSA 1024, weaker than the minimum RSA 2048/,
       );
-      tmp.write(
-        'ec.key',
-        generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
-          type: 'pkcs8',
-          format: 'pem',
-        }) as string,
-      );
-      const caCsr = opensslOk([
-        'req',
-        '-new',
-        '-key',
-        tmp.file('ec.key'),
-        '-subj',
-        '/CN=evil',
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-      ]);
+      const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+      const caCsr = opensslCsr(tmp, ec, ['basicConstraints=critical,CA:TRUE'], '/CN=evil');
       await rejects(
         client.createCertificate({ csrPem: caCsr, token }),
         status.INVALID_ARGUMENT,

@@ -24,3 +24,13 @@ export function assertThrowsCode(
 ): void {
   assert.throws(fn, meshcaErrorWith(code, kind, message));
 }
+
+/** `fn()` rejects with a MeshcaError with `code` (and `kind`, `message` when given). */
+export async function assertRejectsCode(
+  fn: () => Promise<unknown>,
+  code: string,
+  kind?: string,
+  message?: string | RegExp,
+): Promise<void> {
+  await assert.rejects(fn, meshcaErrorWith(code, kind, message));
+}

@@ -1,6 +1,7 @@
 // Test helpers for using the real `openssl` CLI as an independent judge: run it, and keep its input
 // and output files in a private temporary directory that is removed afterwards.
 import { spawnSync } from 'node:child_process';
+import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,26 @@ export interface TempDir {
   write(name: string, content: string | Buffer): string;
   read(name: string): string;
   remove(): void;
+}
+
+let csrCount = 0;
+
+/**
+ * A CSR for `key` made by `openssl req` rather than by meshca, with `subject` (empty by default)
+ * and each of `addext` as an `-addext` extension; the key file is written in `dir`.
+ */
+export function opensslCsr(dir: TempDir, key: KeyObject, addext: string[], subject = '/'): string {
+  const keyPem = key.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const keyFile = dir.write(`csr-key-${++csrCount}.pem`, keyPem);
+  return opensslOk([
+    'req',
+    '-new',
+    '-key',
+    keyFile,
+    '-subj',
+    subject,
+    ...addext.flatMap((e) => ['-addext', e]),
+  ]);
 }
 
 /** A fresh directory under the OS temp dir; call remove() (e.g. in `after`) to delete it. */

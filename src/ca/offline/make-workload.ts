@@ -50,7 +50,7 @@ export async function makeWorkload(opts: {
   );
   const key = await generateKey(opts.profile.keyType);
   const csr = parseCsr(buildWorkloadCsr({ key, uri: spiffeId }));
-  const leaf = issueWorkloadCertificate({
+  const leaf = await issueWorkloadCertificate({
     issuer,
     csr,
     spiffeId,

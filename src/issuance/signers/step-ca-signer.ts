@@ -1,8 +1,9 @@
 // The step-ca Signer backend: forwards the RA's checked CSR to smallstep's step-ca (/1.0/sign) with a
 // one-time token from a JWK or X5C provisioner, as cert-manager's step-issuer does for a StepClusterIssuer.
 import { Agent } from 'node:https';
-import { caUnusable, configError, internalError } from '../errors.js';
-import { decodePem } from '../pki/pem.js';
+import { caUnusable, configError, internalError } from '../../errors.js';
+import { decodePem } from '../../pki/pem.js';
+import { checkTtlSeconds } from '../../pki/validity-window.js';
 import type { SignedChain, Signer, SignRequest } from './signer.js';
 import { answerError, stepCaMessage } from './step-ca/answer-error.js';
 import { cancelled, httpsJson } from './step-ca/https-json.js';
@@ -76,7 +77,8 @@ function checkedBundle(pem: string, signer: string): string {
 }
 
 /** Resolves with `promise` unless `signal` aborts first (a shared key load must not die with one caller). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, url: string): Promise<T> {
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, url: string): Promise<T> {
+  if (!signal) return promise;
   if (signal.aborted) return Promise.reject(cancelled(url, signal));
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(cancelled(url, signal));
@@ -112,7 +114,7 @@ export function createStepCaSigner(opts: StepCaSignerOptions): Signer {
 
   // How tokens are signed: X5C with meshca's own key, known now; JWK with the provisioner's key, fetched
   // from step-ca and decrypted once, a failed load forgotten so that the next request tries again.
-  let tokenKey: (signal: AbortSignal) => Promise<TokenKey>;
+  let tokenKey: (signal: AbortSignal | undefined) => Promise<TokenKey>;
   let forgetKey = () => {};
   // step-ca finds a JWK provisioner by iss + kid, but any other kind by the audience's fragment (`#x5c/<name>`).
   let audience = `${url}/1.0/sign`;
@@ -148,7 +150,7 @@ export function createStepCaSigner(opts: StepCaSignerOptions): Signer {
   }
   let closed = false;
 
-  const token = async (spiffeId: string, signal: AbortSignal): Promise<string> => {
+  const token = async (spiffeId: string, signal: AbortSignal | undefined): Promise<string> => {
     const { key, alg, header } = await tokenKey(signal);
     return signProvisionerToken({
       key,
@@ -170,8 +172,10 @@ export function createStepCaSigner(opts: StepCaSignerOptions): Signer {
   return {
     name,
 
-    async sign(request: SignRequest, signal: AbortSignal): Promise<SignedChain> {
+    async sign(request: SignRequest, signal?: AbortSignal): Promise<SignedChain> {
       ensureOpen();
+      // step-ca reads a zero lifetime ("0s") as none given and signs its default one instead.
+      checkTtlSeconds(request.ttlSeconds);
       const endpoint = `${url}/1.0/sign`;
       const answer = await httpsJson({
         agent,

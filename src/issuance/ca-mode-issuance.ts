@@ -3,7 +3,7 @@
 import type { CertificateAuthority } from '../ca/certificate-authority.js';
 import { formatWorkloadId } from '../pki/spiffe-id.js';
 import type { Issuance } from './issuance.js';
-import { createLocalCaSigner } from './local-ca-signer.js';
+import { createLocalCaSigner } from './signers/local-ca-signer.js';
 import { checkCsrIdentity, checkCsrKeyAndKind } from './validate-csr.js';
 
 export const LOCAL_SIGNER_NAME = 'meshca/local';
@@ -22,10 +22,9 @@ export function createCaModeIssuance(
         serviceAccount: request.caller.serviceAccount,
       });
       checkCsrIdentity(request.csr, spiffeId);
-      const bundle = ca.bundle;
-      const signed = signer.signNow({ ...request, spiffeId });
+      const signed = await signer.sign({ ...request, spiffeId });
       return {
-        certChain: [...signed.chain, bundle.rootsPem],
+        certChain: [...signed.chain, signed.rootsPem],
         signer: LOCAL_SIGNER_NAME,
         serialHex: signed.serialHex,
         spiffeId,

@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { configError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SignerDefinition } from '../mesh/types.js';
-import { type LocalIssuerSigner, openLocalIssuerSigner } from './local-issuer-signer.js';
-import type { Signer } from './signer.js';
-import { createStepCaSigner } from './step-ca-signer.js';
+import { type LocalIssuerSigner, openLocalIssuerSigner } from './signers/local-issuer-signer.js';
+import type { Signer } from './signers/signer.js';
+import { createStepCaSigner } from './signers/step-ca-signer.js';
 
 export interface SignerRegistry {
   get(name: string): Signer | undefined;

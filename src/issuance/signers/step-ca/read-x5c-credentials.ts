@@ -1,9 +1,9 @@
 // Reads the certificate chain and key meshca presents to a step-ca X5C provisioner, checking them
 // when the signer is made so a wrong file is a startup error rather than a failure at first sign.
 import { type KeyObject, X509Certificate } from 'node:crypto';
-import { type CodesOfKind, configError, isMeshcaError } from '../../errors.js';
-import { readPrivateKey } from '../../pki/keys.js';
-import { decodePem } from '../../pki/pem.js';
+import { type CodesOfKind, configError, isMeshcaError } from '../../../errors.js';
+import { readPrivateKey } from '../../../pki/keys.js';
+import { decodePem } from '../../../pki/pem.js';
 
 export interface X5cCredentials {
   key: KeyObject;

@@ -1,5 +1,6 @@
 // The step-ca Signer against a real step-ca (built from Debian's smallstep sources) on 127.0.0.1,
-// with openssl as the judge of what it hands back. step-ca comes from the peers harness (never skipped).
+// with openssl as the judge of what it hands back: the shared signer conformance suite, then what is
+// step-ca's own (provisioners, its refusals, restarts). step-ca comes from the peers harness (never skipped).
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
@@ -9,12 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createServer, type Server } from 'node:tls';
-import { MeshcaError, unavailable } from '../../src/errors.js';
-import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
-import { parseCsr } from '../../src/pki/parse-csr.js';
-import type { Signer, SignRequest } from '../../src/ra/signer.js';
-import { createStepCaSigner, type StepCaSignerOptions } from '../../src/ra/step-ca-signer.js';
-import { opensslOk } from '../support/openssl.js';
+import { MeshcaError, unavailable } from '../../../src/errors.js';
+import type { Signer, SignRequest } from '../../../src/issuance/signers/signer.js';
+import {
+  createStepCaSigner,
+  type StepCaSignerOptions,
+} from '../../../src/issuance/signers/step-ca-signer.js';
+import { buildWorkloadCsr } from '../../../src/pki/build-workload-csr.js';
+import { parseCsr } from '../../../src/pki/parse-csr.js';
+import { opensslOk } from '../../support/openssl.js';
 import {
   opensslCertificate,
   opensslHierarchy,
@@ -23,13 +27,42 @@ import {
   startStepCa,
   stepCaBinary,
   type TestCertificate,
-} from '../support/step-ca.js';
+} from '../../support/step-ca.js';
+import { runSignerConformance } from './signer.conformance.js';
 
 stepCaBinary(); // built before any test starts (or this file fails saying why)
 
 const SPIFFE_ID = 'spiffe://cluster.local/ns/default/sa/sleep';
 const PASSWORD = 'correct horse battery staple';
 const SIGNER = 'stepclusterissuers.certmanager.step.sm/bar';
+
+runSignerConformance('step-ca, JWK provisioner', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshca-step-conformance-'));
+  const { root, intermediate } = opensslHierarchy(dir, 'conformance');
+  const ca = await startStepCa({
+    dir: join(dir, 'ca'),
+    rootCertPem: root.certPem,
+    intermediateCertPem: intermediate.certPem,
+    intermediateKeyPem: intermediate.keyPem,
+    provisioners: [{ type: 'JWK', name: 'meshca', password: PASSWORD, claims: { maxTLSCertDuration: '2h' } }],
+  });
+  return {
+    signer: createStepCaSigner({
+      name: SIGNER,
+      url: ca.url,
+      caBundlePem: ca.rootPem,
+      provisioner: { kind: 'JWK', name: 'meshca', kid: ca.provisioners[0]!.kid!, password: PASSWORD },
+    }),
+    rootsPem: [root.certPem],
+    ttlLimit: { kind: 'refused', maxSeconds: 2 * 3600 },
+    // step-ca signs only the SANs of the provisioner token, which names the requested identity.
+    refusesOtherCsrIdentity: true,
+    async cleanup() {
+      await ca.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
 
 function signRequest(spiffeId: string, ttlSeconds: number): SignRequest {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -170,12 +203,6 @@ describe('step-ca signer', () => {
     assert.equal(leafText, spiffeLeafText);
   });
 
-  test('roots() is the root step-ca serves', async () => {
-    const roots = await jwkSigner('meshca').roots();
-    assert.equal(roots.length, 1);
-    assert.deepEqual(new X509Certificate(roots[0]!).raw, new X509Certificate(stepRoot.certPem).raw);
-  });
-
   test('a wrong provisioner password fails the first sign, saying so', async () => {
     const err = await rejection(jwkSigner('meshca', {}, 'wrong').sign(signRequest(SPIFFE_ID, 3600), signal));
     assert.equal(err.code, 'RA_STEP_PROVISIONER_PASSWORD');
@@ -214,10 +241,12 @@ describe('step-ca signer', () => {
     );
   });
 
-  test('a lifetime that ends in the past is a bad request', async () => {
-    const err = await rejection(jwkSigner('meshca').sign(signRequest(SPIFFE_ID, -60), signal));
-    assert.equal(err.code, 'RA_STEP_BAD_REQUEST');
-    assert.equal(err.kind, 'invalid-input');
+  test('a lifetime that is not positive is refused before step-ca, which would sign its default for 0 s', async () => {
+    for (const ttl of [0, -60]) {
+      const err = await rejection(jwkSigner('meshca').sign(signRequest(SPIFFE_ID, ttl), signal));
+      assert.equal(err.code, 'PKI_TTL_INVALID');
+      assert.equal(err.kind, 'invalid-input');
+    }
   });
 
   test('a token from a skewed clock is refused as RA_STEP_UNAUTHORIZED', async () => {

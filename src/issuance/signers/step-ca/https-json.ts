@@ -2,7 +2,7 @@
 // exchange by a timeout and the caller's AbortSignal, and turns transport failures into MeshcaErrors.
 import type { Agent, IncomingMessage } from 'node:http';
 import { request } from 'node:https';
-import { caUnusable, isMeshcaError, type MeshcaError, unavailable } from '../../errors.js';
+import { caUnusable, isMeshcaError, type MeshcaError, unavailable } from '../../../errors.js';
 
 export interface JsonAnswer {
   status: number;

@@ -1,7 +1,7 @@
 // A cert-manager CA ClusterIssuer played locally: the issuer's key and certificate sit in a
 // directory (tls.crt, tls.key, ca.crt, or Istio's four files), hot-reloaded like the plugged-in CA.
-import { CertificateAuthority } from '../ca/certificate-authority.js';
-import type { Logger } from '../log.js';
+import { CertificateAuthority } from '../../ca/certificate-authority.js';
+import type { Logger } from '../../log.js';
 import { createLocalCaSigner } from './local-ca-signer.js';
 import type { Signer } from './signer.js';
 

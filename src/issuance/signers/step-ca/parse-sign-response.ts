@@ -1,7 +1,7 @@
 // Reads step-ca's answer to /1.0/sign: `certChain` (leaf, intermediates) in current versions, or
 // `crt` + `ca` in older ones, checked to be PEM certificates before they go back to the RA.
-import { caUnusable } from '../../errors.js';
-import { decodePem, encodePem } from '../../pki/pem.js';
+import { caUnusable } from '../../../errors.js';
+import { decodePem, encodePem } from '../../../pki/pem.js';
 
 function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.trim() !== '';

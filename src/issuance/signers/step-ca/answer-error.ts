@@ -1,6 +1,6 @@
 // Turns a step-ca HTTP error answer into meshca's error: who is at fault (the request, the signer's
 // configuration, or step-ca's availability), with step-ca's own message kept for the operator.
-import { caUnusable, invalidInput, type MeshcaError, unavailable } from '../../errors.js';
+import { caUnusable, invalidInput, type MeshcaError, unavailable } from '../../../errors.js';
 import type { JsonAnswer } from './https-json.js';
 
 /** step-ca's `{"status":…,"message":…}` message, or the start of whatever else it sent. */

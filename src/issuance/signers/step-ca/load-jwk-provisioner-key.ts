@@ -2,7 +2,7 @@
 // as smallstep's step-issuer does, so meshca can sign one-time tokens for that provisioner.
 import type { Agent } from 'node:http';
 import { compactDecrypt, importJWK, type JWK, errors as joseErrors } from 'jose';
-import { caUnusable } from '../../errors.js';
+import { caUnusable } from '../../../errors.js';
 import { answerError } from './answer-error.js';
 import { httpsJson } from './https-json.js';
 

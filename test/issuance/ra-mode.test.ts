@@ -18,7 +18,7 @@ import {
   writeTaskRegistrationAuthority,
 } from '../mesh/mesh-fixtures.js';
 import { type CaServerFixture, startFixtureServer, workloadCsr } from '../support/ca-server-fixture.js';
-import { makeTempDir, openssl } from '../support/openssl.js';
+import { makeTempDir, openssl, opensslCsr } from '../support/openssl.js';
 
 async function rejects(promise: Promise<unknown>, code: status, details: RegExp): Promise<void> {
   await assert.rejects(promise, (err: CaCallError) => {
@@ -110,17 +110,9 @@ describe('RA mode with the custom-CA task configuration', () => {
     const token = await ca.token('foo', 'sleep');
     const tmp = makeTempDir();
     try {
-      tmp.write('k.pem', key.export({ type: 'pkcs8', format: 'pem' }) as string);
-      const withDns = openssl([
-        'req',
-        '-new',
-        '-key',
-        tmp.file('k.pem'),
-        '-subj',
-        '/',
-        '-addext',
+      const withDns = opensslCsr(tmp, key, [
         'subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep,DNS:evil.example',
-      ]).stdout;
+      ]);
       await rejects(
         client.createCertificate({ csrPem: withDns, token }),
         status.INVALID_ARGUMENT,

@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import { after, before, test } from 'node:test';
-import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
-import { generateKey } from '../../src/pki/keys.js';
-import { parseCsr } from '../../src/pki/parse-csr.js';
-import { createStepCaSigner } from '../../src/ra/step-ca-signer.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
-import { opensslCertificate, opensslHierarchy, type TestCertificate } from '../support/step-ca.js';
+import { createStepCaSigner } from '../../../src/issuance/signers/step-ca-signer.js';
+import { buildWorkloadCsr } from '../../../src/pki/build-workload-csr.js';
+import { generateKey } from '../../../src/pki/keys.js';
+import { parseCsr } from '../../../src/pki/parse-csr.js';
+import { makeTempDir, type TempDir } from '../../support/openssl.js';
+import { opensslCertificate, opensslHierarchy, type TestCertificate } from '../../support/step-ca.js';
 
 let dir: TempDir;
 let server: Server;
