@@ -87,6 +87,19 @@ export function createCertificateHandler(deps: {
           );
         }
       } catch (err) {
+        if (isMeshcaError(err) && err.kind === 'unavailable') {
+          // The credential could not be checked (TokenReview down or slow): the caller should retry,
+          // and its credential is not to blame.
+          log.warn('authentication unavailable', {
+            requestId,
+            clusterId,
+            outcome: 'unavailable',
+            code: err.code,
+            reason: capCallerText(err.message, MESSAGE_LIMIT),
+          });
+          callback({ code: grpc.status.UNAVAILABLE, details: capCallerText(err.message, MESSAGE_LIMIT) });
+          return;
+        }
         metrics.authFailures.inc();
         const code = isMeshcaError(err) ? err.code : 'UNKNOWN';
         if (ID_EXTRACTION_CODES.has(code)) metrics.idExtractionErrors.inc();

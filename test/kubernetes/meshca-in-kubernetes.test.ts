@@ -13,14 +13,17 @@ import { openssl } from '../support/mesh-certs.js';
 import { metricValue, pemBlocks } from '../support/mesh-workloads.js';
 import {
   CA_NAMESPACE,
+  cacertsFiles,
   installMeshca,
   jsonpath,
+  replaceCacerts,
   rootConfigMap,
   startReplica,
   workloadToken,
 } from '../support/meshca-in-kubernetes.js';
 import { runMeshca, type ServeProcess } from '../support/meshca-process.js';
 import { startPilotAgent } from '../support/pilot-agent.js';
+import { startStallingProxy } from '../support/stalling-proxy.js';
 import { waitFor } from '../support/wait-for.js';
 
 const DEADLINE_MS = 60_000;
@@ -56,8 +59,9 @@ describe('meshca in Kubernetes', () => {
   async function verifyWithOpenssl(chain: string[], rootPem: string): Promise<void> {
     const dir = await mkdtemp(join(work, 'verify-'));
     await writeFile(join(dir, 'root.pem'), rootPem);
-    await writeFile(join(dir, 'chain.pem'), chain.slice(1, -1).join(''));
-    await writeFile(join(dir, 'leaf.pem'), chain[0]!);
+    const pem = (block: string) => `${block.trim()}\n`;
+    await writeFile(join(dir, 'chain.pem'), chain.slice(1, -1).map(pem).join(''));
+    await writeFile(join(dir, 'leaf.pem'), pem(chain[0]!));
     const args = ['verify', '-CAfile', join(dir, 'root.pem')];
     if (chain.length > 2) args.push('-untrusted', join(dir, 'chain.pem'));
     assert.match(await openssl([...args, join(dir, 'leaf.pem')]), /leaf\.pem: OK/);
@@ -154,22 +158,7 @@ describe('meshca in Kubernetes', () => {
     // A key that belongs to another certificate: refused, and the last good bundle keeps signing.
     const other = join(certs, 'cluster2');
     assert.equal((await runMeshca(['certs', 'cluster2-cacerts', '--dir', certs])).code, 0);
-    const bad = await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'cacerts',
-      '-n',
-      CA_NAMESPACE,
-      '--dry-run=client',
-      '-o',
-      'yaml',
-      `--from-file=${c1}/ca-cert.pem`,
-      `--from-file=${other}/ca-key.pem`,
-      `--from-file=${c1}/root-cert.pem`,
-      `--from-file=${c1}/cert-chain.pem`,
-    ]);
-    await cluster.kubectl(['replace', '-f', '-'], { input: bad });
+    await replaceCacerts(cluster, { ...cacertsFiles(c1), key: join(other, 'ca-key.pem') });
     for (const r of replicas) {
       const line = await r.waitForLog((l) => l.event === 'ca-reload-failed', DEADLINE_MS);
       assert.equal(line.code, 'CA_KEY_MISMATCH');
@@ -200,22 +189,7 @@ describe('meshca in Kubernetes', () => {
       DEADLINE_MS,
     );
     // Put the good bundle back for the tests that follow.
-    const good = await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'cacerts',
-      '-n',
-      CA_NAMESPACE,
-      '--dry-run=client',
-      '-o',
-      'yaml',
-      `--from-file=${c1}/ca-cert.pem`,
-      `--from-file=${c1}/ca-key.pem`,
-      `--from-file=${c1}/root-cert.pem`,
-      `--from-file=${c1}/cert-chain.pem`,
-    ]);
-    await cluster.kubectl(['replace', '-f', '-'], { input: good });
+    await replaceCacerts(cluster, cacertsFiles(c1));
     for (const r of replicas) await r.waitForLog((l) => l.event === 'ca-reload-recovered', DEADLINE_MS);
   });
 
@@ -232,7 +206,8 @@ describe('meshca in Kubernetes', () => {
     });
     try {
       const files = await agent.waitForFiles(DEADLINE_MS);
-      assert.equal(files.rootsPem, root);
+      // pilot-agent writes the bundle without its last newline.
+      assert.equal(files.rootsPem.trim(), root.trim());
       await verifyWithOpenssl(pemBlocks(files.chainPem).concat(root), root);
       assert.match(files.leaf.subjectAltName ?? '', /URI:spiffe:\/\/cluster\.local\/ns\/foo\/sa\/httpbin/);
       const issued = await replicas[1]!.waitForLog(
@@ -301,22 +276,7 @@ describe('meshca in Kubernetes', () => {
     assert.equal((await runMeshca(['certs', 'root-ca', '--dir', newRoot])).code, 0);
     assert.equal((await runMeshca(['certs', 'cluster1-cacerts', '--dir', newRoot])).code, 0);
     const n1 = join(newRoot, 'cluster1');
-    const rotated = await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'cacerts',
-      '-n',
-      CA_NAMESPACE,
-      '--dry-run=client',
-      '-o',
-      'yaml',
-      `--from-file=${n1}/ca-cert.pem`,
-      `--from-file=${n1}/ca-key.pem`,
-      `--from-file=${n1}/root-cert.pem`,
-      `--from-file=${n1}/cert-chain.pem`,
-    ]);
-    await cluster.kubectl(['replace', '-f', '-'], { input: rotated });
+    await replaceCacerts(cluster, cacertsFiles(n1));
     const rotatedRoot = await readFile(join(n1, 'root-cert.pem'), 'utf8');
     for (const ns of ['foo', 'bar', 'late', CA_NAMESPACE, 'default'])
       await waitFor(
@@ -339,6 +299,44 @@ describe('meshca in Kubernetes', () => {
     );
     const token = await workloadToken(cluster, 'foo', 'sleep');
     for (const r of live) assert.equal((await issue(r.grpcPort, root, token)).at(-1), root);
+  });
+
+  test('a TokenReview that hangs is UNAVAILABLE to the caller, not UNAUTHENTICATED; a deleted cacerts Secret keeps the bundle in service', async () => {
+    const proxy = await startStallingProxy({ host: '127.0.0.1', port: cluster.port });
+    const config = JSON.parse(await readFile(kubeconfig, 'utf8'));
+    config.clusters[0].cluster.server = `https://127.0.0.1:${proxy.port}`;
+    const proxied = join(work, 'proxied.kubeconfig');
+    await writeFile(proxied, JSON.stringify(config));
+    const replica = await startReplica(proxied, 'meshca-proxied', {
+      env: { MESHCA_TOKEN_REVIEW_TIMEOUT: '1s' },
+    });
+    replicas.push(replica);
+    try {
+      const root = await rootConfigMap(cluster, 'foo');
+      const token = await workloadToken(cluster, 'foo', 'sleep');
+      proxy.stall();
+      await assert.rejects(issue(replica.grpcPort, root, token), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CA_CALL_UNAVAILABLE', err.message);
+        return true;
+      });
+      const refused = await replica.waitForLog((l) => l.outcome === 'unavailable', DEADLINE_MS);
+      assert.equal(refused.code, 'KUBE_TOKEN_REVIEW_UNAVAILABLE', JSON.stringify(refused));
+      proxy.resume();
+      assert.equal(
+        (await issue(replica.grpcPort, root, token)).at(-1),
+        root,
+        'works again once the API server answers',
+      );
+
+      // The plugged Secret deleted while serving: refused as a change, the bundle keeps signing.
+      await cluster.kubectl(['delete', 'secret', 'cacerts', '-n', CA_NAMESPACE]);
+      const line = await replica.waitForLog((l) => l.event === 'ca-reload-failed', DEADLINE_MS);
+      assert.equal(line.code, 'KUBE_CACERTS_DELETED');
+      assert.equal((await issue(replica.grpcPort, root, token)).at(-1), root);
+    } finally {
+      proxy.resume();
+      await proxy.close();
+    }
   });
 
   test('the manifests grant meshca exactly what it uses', async () => {
@@ -400,11 +398,10 @@ describe('meshca in Kubernetes', () => {
     assert.ok(!forbidden.stderr.includes('    at '), 'no stack trace');
 
     const unreachable = join(work, 'unreachable.kubeconfig');
-    const text = await readFile(kubeconfig, 'utf8');
-    await writeFile(
-      unreachable,
-      text.replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1'),
-    );
+    // The same kubeconfig, pointing at a port nothing listens on.
+    const config = JSON.parse(await readFile(kubeconfig, 'utf8'));
+    config.clusters[0].cluster.server = 'https://127.0.0.1:1';
+    await writeFile(unreachable, JSON.stringify(config));
     const down = await runMeshca([
       'serve',
       '--kubeconfig',

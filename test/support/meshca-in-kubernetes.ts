@@ -60,3 +60,38 @@ export async function jsonpath(cluster: KubeCluster, args: string[], path: strin
 /** The trust bundle a namespace's istio-ca-root-cert ConfigMap holds ('' while there is none). */
 export const rootConfigMap = (cluster: KubeCluster, namespace: string) =>
   jsonpath(cluster, ['configmap', 'istio-ca-root-cert', '-n', namespace], '{.data.root-cert\\.pem}');
+
+/** An Istio cacerts directory's four files (as `meshca certs cluster1-cacerts` writes them). */
+export interface CacertsFiles {
+  cert: string;
+  key: string;
+  root: string;
+  chain: string;
+}
+
+export const cacertsFiles = (dir: string): CacertsFiles => ({
+  cert: join(dir, 'ca-cert.pem'),
+  key: join(dir, 'ca-key.pem'),
+  root: join(dir, 'root-cert.pem'),
+  chain: join(dir, 'cert-chain.pem'),
+});
+
+/** The `cacerts` Secret replaced in place, as an operator updates it (create --dry-run | replace). */
+export async function replaceCacerts(cluster: KubeCluster, files: CacertsFiles): Promise<void> {
+  const yaml = await cluster.kubectl([
+    'create',
+    'secret',
+    'generic',
+    'cacerts',
+    '-n',
+    CA_NAMESPACE,
+    '--dry-run=client',
+    '-o',
+    'yaml',
+    `--from-file=ca-cert.pem=${files.cert}`,
+    `--from-file=ca-key.pem=${files.key}`,
+    `--from-file=root-cert.pem=${files.root}`,
+    `--from-file=cert-chain.pem=${files.chain}`,
+  ]);
+  await cluster.kubectl(['replace', '-f', '-'], { input: yaml });
+}
