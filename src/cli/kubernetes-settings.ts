@@ -18,17 +18,22 @@ export interface KubernetesSettings {
   tokenReviewTimeoutMs: number;
   /** This replica's name in the leader Lease (POD_NAME when set). */
   identity?: string;
+  /** Keep Secret istiod-tls for istiod's serving certificate (--istiod-tls, MESHCA_ISTIOD_TLS). */
+  istiodTls: boolean;
 }
 
 export const KUBERNETES_OPTIONS = {
   kubeconfig: { type: 'string' },
   namespace: { type: 'string' },
+  'istiod-tls': { type: 'boolean' },
 } as const;
 
 export const KUBERNETES_HELP = [
   '--kubeconfig FILE            the Kubernetes home: cacerts/istio-ca-secret Secrets, istio-ca-root-cert ConfigMaps,',
   '                             TokenReview, a leader Lease (env KUBECONFIG; in a pod the in-cluster config is used)',
   "--namespace NS               the CA's namespace in Kubernetes (env POD_NAMESPACE, default istio-system)",
+  "--istiod-tls                 keep Secret istiod-tls (istiod's serving certificate, for ENABLE_CA_SERVER=false) issued",
+  '                             by this CA, renewed at half its life (env MESHCA_ISTIOD_TLS=true)',
   'Kubernetes timings: MESHCA_LEADER_LEASE_DURATION (default 15s), MESHCA_TOKEN_REVIEW_TIMEOUT (default 5s);',
   "                             token audiences from TOKEN_AUDIENCES (Istio's, comma-separated, default istio-ca)",
 ];
@@ -42,8 +47,9 @@ export function resolveKubernetesSettings(
   const file = pickOptional(str(values.kubeconfig), env, 'KUBECONFIG');
   const inCluster = !file && !!env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN);
   if (!file && !inCluster) {
-    if (values.namespace !== undefined)
-      problems.add('--namespace applies to the Kubernetes home only; give --kubeconfig FILE too');
+    for (const flag of ['namespace', 'istiod-tls'])
+      if (values[flag] !== undefined)
+        problems.add(`--${flag} applies to the Kubernetes home only; give --kubeconfig FILE too`);
     return undefined;
   }
   // KUBECONFIG may list several files; the first is the one meshca reads.
@@ -69,5 +75,6 @@ export function resolveKubernetesSettings(
     leaseDurationMs: duration('MESHCA_LEADER_LEASE_DURATION', '15s'),
     tokenReviewTimeoutMs: duration('MESHCA_TOKEN_REVIEW_TIMEOUT', '5s'),
     identity: env.POD_NAME || undefined,
+    istiodTls: values['istiod-tls'] === true || /^(1|true|yes)$/i.test(env.MESHCA_ISTIOD_TLS ?? ''),
   };
 }

@@ -314,6 +314,7 @@ async function startKubernetesCaServer(settings: ServeSettings, kube: Kubernetes
     leaseDurationMs: kube.leaseDurationMs,
     tokenReviewTimeoutMs: kube.tokenReviewTimeoutMs,
     identity: kube.identity,
+    istiodTls: kube.istiodTls,
     log,
   });
   try {

@@ -13,6 +13,7 @@ import { type LeaderLease, startLeaderLease } from './leader-lease.js';
 import { publishRootConfigMaps, type RootConfigMaps } from './publish-root-configmaps.js';
 import { recordWarningEvent } from './record-event.js';
 import { createTokenReviewVerifier } from './token-review-verifier.js';
+import { type IstiodTls, keepIstiodTls } from './write-istiod-tls.js';
 
 export interface KubernetesHomeOptions {
   from: KubeconfigSource;
@@ -27,6 +28,8 @@ export interface KubernetesHomeOptions {
   tokenReviewTimeoutMs?: number;
   /** This replica's name in the Lease (default: host name and a random suffix). */
   identity?: string;
+  /** Keep Secret istiod-tls (istiod's serving certificate) issued by this CA, as istio-csr does. */
+  istiodTls?: boolean;
   log: Logger;
 }
 
@@ -88,6 +91,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
   });
   let configMaps: RootConfigMaps | undefined;
   let lease: LeaderLease | undefined;
+  let istiodTls: IstiodTls | undefined;
   return {
     client,
     namespace,
@@ -113,18 +117,28 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
           log,
         );
       });
+      const tls = opts.istiodTls ? keepIstiodTls({ client, namespace, log }) : undefined;
+      istiodTls = tls;
+      if (tls) ca.on('bundle', ({ bundle }) => lease?.isLeader() && void tls.write(bundle));
       lease = startLeaderLease({
         client,
         namespace,
         durationMs: opts.leaseDurationMs,
         identity: opts.identity,
         log,
-        onStartedLeading: () => configMaps?.setActive(true),
-        onStoppedLeading: () => configMaps?.setActive(false),
+        onStartedLeading: () => {
+          configMaps?.setActive(true);
+          tls?.setActive(true, () => ca.bundle);
+        },
+        onStoppedLeading: () => {
+          configMaps?.setActive(false);
+          tls?.setActive(false, () => ca.bundle);
+        },
       });
     },
     async close() {
       configMaps?.close();
+      istiodTls?.close();
       await lease?.close();
     },
   };

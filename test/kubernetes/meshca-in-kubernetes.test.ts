@@ -432,4 +432,62 @@ describe('meshca in Kubernetes', () => {
     assert.equal(badNs.code, 2, badNs.stderr);
     assert.match(badNs.stderr, /--namespace "Bad_NS" is not a Kubernetes namespace name/);
   });
+
+  test("replacing istiod's CA: with --istiod-tls the leader keeps istiod's serving certificate in Secret istiod-tls", async () => {
+    // Every replica runs with the same flags: stop these (a stopped leader releases the lease).
+    for (const r of replicas)
+      if (r.child.exitCode === null && r.child.signalCode === null) await r.stop('SIGTERM');
+    // What the chart's istiodTLS.enabled adds to meshca's RBAC.
+    await cluster.kubectl([
+      'create',
+      'role',
+      'meshca-istiod-tls',
+      '-n',
+      CA_NAMESPACE,
+      '--verb=get,update',
+      '--resource=secrets',
+      '--resource-name=istiod-tls',
+    ]);
+    await cluster.kubectl([
+      'create',
+      'rolebinding',
+      'meshca-istiod-tls',
+      '-n',
+      CA_NAMESPACE,
+      '--role=meshca-istiod-tls',
+      `--serviceaccount=${CA_NAMESPACE}:meshca`,
+    ]);
+    const replica = await startReplica(kubeconfig, 'meshca-istiod', { args: ['--istiod-tls'] });
+    replicas.push(replica);
+    const written = await replica.waitForLog((l) => l.event === 'istiod-tls-written', DEADLINE_MS);
+    const field = async (key: string) =>
+      Buffer.from(
+        await jsonpath(
+          cluster,
+          ['secret', 'istiod-tls', '-n', CA_NAMESPACE],
+          `{.data.${key.replace('.', '\\.')}}`,
+        ),
+        'base64',
+      ).toString();
+    assert.equal(
+      await jsonpath(cluster, ['secret', 'istiod-tls', '-n', CA_NAMESPACE], '{.type}'),
+      'kubernetes.io/tls',
+    );
+    const dir = await mkdtemp(join(work, 'istiod-tls-'));
+    const tlsCrt = await field('tls.crt');
+    const caCrt = await field('ca.crt');
+    assert.equal(caCrt, await rootConfigMap(cluster, 'foo'), 'ca.crt is the trust bundle the workloads have');
+    const blocks = pemBlocks(tlsCrt).map((b) => `${b.trim()}\n`);
+    await writeFile(join(dir, 'leaf.pem'), blocks[0]!);
+    await writeFile(join(dir, 'chain.pem'), blocks.slice(1).join(''));
+    await writeFile(join(dir, 'ca.pem'), caCrt);
+    const args = ['verify', '-verify_hostname', 'istiod.istio-system.svc', '-CAfile', join(dir, 'ca.pem')];
+    if (blocks.length > 1) args.push('-untrusted', join(dir, 'chain.pem'));
+    assert.match(await openssl([...args, join(dir, 'leaf.pem')]), /leaf\.pem: OK/);
+    await writeFile(join(dir, 'key.pem'), await field('tls.key'));
+    const keyPub = await openssl(['pkey', '-in', join(dir, 'key.pem'), '-pubout']);
+    const certPub = await openssl(['x509', '-in', join(dir, 'leaf.pem'), '-noout', '-pubkey']);
+    assert.equal(keyPub, certPub, 'tls.key belongs to tls.crt');
+    assert.ok(written.serial);
+  });
 });
