@@ -406,6 +406,11 @@ export const ERROR_CODES = {
     meaning:
       'The API server refused a call for lack of RBAC permission; the message names verb, resource and namespace.',
   },
+  KUBE_JWKS_UNAVAILABLE: {
+    kind: 'unavailable',
+    meaning:
+      "The API server's service-account issuer discovery or keys cannot be read (offline token checks).",
+  },
   KUBE_NAMESPACE_INVALID: {
     kind: 'invalid-input',
     meaning: 'The CA namespace (--namespace, POD_NAMESPACE) is not a valid Kubernetes namespace name.',

@@ -18,6 +18,8 @@ export interface KubernetesSettings {
   tokenReviewTimeoutMs: number;
   /** This replica's name in the leader Lease (POD_NAME when set). */
   identity?: string;
+  /** TokenReview per token (default), or offline with the API server's issuer keys (--token-check jwks). */
+  tokenCheck: 'tokenreview' | 'jwks';
   /** Keep Secret istiod-tls for istiod's serving certificate (--istiod-tls, MESHCA_ISTIOD_TLS). */
   istiodTls: boolean;
 }
@@ -26,6 +28,7 @@ export const KUBERNETES_OPTIONS = {
   kubeconfig: { type: 'string' },
   namespace: { type: 'string' },
   'istiod-tls': { type: 'boolean' },
+  'token-check': { type: 'string' },
 } as const;
 
 export const KUBERNETES_HELP = [
@@ -34,6 +37,8 @@ export const KUBERNETES_HELP = [
   "--namespace NS               the CA's namespace in Kubernetes (env POD_NAMESPACE, default istio-system)",
   "--istiod-tls                 keep Secret istiod-tls (istiod's serving certificate, for ENABLE_CA_SERVER=false) issued",
   '                             by this CA, renewed at half its life (env MESHCA_ISTIOD_TLS=true)',
+  '--token-check tokenreview|jwks  how workload tokens are checked: a TokenReview each (default; answers cached 60 s),',
+  "                             or offline with the API server's service-account keys, refetched when they rotate (env MESHCA_TOKEN_CHECK)",
   'Kubernetes timings: MESHCA_LEADER_LEASE_DURATION (default 15s), MESHCA_TOKEN_REVIEW_TIMEOUT (default 5s);',
   "                             token audiences from TOKEN_AUDIENCES (Istio's, comma-separated, default istio-ca)",
 ];
@@ -47,7 +52,7 @@ export function resolveKubernetesSettings(
   const file = pickOptional(str(values.kubeconfig), env, 'KUBECONFIG');
   const inCluster = !file && !!env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN);
   if (!file && !inCluster) {
-    for (const flag of ['namespace', 'istiod-tls'])
+    for (const flag of ['namespace', 'istiod-tls', 'token-check'])
       if (values[flag] !== undefined)
         problems.add(`--${flag} applies to the Kubernetes home only; give --kubeconfig FILE too`);
     return undefined;
@@ -69,7 +74,13 @@ export function resolveKubernetesSettings(
       problems.try(() => parseDurationSeconds(value, source), parseDurationSeconds(fallback, fallback)) * 1000
     );
   };
+  const check = pick(str(values['token-check']), env, 'MESHCA_TOKEN_CHECK', 'tokenreview');
+  if (check.value !== 'tokenreview' && check.value !== 'jwks')
+    problems.add(
+      `${check.source === 'flag' ? '--token-check' : check.source} "${check.value}": use tokenreview (a TokenReview per token) or jwks (offline, with the API server's keys)`,
+    );
   return {
+    tokenCheck: check.value === 'jwks' ? 'jwks' : 'tokenreview',
     from: path ? { kind: 'file', path } : { kind: 'in-cluster' },
     namespace,
     leaseDurationMs: duration('MESHCA_LEADER_LEASE_DURATION', '15s'),

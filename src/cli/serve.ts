@@ -315,6 +315,7 @@ async function startKubernetesCaServer(settings: ServeSettings, kube: Kubernetes
     tokenReviewTimeoutMs: kube.tokenReviewTimeoutMs,
     identity: kube.identity,
     istiodTls: kube.istiodTls,
+    tokenCheck: kube.tokenCheck,
     log,
   });
   try {

@@ -11,6 +11,9 @@ export interface KubeClient {
   readonly core: k8s.CoreV1Api;
   readonly coordination: k8s.CoordinationV1Api;
   readonly authentication: k8s.AuthenticationV1Api;
+  /** The service-account issuer's discovery document and keys (offline token checks). */
+  readonly wellKnown: k8s.WellKnownApi;
+  readonly openid: k8s.OpenidApi;
   readonly watcher: k8s.Watch;
   /** The API server's URL, for messages. */
   readonly server: string;
@@ -52,6 +55,8 @@ export async function loadKubeClient(from: KubeconfigSource): Promise<KubeClient
     core: config.makeApiClient(lib.CoreV1Api),
     coordination: config.makeApiClient(lib.CoordinationV1Api),
     authentication: config.makeApiClient(lib.AuthenticationV1Api),
+    wellKnown: config.makeApiClient(lib.WellKnownApi),
+    openid: config.makeApiClient(lib.OpenidApi),
     watcher: new lib.Watch(config),
     server: cluster.server,
     source,

@@ -6,6 +6,7 @@ import { invalidInput } from '../errors.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Logger } from '../log.js';
 import type { KeyType } from '../pki/types.js';
+import { createKubernetesJwksVerifier } from './jwks-token-verifier.js';
 import { isNotFound, kubeApiError } from './kube-api-error.js';
 import { type KubeClient, type KubeconfigSource, loadKubeClient } from './kube-client.js';
 import { CACERTS_SECRET, kubernetesCaStore } from './kubernetes-ca-store.js';
@@ -28,6 +29,8 @@ export interface KubernetesHomeOptions {
   tokenReviewTimeoutMs?: number;
   /** This replica's name in the Lease (default: host name and a random suffix). */
   identity?: string;
+  /** How workload tokens are checked: a TokenReview each (default), or offline with the issuer's keys. */
+  tokenCheck?: 'tokenreview' | 'jwks';
   /** Keep Secret istiod-tls (istiod's serving certificate) issued by this CA, as istio-csr does. */
   istiodTls?: boolean;
   log: Logger;
@@ -84,11 +87,14 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
     days: opts.days,
     log,
   });
-  const tokens = createTokenReviewVerifier({
-    client,
-    audiences: opts.audiences,
-    timeoutMs: opts.tokenReviewTimeoutMs,
-  });
+  const tokens =
+    opts.tokenCheck === 'jwks'
+      ? await createKubernetesJwksVerifier({ client, audiences: opts.audiences, log })
+      : createTokenReviewVerifier({
+          client,
+          audiences: opts.audiences,
+          timeoutMs: opts.tokenReviewTimeoutMs,
+        });
   let configMaps: RootConfigMaps | undefined;
   let lease: LeaderLease | undefined;
   let istiodTls: IstiodTls | undefined;

@@ -115,6 +115,27 @@ describe('meshca in Kubernetes', () => {
     );
   });
 
+  test("--token-check jwks checks tokens offline with the API server's service-account keys", async () => {
+    const replica = await startReplica(kubeconfig, 'meshca-jwks', { args: ['--token-check', 'jwks'] });
+    try {
+      const loaded = await replica.waitForLog((l) => l.event === 'kube-jwks-loaded', DEADLINE_MS);
+      assert.equal(loaded.issuer, cluster.serviceAccountIssuer);
+      const root = await rootConfigMap(cluster, 'foo');
+      const chain = await issue(replica.grpcPort, root, await workloadToken(cluster, 'foo', 'sleep'));
+      assert.equal(chain.at(-1), root);
+      await verifyWithOpenssl(chain, root);
+      const other = await workloadToken(cluster, 'foo', 'sleep', 'not-istio-ca');
+      await assert.rejects(issue(replica.grpcPort, root, other), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CA_CALL_UNAUTHENTICATED', err.message);
+        return true;
+      });
+      const refused = await replica.waitForLog((l) => l.outcome === 'unauthenticated', DEADLINE_MS);
+      assert.equal(refused.code, 'IDENTITY_TOKEN_AUDIENCE');
+    } finally {
+      await replica.stop('SIGTERM');
+    }
+  });
+
   test("the seed's cacerts Secret takes effect without a restart; a bad update is refused with an Event, a log line and the metric", async () => {
     assert.equal(replicas.length, 3, 'runs after the replicas started');
     const certs = join(work, 'certs');
