@@ -1,13 +1,13 @@
 // The real peer programs the demos and tests run (smallstep's step-ca, Istio's pilot-agent, etcd, the
-// Kubernetes API server and kubectl): built once from the pinned Go modules in peers/ by peers/build.mjs
-// and cached in <package root>/.cache/peers.
+// Kubernetes API server and kubectl, and helm, which renders deploy/'s chart): built once from the
+// pinned Go modules in peers/ by peers/build.mjs and cached in <package root>/.cache/peers.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unavailable } from '../../src/index.js';
 
-export type PeerName = 'step-ca' | 'pilot-agent' | 'etcd' | 'kubernetes';
+export type PeerName = 'step-ca' | 'pilot-agent' | 'etcd' | 'kubernetes' | 'helm';
 
 const BUILD_SCRIPT = join('peers', 'build.mjs');
 /** The build script's exit code for "a tool (Go) is missing"; anything else non-zero is a real failure. */

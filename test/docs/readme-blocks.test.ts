@@ -1,14 +1,26 @@
 // Every ```sh block of the README, run as written, in order, the way a user follows it: one working
 // directory, `meshca` and `pilot-agent` on PATH, long-running commands (serve, sample, sidecar,
 // agent, pilot-agent) started in the background and awaited until ready. The README's ports are
-// fixed (15012, 8000, 15001, …), so this file runs its steps one after another.
+// fixed (15012, 8000, 15001, …), so this file runs its steps one after another. The Kubernetes
+// blocks run against a real API server (startKubeCluster), with the kubernetes peer's kubectl on PATH
+// and KUBECONFIG set, from a directory where `deploy/` is the repository's, as at its root.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startKubeCluster } from '../support/kube-cluster.js';
 import { waitFor } from '../support/mesh-workloads.js';
 import { peerBinary } from '../support/peers.js';
 
@@ -183,6 +195,8 @@ describe('README code blocks, run as written', { timeout: 240_000 }, () => {
       'meshca token -n foo --service-account httpbin > httpbin.jwt',
       'meshca serve --data-dir ca',
       'mkdir -p httpbin/var/run/secrets/istio httpbin/var/run/secrets/tokens httpbin/certs',
+      'kubectl apply --server-side -f deploy/manifests/meshca.yaml',
+      'meshca certs root-ca --dir k8s-certs',
     ];
     for (const block of blocks) {
       const first = block.commands[0] ?? '';
@@ -234,6 +248,30 @@ describe('README code blocks, run as written', { timeout: 240_000 }, () => {
       assert.match(out, /cert-chain\.pem: OK/);
     } finally {
       await stop(ca);
+    }
+  });
+
+  test('Run on Kubernetes: the manifests applied, then `meshca serve --kubeconfig` with cacerts, against a real API server', async () => {
+    const cluster = await startKubeCluster();
+    try {
+      const bin = join(dir, '.bin');
+      writeFileSync(join(bin, 'kubectl'), `#!/bin/sh\nexec "${peerBinary('kubernetes', 'kubectl')}" "$@"\n`);
+      chmodSync(join(bin, 'kubectl'), 0o755);
+      // The user runs these from the repository root, where deploy/ is.
+      symlinkSync(join(REPO, 'deploy'), join(dir, 'deploy'));
+      env.KUBECONFIG = cluster.kubeconfigPath;
+      // kubectl's discovery cache stays in the session directory, not in the user's ~/.kube.
+      env.KUBECACHEDIR = join(dir, '.kube-cache');
+      // First: it creates the istio-system namespace the cacerts Secret goes into.
+      const applied = await runBlock(byFirst('kubectl apply --server-side -f deploy/manifests/meshca.yaml'));
+      assert.match(applied, /^deployment\.apps\/meshca serverside-applied$/m);
+      const out = await runBlock(byFirst('meshca certs root-ca --dir k8s-certs'));
+      assert.match(out, /^root identical$/m);
+      assert.match(out, /^k8s-sleep\/cert-chain\.pem: OK$/m);
+    } finally {
+      delete env.KUBECONFIG;
+      delete env.KUBECACHEDIR;
+      await cluster.stop();
     }
   });
 });

@@ -21,7 +21,13 @@ describe('peers/build.mjs', () => {
     const peers = readdirSync(join(REPO, 'peers'), { withFileTypes: true }).filter(
       (d) => d.isDirectory() && d.name !== 'harness',
     );
-    assert.deepEqual(peers.map((d) => d.name).sort(), ['etcd', 'kubernetes', 'pilot-agent', 'step-ca']);
+    assert.deepEqual(peers.map((d) => d.name).sort(), [
+      'etcd',
+      'helm',
+      'kubernetes',
+      'pilot-agent',
+      'step-ca',
+    ]);
     for (const { name } of peers) {
       const spec = JSON.parse(readFileSync(join(REPO, 'peers', name, 'peer.json'), 'utf8')) as {
         module: string;
@@ -57,6 +63,7 @@ describe('peers/build.mjs', () => {
       r.stdout,
       /^kubernetes\tk8s\.io\/kubernetes v1\.36\.3\tbuilt\t\S+\/kubernetes@v1\.36\.3\/kubectl$/m,
     );
+    assert.match(r.stdout, /^helm\thelm\.sh\/helm\/v4 v4\.3\.2\tbuilt\t\S+\/helm@v4\.3\.2\/helm$/m);
   });
 
   test('the kubernetes peer pins every k8s.io staging module to the release of k8s.io/kubernetes', () => {
@@ -92,7 +99,7 @@ describe('peers/build.mjs', () => {
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
-      /peers: unknown peer "envoy"; the peers are: etcd, kubernetes, pilot-agent, step-ca/,
+      /peers: unknown peer "envoy"; the peers are: etcd, helm, kubernetes, pilot-agent, step-ca/,
     );
   });
 

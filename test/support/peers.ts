@@ -1,6 +1,6 @@
-// The real peer programs for tests (Istio's pilot-agent, step-ca, etcd, kube-apiserver and kubectl):
-// built from the pinned Go modules in peers/ on first use and cached. A test that needs a peer never
-// skips: a peer that cannot be built fails the test with the build's reason.
+// The real peer programs for tests (Istio's pilot-agent, step-ca, etcd, kube-apiserver, kubectl and
+// helm): built from the pinned Go modules in peers/ on first use and cached. A test that needs a peer
+// never skips: a peer that cannot be built fails the test with the build's reason.
 import { ensurePeerBinary, type PeerName, peerMissingReason } from '../../peers/harness/peer-binary.js';
 
 export type { PeerName } from '../../peers/harness/peer-binary.js';
