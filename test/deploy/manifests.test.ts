@@ -109,6 +109,23 @@ describe('deploy/: the Helm chart and the manifests rendered from it', { timeout
     assert.ok(!kinds.includes('Namespace'), kinds.join(', '));
   });
 
+  test('istiodTLS.enabled adds --istiod-tls and a Role for the one Secret istiod-tls, and lints clean', () => {
+    const values = ['--namespace', 'istio-system', '--set', 'istiodTLS.enabled=true'];
+    const lint = helm(['lint', CHART, ...values]);
+    assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+    const r = helm(['template', 'meshca', CHART, ...values]);
+    assert.equal(r.status, 0, r.stderr);
+    const rendered = parseObjects(r.stdout);
+    const role = rendered.find((o) => o.kind === 'Role' && o.metadata?.name === 'meshca-istiod-tls');
+    assert.ok(role, 'a Role meshca-istiod-tls');
+    assert.deepEqual((role as { rules?: unknown }).rules, [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['istiod-tls'], verbs: ['get', 'update'] },
+    ]);
+    assert.ok(rendered.some((o) => o.kind === 'RoleBinding' && o.metadata?.name === 'meshca-istiod-tls'));
+    assert.match(r.stdout, /- --istiod-tls\n/);
+    assert.doesNotMatch(committed(), /istiod-tls/, 'off by default');
+  });
+
   test('the objects: the namespace, least-privilege RBAC, the Service, a PDB and the Deployment, all in istio-system', () => {
     const all = objects();
     assert.deepEqual(all.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
