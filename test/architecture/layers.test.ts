@@ -46,6 +46,9 @@ function files(dir: string): string[] {
   });
 }
 
+/** The folders of src/ (the top-level files are not folders). */
+const FOLDERS = new Set(Object.keys(FLOORS).filter((name) => !name.endsWith('.ts')));
+
 /** The top-level unit of a path inside src/: its first folder, or the file itself. */
 const unitOf = (path: string) => relative(SRC, path).split('/')[0]!;
 
@@ -92,6 +95,25 @@ describe('the layers of src/', () => {
         ([from, to, file]) => `${file} (${from}, floor ${FLOORS[from]}) imports ${to} (floor ${FLOORS[to]})`,
       );
     assert.deepEqual(wrong, []);
+  });
+
+  test("docs/architecture.md's list of what each folder imports is the import graph", () => {
+    const doc = readFileSync(join(REPO, 'docs', 'architecture.md'), 'utf8');
+    const documented = new Map<string, string>();
+    for (const m of doc.matchAll(/^- `(\w+)` → ([a-z, ]+?)(?: \(|$)/gm)) documented.set(m[1]!, m[2]!.trim());
+    const actual = new Map<string, Set<string>>();
+    for (const [from, to] of imports()) {
+      if (from === to || !FOLDERS.has(from) || !FOLDERS.has(to)) continue;
+      actual.set(from, (actual.get(from) ?? new Set()).add(to));
+    }
+    const asText = (m: Map<string, Set<string>>) =>
+      new Map([...m].map(([k, v]) => [k, [...v].sort().join(', ')]));
+    assert.ok(documented.size > 5, 'the list was found in docs/architecture.md');
+    assert.deepEqual(
+      Object.fromEntries([...documented].sort()),
+      Object.fromEntries([...asText(actual)].sort()),
+      'update the list under "What the imports actually are" in docs/architecture.md',
+    );
   });
 
   test('the check sees imports at all (it would pass vacuously otherwise)', () => {
