@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { PILOT_AGENT_CA_ROOT } from '../../peers/harness/pilot-agent.js';
 import {
   certSerial,
   delay,
@@ -17,9 +18,11 @@ import {
   SLEEP_ID,
   startMesh,
   waitFor,
+  writeFileAtomically,
 } from '../support/mesh-workloads.js';
 import { runMeshca } from '../support/meshca-process.js';
 import { opensslOk } from '../support/openssl.js';
+import { type RunningPilotAgent, startPilotAgent } from '../support/pilot-agent.js';
 
 /** SHA-256 fingerprints of every certificate in a PEM file, as openssl prints them, sorted. */
 async function fingerprints(path: string): Promise<string[]> {
@@ -71,18 +74,40 @@ function startTraffic(port: number) {
 
 describe('root rotation A → A+B → B with meshca rotate, under traffic', { timeout: 300_000 }, () => {
   let mesh: Mesh;
+  /** A third workload whose certificate agent is Istio's own pilot-agent, unmodified. */
+  let istioAgent: RunningPilotAgent;
+  const ISTIO_AGENT_ID = 'spiffe://cluster.local/ns/foo/sa/istio-agent';
   before(async () => {
     mesh = await startMesh({ name: 'rotate', ttl: '20s' });
+    istioAgent = await startPilotAgent({
+      dir: mesh.dir,
+      caAddress: `127.0.0.1:${mesh.caPort}`,
+      caRootPem: await readFile(mesh.caRootFile, 'utf8'),
+      token: await meshcaOk([
+        'token',
+        '-n',
+        'foo',
+        '--service-account',
+        'istio-agent',
+        '--data-dir',
+        mesh.dataDir,
+      ]),
+      namespace: 'foo',
+      serviceAccount: 'istio-agent',
+      secretTtl: '20s',
+    });
+    await istioAgent.waitForFiles();
   });
   after(async () => {
+    await istioAgent?.stop();
     await mesh?.close();
   });
 
   const rotate = (...args: string[]) => runMeshca(['rotate', ...args, '--data-dir', mesh.dataDir]);
   const status = async () => (await rotate('status')).stdout;
 
-  test('staged, confirmed, and no request fails', async () => {
-    const workloads = [mesh.httpbin.dir, mesh.sleep.dir];
+  test("staged, confirmed (Istio's pilot-agent included), and no request fails", async () => {
+    const workloads = [mesh.httpbin.dir, mesh.sleep.dir, istioAgent.outputDir];
     const rootA = await fingerprints(join(mesh.rootDir, 'root-cert.pem'));
     const nextDir = join(mesh.dir, 'certs-next');
     await meshcaOk(['certs', 'root-ca', '--dir', nextDir]);
@@ -113,15 +138,18 @@ describe('root rotation A → A+B → B with meshca rotate, under traffic', { ti
       assert.equal(twice.code, 2);
       assert.match(twice.stderr, /a rotation is already prepared/);
       // The agents must trust the CA's serving certificate once B's intermediate signs it.
-      await writeFile(mesh.caRootFile, await readFile(join(mesh.dataDir, 'root-cert.pem'), 'utf8'));
+      const caRoots = await readFile(join(mesh.dataDir, 'root-cert.pem'), 'utf8');
+      await writeFile(mesh.caRootFile, caRoots);
+      await writeFileAtomically(join(istioAgent.workDir, PILOT_AGENT_CA_ROOT), caRoots);
       for (const dir of workloads) {
         await waitFor(`${dir} trusts A and B`, () => holding(dir, both));
         verifiesAgainstOwnRoots(dir);
       }
-      const confirmed = await waitFor('both identities confirmed', async () => {
+      const confirmed = await waitFor('every identity confirmed', async () => {
         const text = await status();
-        return /^pending: 0$/m.test(text) && /^confirmed: 2$/m.test(text) ? text : undefined;
+        return /^pending: 0$/m.test(text) && /^confirmed: 3$/m.test(text) ? text : undefined;
       });
+      assert.match(confirmed, new RegExp(`^  ${ISTIO_AGENT_ID} `, 'm'));
       assert.match(confirmed, new RegExp(`^  ${SLEEP_ID} `, 'm'));
       assert.match(confirmed, new RegExp(`^  ${HTTPBIN_ID} `, 'm'));
       assert.match(confirmed, /^phase: prepared/m);
@@ -131,7 +159,7 @@ describe('root rotation A → A+B → B with meshca rotate, under traffic', { ti
       await mesh.restartCa();
       const afterRestart = await status();
       assert.match(afterRestart, /^phase: prepared .*\n.*this phase applied/m);
-      assert.match(afterRestart, /^confirmed: 2$/m);
+      assert.match(afterRestart, /^confirmed: 3$/m);
       assert.deepEqual(await fingerprints(join(mesh.dataDir, 'root-cert.pem')), both);
 
       const tooEarly = await rotate('finish');
