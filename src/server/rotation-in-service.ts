@@ -36,7 +36,6 @@ export async function startRotationInService(opts: {
 }): Promise<RotationInService> {
   const { dataDir, log } = opts;
   const paths = rotationPaths(dataDir);
-  await makeDirectories(paths.dir);
   const rotation = createRotationOverlay(dataDir);
   const recorder = await createIssuanceRecorder(dataDir, {
     onWriteFailed: (err) =>
@@ -149,6 +148,8 @@ export async function startRotationInService(opts: {
     recording,
     async attach(opened) {
       ca = opened;
+      // Made only once the CA is up, so that a start that fails leaves nothing behind.
+      await makeDirectories(paths.dir);
       opened.on('bundle', ({ bundle, previous, rootChanged }) => {
         refused = undefined;
         lastChange = {
