@@ -56,6 +56,8 @@ export async function startRotationInService(opts: {
   let refused: InServiceRecord['refused'];
   let loggedRevision = 0;
   let reporting: Promise<void> = Promise.resolve();
+  // A reload still in flight at shutdown must not write into a data directory being released.
+  let closed = false;
 
   const phase = () => rotation.applied()?.phase ?? 'none';
   const pending = () => {
@@ -100,7 +102,7 @@ export async function startRotationInService(opts: {
 
   const report = () => {
     reporting = reporting.then(async () => {
-      if (!ca) return;
+      if (!ca || closed) return;
       const state = rotation.applied();
       const revision = state?.revision ?? 0;
       if (state && revision !== loggedRevision) {
@@ -172,6 +174,7 @@ export async function startRotationInService(opts: {
       await report();
     },
     async close() {
+      closed = true;
       watch?.close();
       await reporting;
       await recorder.close();
