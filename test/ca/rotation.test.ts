@@ -11,7 +11,7 @@ import { DEFAULT_INTERMEDIATE, DEFAULT_ROOT } from '../../src/ca/offline/profile
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
 import { activateRotation } from '../../src/ca/rotation/activate-rotation.js';
 import { finishRotation } from '../../src/ca/rotation/finish-rotation.js';
-import { createIssuanceRecorder } from '../../src/ca/rotation/issuance-records.js';
+import { createIssuanceRecorder, readIssuanceRecords } from '../../src/ca/rotation/issuance-records.js';
 import { prepareRotation } from '../../src/ca/rotation/prepare-rotation.js';
 import { createRotationOverlay } from '../../src/ca/rotation/rotation-overlay.js';
 import { readRotationState } from '../../src/ca/rotation/rotation-state.js';
@@ -198,5 +198,49 @@ describe('meshca rotate in the data-directory home', () => {
     assert.equal(await ca.reload(), false);
     await failed;
     assert.equal(ca.bundle, before);
+  });
+});
+
+describe('issuance records', () => {
+  it('several writers (--workers) keep each other’s records, newest per identity', async () => {
+    const tmp = makeTempDir('meshca-records-');
+    try {
+      const one = await createIssuanceRecorder(tmp.path);
+      const two = await createIssuanceRecorder(tmp.path);
+      const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+      one.record('spiffe://cluster.local/ns/foo/sa/sleep', {
+        at: at(0),
+        notAfter: at(HOUR),
+        trusts: ['A'],
+        signedUnder: 'A',
+      });
+      await one.flush();
+      two.record('spiffe://cluster.local/ns/foo/sa/httpbin', {
+        at: at(1),
+        notAfter: at(2 * HOUR),
+        trusts: ['A'],
+        signedUnder: 'A',
+      });
+      two.record('spiffe://cluster.local/ns/foo/sa/sleep', {
+        at: at(-HOUR),
+        notAfter: at(HOUR / 2),
+        trusts: ['A'],
+        signedUnder: 'A',
+      });
+      await two.close();
+      await one.close();
+      const { identities, latestUnderRoot } = await readIssuanceRecords(tmp.path);
+      assert.deepEqual(Object.keys(identities).sort(), [
+        'spiffe://cluster.local/ns/foo/sa/httpbin',
+        'spiffe://cluster.local/ns/foo/sa/sleep',
+      ]);
+      assert.ok(
+        Date.parse(identities['spiffe://cluster.local/ns/foo/sa/sleep']!.at) > Date.now() - HOUR / 2,
+        'the newer sleep record won',
+      );
+      assert.ok(Date.parse(latestUnderRoot.A!) > Date.now() + HOUR, 'the latest expiry under A is httpbin’s');
+    } finally {
+      tmp.remove();
+    }
   });
 });

@@ -61,6 +61,11 @@ export async function createIssuanceRecorder(
       if (Date.parse(r.notAfter) < now - FORGET_AFTER_MS) delete records.identities[id];
     for (const [root, until] of Object.entries(records.latestUnderRoot))
       if (Date.parse(until) < now - FORGET_AFTER_MS) delete records.latestUnderRoot[root];
+    const byAge = Object.entries(records.identities).sort(
+      ([, x], [, y]) => Date.parse(x.at) - Date.parse(y.at),
+    );
+    for (const [id] of byAge.slice(0, Math.max(0, byAge.length - MAX_IDENTITIES)))
+      delete records.identities[id];
   };
   const flush = (): Promise<void> => {
     if (timer) clearTimeout(timer);
@@ -68,6 +73,17 @@ export async function createIssuanceRecorder(
     writing = writing.then(async () => {
       if (!dirty) return;
       dirty = false;
+      // Under --workers every worker records its own issuances into the one file: take in what the
+      // others wrote, newest per identity, so that no worker's write hides another's confirmations.
+      const disk = await readIssuanceRecords(dataDir);
+      for (const [id, r] of Object.entries(disk.identities)) {
+        const mine = records.identities[id];
+        if (!mine || Date.parse(mine.at) < Date.parse(r.at)) records.identities[id] = r;
+      }
+      for (const [root, until] of Object.entries(disk.latestUnderRoot)) {
+        const mine = records.latestUnderRoot[root];
+        if (!mine || Date.parse(mine) < Date.parse(until)) records.latestUnderRoot[root] = until;
+      }
       prune(Date.now());
       try {
         await writeFileAtomic(path, `${JSON.stringify(records)}\n`, PUBLIC_FILE_MODE);
