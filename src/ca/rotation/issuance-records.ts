@@ -61,11 +61,10 @@ export async function createIssuanceRecorder(
       if (Date.parse(r.notAfter) < now - FORGET_AFTER_MS) delete records.identities[id];
     for (const [root, until] of Object.entries(records.latestUnderRoot))
       if (Date.parse(until) < now - FORGET_AFTER_MS) delete records.latestUnderRoot[root];
-    const byAge = Object.entries(records.identities).sort(
-      ([, x], [, y]) => Date.parse(x.at) - Date.parse(y.at),
-    );
-    for (const [id] of byAge.slice(0, Math.max(0, byAge.length - MAX_IDENTITIES)))
-      delete records.identities[id];
+    const entries = Object.entries(records.identities);
+    if (entries.length <= MAX_IDENTITIES) return;
+    entries.sort(([, x], [, y]) => Date.parse(x.at) - Date.parse(y.at));
+    for (const [id] of entries.slice(0, entries.length - MAX_IDENTITIES)) delete records.identities[id];
   };
   const flush = (): Promise<void> => {
     if (timer) clearTimeout(timer);
@@ -96,11 +95,8 @@ export async function createIssuanceRecorder(
   };
   return {
     record(spiffeId, record) {
-      // Deleting first keeps insertion order by recency, so the oldest key is the longest quiet.
-      delete records.identities[spiffeId];
+      // The bound is applied at each write (prune), a moment later, not on the hot path.
       records.identities[spiffeId] = record;
-      const ids = Object.keys(records.identities);
-      for (const id of ids.slice(0, Math.max(0, ids.length - MAX_IDENTITIES))) delete records.identities[id];
       const latest = records.latestUnderRoot[record.signedUnder];
       if (!latest || Date.parse(latest) < Date.parse(record.notAfter))
         records.latestUnderRoot[record.signedUnder] = record.notAfter;
