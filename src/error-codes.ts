@@ -142,6 +142,44 @@ export const ERROR_CODES = {
     meaning: 'Reloading the CA bundle failed unexpectedly; the previous bundle stays in service.',
   },
 
+  // ca/rotation/: meshca rotate (a staged root change in the data-directory home)
+  ROTATION_BUNDLE_INVALID: {
+    kind: 'config',
+    meaning:
+      'The new bundle given to "meshca rotate prepare" cannot be used (incomplete, bad key, or its intermediate does not chain to its root).',
+  },
+  ROTATION_IN_PROGRESS: {
+    kind: 'invalid-input',
+    meaning: 'A rotation is already prepared or activated; finish it before preparing another.',
+  },
+  ROTATION_NO_CA: {
+    kind: 'config',
+    meaning: 'The data directory holds no trust bundle of a CA yet; start "meshca serve" on it once first.',
+  },
+  ROTATION_NOT_PREPARED: {
+    kind: 'invalid-input',
+    meaning: 'The rotate step needs an earlier step first: activate needs prepare, finish needs activate.',
+  },
+  ROTATION_OLD_CERTIFICATES_VALID: {
+    kind: 'unavailable',
+    meaning:
+      'Certificates issued under the old root are still valid; finish can remove that root once they expire.',
+  },
+  ROTATION_PENDING: {
+    kind: 'unavailable',
+    meaning:
+      'Workload identities have not received the combined trust bundle yet; wait for their renewal, or activate --force.',
+  },
+  ROTATION_SAME_ROOT: {
+    kind: 'invalid-input',
+    meaning:
+      'The new bundle has a root the CA already trusts: that is an intermediate renewal (a plain reload), not a root change.',
+  },
+  ROTATION_STATE_INVALID: {
+    kind: 'config',
+    meaning: 'The rotation state file in the data directory cannot be read as meshca wrote it.',
+  },
+
   // ca/offline/: meshca certs (root, intermediates, workload certificates, signing a CSR)
   CERTS_BAD_CSR: {
     kind: 'config',

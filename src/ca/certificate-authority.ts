@@ -29,6 +29,12 @@ export type CaMode =
 /** Where the bundle of `mode` comes from, for messages and logs. */
 export const whereOf = (mode: CaMode): string => (mode.kind === 'store' ? mode.store.where : mode.dir);
 
+/**
+ * Shapes the bundle read from the CA's files before it goes into service: a staged root change
+ * (ca/rotation/) widens the roots or swaps the signer. A throw refuses the reload like a bad file.
+ */
+export type BundleOverlay = (loaded: SigningBundle) => Promise<SigningBundle>;
+
 export interface CaEvents {
   /** A new bundle is in service; `previous` is the one it replaced. `rootChanged` when the trust bundle differs. */
   bundle: [{ bundle: SigningBundle; previous: SigningBundle; rootChanged: boolean }];
@@ -43,29 +49,39 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
   readonly mode: CaMode;
   #watch: { close(): void } | undefined;
   #reloading: Promise<boolean> | undefined;
+  readonly #overlay: BundleOverlay;
   readonly created: boolean;
   /** What an interrupted earlier run left in the self-signed CA's directory, removed on open (to log). */
   readonly removedLeftovers: readonly string[];
 
-  private constructor(mode: CaMode, bundle: SigningBundle, created: boolean, removed: string[] = []) {
+  private constructor(
+    mode: CaMode,
+    bundle: SigningBundle,
+    created: boolean,
+    removed: string[] = [],
+    overlay: BundleOverlay = async (b) => b,
+  ) {
     super();
     this.mode = mode;
+    this.#overlay = overlay;
     this.#bundle = bundle;
     this.created = created;
     this.removedLeftovers = Object.freeze(removed);
   }
 
   /** Loads the bundle for `mode` (creating the self-signed root on first start); throws if it is not usable. */
-  static async open(mode: CaMode, now?: Date): Promise<CertificateAuthority> {
+  static async open(mode: CaMode, now?: Date, overlay?: BundleOverlay): Promise<CertificateAuthority> {
+    const shape = overlay ?? (async (b: SigningBundle) => b);
     if (mode.kind === 'store') {
       const { bundle, created } = await mode.store.load(now);
-      return new CertificateAuthority(mode, bundle, created);
+      return new CertificateAuthority(mode, await shape(bundle), created, [], shape);
     }
     if (mode.kind === 'plugged') {
-      return new CertificateAuthority(mode, await loadBundleFromDir(mode.dir, { now }), false);
+      const bundle = await shape(await loadBundleFromDir(mode.dir, { now }));
+      return new CertificateAuthority(mode, bundle, false, [], shape);
     }
     const { bundle, created, removed } = await loadOrCreateSelfSignedCa({ ...mode, now });
-    return new CertificateAuthority(mode, bundle, created, removed);
+    return new CertificateAuthority(mode, await shape(bundle), created, removed, shape);
   }
 
   /** The bundle to sign with; a request reads it once. */
@@ -78,13 +94,14 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
     // Reloads run one at a time, so a burst of events cannot interleave two swaps.
     const run = async (): Promise<boolean> => {
       try {
-        const next =
+        const loaded =
           this.mode.kind === 'store'
             ? (await this.mode.store.load()).bundle
             : await loadBundleFromDir(
                 this.mode.dir,
                 this.mode.kind === 'self-signed' ? { source: 'self-signed' } : {},
               );
+        const next = await this.#overlay(loaded);
         const previous = this.#bundle;
         if (
           next.fingerprint === previous.fingerprint &&

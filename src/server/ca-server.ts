@@ -33,6 +33,7 @@ import {
   trackRejectedClientCertificates,
 } from './rejected-client-certificates.js';
 import { reportCaEvents } from './report-ca-events.js';
+import { startRotationInService } from './rotation-in-service.js';
 import { createServingIdentity } from './serving-credentials.js';
 import { type RootRenewalSettings, watchRootRenewal } from './watch-root-renewal.js';
 
@@ -96,7 +97,18 @@ export interface CaServer {
 
 export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const log = opts.log;
-  const ca = await CertificateAuthority.open(opts.ca);
+  const metrics = createCaMetrics();
+  // A staged root change (meshca rotate) is the data-directory home's; Kubernetes keeps its own state.
+  const rotation =
+    opts.kubernetes || opts.ca.kind === 'store'
+      ? undefined
+      : await startRotationInService({
+          dataDir: opts.dataDir,
+          log,
+          registry: metrics.registry,
+          debounceMs: opts.reloadDebounceMs,
+        });
+  const ca = await CertificateAuthority.open(opts.ca, undefined, rotation?.overlay);
   const bundle = ca.bundle;
   log.info(ca.created ? 'created self-signed root CA' : 'loaded CA bundle', {
     source: bundle.source,
@@ -107,7 +119,6 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   });
   for (const warning of bundle.warnings) log.warn(warning, { event: 'ca-expiry-warning' });
 
-  const metrics = createCaMetrics();
   metrics.trackBundle(bundle);
 
   const home = opts.kubernetes;
@@ -151,6 +162,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     },
   });
   if (opts.ca.kind !== 'self-signed') ca.watch({ debounceMs: opts.reloadDebounceMs });
+  await rotation?.attach(ca);
   const renewal =
     opts.ca.kind === 'self-signed'
       ? watchRootRenewal({ dir: opts.ca.dir, policy: opts.rootRenewal, ca, metrics, log })
@@ -173,7 +185,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
         trustDomain: opts.trustDomain,
         rejectedCertificates: { reasonFor: (peer) => rejectedCertificates?.reasonFor(peer) },
       }),
-      issuance: () => issuing.current(),
+      issuance: rotation ? () => rotation.recording(issuing.current()) : () => issuing.current(),
       ttl: opts.ttl,
       metrics,
       log,
@@ -210,6 +222,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const releaseAll = async () => {
     renewal?.stop();
     ca.close();
+    await rotation?.close();
     tokens.close();
     await issuing.close();
     serving.close();

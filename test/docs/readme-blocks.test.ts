@@ -62,6 +62,7 @@ function shBlocks(markdown: string): Block[] {
 const NOT_RUN_HERE: Record<string, string> = {
   'npm ci && npm start':
     'the quick start: CI runs `npm ci` and `npm test` on a clean clone; `npm start` is `meshca serve`, run below',
+  'meshca certs root-ca --dir certs-next': 'root rotation: test/e2e/mesh-root-rotation.test.ts',
   'npm run demo':
     'the demos: run end to end by test/e2e/demo-plug-in-ca.test.ts and test/e2e/demo-custom-ca.test.ts',
 };
