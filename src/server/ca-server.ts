@@ -1,16 +1,25 @@
 // `meshca serve`: the CA process. Wires the CA bundle, token verification, issuance, the gRPC
 // service over TLS, metrics and reloads together, and shuts down gracefully.
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { caServiceDefinition } from '../api/ca-service.js';
 import { type CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
+import { certificateFields } from '../ca/issuance-log/certificate-fields.js';
+import {
+  type IssuanceLog,
+  type IssuanceLogSettings,
+  openIssuanceLog,
+} from '../ca/issuance-log/issuance-log.js';
 import { unavailable } from '../errors.js';
 import {
   createReloadableTokenVerifier,
   type ReloadableTokenVerifier,
 } from '../identity/reloadable-token-verifier.js';
 import type { TrustedIssuer } from '../identity/token-verifier.js';
+import { LOCAL_SIGNER_NAME } from '../issuance/ca-mode-issuance.js';
+import type { Issuance } from '../issuance/issuance.js';
 import type { KubernetesHome } from '../kubernetes/kubernetes-home.js';
 import type { Logger } from '../log.js';
 import type { MeshConfigResult } from '../mesh/types.js';
@@ -25,6 +34,7 @@ import {
 import { createCertificateHandler, type TtlPolicy } from './create-certificate.js';
 import { listenFailed } from './ensure-ports-free.js';
 import { startIssuance } from './issuance-in-service.js';
+import { withIssuanceLog } from './logged-issuance.js';
 import { createCaMetrics } from './metrics.js';
 import { type Readiness, startMonitoringServer } from './monitoring-server.js';
 import { publishTrustBundle } from './publish-trust-bundle.js';
@@ -78,6 +88,11 @@ export interface CaServerOptions {
    * TokenReview, and the roots go to every namespace's istio-ca-root-cert instead of the data directory.
    */
   kubernetes?: KubernetesHome;
+  /**
+   * The tamper-evident issuance log (--issuance-log-dir): every certificate, the server's own too,
+   * is on disk there before it is handed out. Absent or null: no log.
+   */
+  issuanceLog?: Omit<IssuanceLogSettings, 'log' | 'onDamage'> | null;
 }
 
 export interface CaServer {
@@ -94,9 +109,31 @@ export interface CaServer {
   close(): Promise<void>;
 }
 
+/** The issuance in force, logged; wrapped once per issuance, not once per request. */
+function loggedIssuance(current: () => Issuance, log: IssuanceLog): () => Issuance {
+  let source: Issuance | undefined;
+  let wrapped: Issuance | undefined;
+  return () => {
+    const now = current();
+    if (now !== source) {
+      source = now;
+      wrapped = withIssuanceLog(now, log);
+    }
+    return wrapped!;
+  };
+}
+
 export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const log = opts.log;
-  const ca = await CertificateAuthority.open(opts.ca);
+  const metrics = createCaMetrics();
+  // First: a log that cannot be opened (locked, damaged) must stop the start before anything is issued.
+  const issuanceLog: IssuanceLog | undefined = opts.issuanceLog
+    ? await openIssuanceLog({ ...opts.issuanceLog, log, onDamage: () => metrics.issuanceLogDamaged.inc() })
+    : undefined;
+  const ca = await CertificateAuthority.open(opts.ca).catch(async (err) => {
+    await issuanceLog?.close();
+    throw err;
+  });
   const bundle = ca.bundle;
   log.info(ca.created ? 'created self-signed root CA' : 'loaded CA bundle', {
     source: bundle.source,
@@ -107,7 +144,6 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   });
   for (const warning of bundle.warnings) log.warn(warning, { event: 'ca-expiry-warning' });
 
-  const metrics = createCaMetrics();
   metrics.trackBundle(bundle);
 
   const home = opts.kubernetes;
@@ -134,6 +170,21 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const serving = await createServingIdentity(servingCa.bundle, {
     hosts: opts.hosts,
     log,
+    record: issuanceLog
+      ? async (pem, names) => {
+          await issuanceLog.append({
+            kind: 'serving',
+            ...certificateFields(pem),
+            spiffeId: null,
+            dnsNames: names,
+            requester: { via: 'self', issuer: 'meshca', subject: 'serving-certificate' },
+            signer: issuing.servingCa
+              ? (issuing.config()?.pilotCertProvider ?? 'serving')
+              : LOCAL_SIGNER_NAME,
+            requestId: randomUUID(),
+          });
+        }
+      : undefined,
     serverOptions: http2ServerOptions(limits),
   });
   if (servingCa !== ca) servingCa.on('bundle', ({ bundle: next }) => void serving.renew(next));
@@ -173,7 +224,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
         trustDomain: opts.trustDomain,
         rejectedCertificates: { reasonFor: (peer) => rejectedCertificates?.reasonFor(peer) },
       }),
-      issuance: () => issuing.current(),
+      issuance: issuanceLog ? loggedIssuance(() => issuing.current(), issuanceLog) : () => issuing.current(),
       ttl: opts.ttl,
       metrics,
       log,
@@ -214,6 +265,8 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     await issuing.close();
     serving.close();
     await home?.close();
+    // Last: every request has finished, so the closing checkpoint covers all that was issued.
+    await issuanceLog?.close();
   };
   try {
     monitoring = opts.monitoring
