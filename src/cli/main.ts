@@ -8,6 +8,7 @@ import { type CliContext, processContext } from './context.js';
 import { runCsr } from './csr.js';
 import { runDemo } from './demo.js';
 import { fileErrorToMeshcaError, isFileError } from './file-errors.js';
+import { runLog } from './log.js';
 import { runRootCert } from './root-cert.js';
 import { runSample } from './sample.js';
 import { runServe } from './serve.js';
@@ -21,6 +22,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   certs: { run: runCerts, summary: 'make / inspect / verify an offline root and per-cluster intermediates' },
   token: { run: runToken, summary: 'print a service-account token from the embedded issuer' },
   'root-cert': { run: runRootCert, summary: 'print the trust bundle workloads need' },
+  log: {
+    run: runLog,
+    summary: 'verify the issuance log, print its checkpoint, list and show what was issued',
+  },
   csr: { run: runCsr, summary: 'get one workload certificate from a running CA' },
   agent: { run: runAgent, summary: "keep a workload's certificate files fresh (Istio's pilot-agent)" },
   sidecar: { run: runSidecar, summary: 'agent + mutual-TLS proxy for a workload (like istio-proxy)' },
