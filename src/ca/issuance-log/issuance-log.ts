@@ -48,8 +48,8 @@ export interface IssuanceLog {
   append(fields: Omit<IssuedFields, 'time'>): Promise<LogEntry>;
   /** Signs and stores a checkpoint of what is on disk now. */
   checkpoint(): Promise<Checkpoint>;
-  /** Entries on disk. */
-  size(): number;
+  /** Entries on disk, and how many write+fsync rounds put them there (fewer, thanks to group commit). */
+  stats(): { entries: number; commits: number };
   /** Waits for pending appends, signs a last checkpoint, releases the directory. */
   close(): Promise<void>;
 }
@@ -83,15 +83,27 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The log directories this process writes (its own pid in a lock file is not a stale lock then). */
+const lockedHere = new Set<string>();
+
 /** Takes writer.lock, or refuses while another live process holds it (a dead one's lock is stale). */
 async function lockDirectory(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE);
+  if (lockedHere.has(path))
+    throw configError(
+      'LOG_LOCKED',
+      `the issuance log in ${dir} is already being written by this process; give each server its own --issuance-log-dir`,
+    );
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(path, 'wx', 0o600);
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
-      return () => unlink(path).catch(() => {});
+      lockedHere.add(path);
+      return async () => {
+        lockedHere.delete(path);
+        await unlink(path).catch(() => {});
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -191,6 +203,7 @@ export async function openIssuanceLog(opts: IssuanceLogSettings): Promise<Issuan
   let size = tail.size;
   let head = tail.head;
   let failed: Error | undefined;
+  let commits = 0;
   let queue: { fields: EntryFields; resolve: (e: LogEntry) => void; reject: (e: Error) => void }[] = [];
   let writing: Promise<void> | undefined;
 
@@ -232,6 +245,7 @@ export async function openIssuanceLog(opts: IssuanceLogSettings): Promise<Issuan
         await writeAll(handle, data);
         await handle.datasync();
         segmentSize += data.length;
+        commits++;
         size = seq;
         head = prev;
         for (const [i, item] of batch.entries()) item.resolve(entries[i]!);
@@ -307,7 +321,7 @@ export async function openIssuanceLog(opts: IssuanceLogSettings): Promise<Issuan
       return enqueue({ ...fields, time: new Date().toISOString() } as IssuedFields);
     },
     checkpoint,
-    size: () => size,
+    stats: () => ({ entries: size, commits }),
     async close() {
       if (closed) return;
       closed = true;

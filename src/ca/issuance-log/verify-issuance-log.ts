@@ -84,6 +84,8 @@ export async function readLogEntries(dir: string): Promise<{
       }
       if (entryHash(entry) !== entry.hash) {
         problems.push(`${at}: seq ${entry.seq} does not match its hash (the entry was changed)`);
+        // The next entry names this one's recorded hash: checking on from it reports the change once.
+        last = entry;
         continue;
       }
       if (damaged) {
