@@ -178,8 +178,9 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
             spiffeId: null,
             dnsNames: names,
             requester: { via: 'self', issuer: 'meshca', subject: 'serving-certificate' },
+            // The signer's own name, as workload entries carry it (PILOT_CERT_PROVIDER less its k8s.io/).
             signer: issuing.servingCa
-              ? (issuing.config()?.pilotCertProvider ?? 'serving')
+              ? (issuing.config()?.pilotCertProvider?.replace(/^k8s\.io\//, '') ?? LOCAL_SIGNER_NAME)
               : LOCAL_SIGNER_NAME,
             requestId: randomUUID(),
           });
