@@ -126,14 +126,19 @@ function loggedIssuance(current: () => Issuance, log: IssuanceLog): () => Issuan
 export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const log = opts.log;
   const metrics = createCaMetrics();
-  // First: a log that cannot be opened (locked, damaged) must stop the start before anything is issued.
+  const ca = await CertificateAuthority.open(opts.ca);
+  // Before anything is issued (the serving certificate too): a log that cannot be opened (locked,
+  // damaged, no space) stops the start.
   const issuanceLog: IssuanceLog | undefined = opts.issuanceLog
-    ? await openIssuanceLog({ ...opts.issuanceLog, log, onDamage: () => metrics.issuanceLogDamaged.inc() })
+    ? await openIssuanceLog({
+        ...opts.issuanceLog,
+        log,
+        onDamage: () => metrics.issuanceLogDamaged.inc(),
+      }).catch((err) => {
+        ca.close();
+        throw err;
+      })
     : undefined;
-  const ca = await CertificateAuthority.open(opts.ca).catch(async (err) => {
-    await issuanceLog?.close();
-    throw err;
-  });
   const bundle = ca.bundle;
   log.info(ca.created ? 'created self-signed root CA' : 'loaded CA bundle', {
     source: bundle.source,

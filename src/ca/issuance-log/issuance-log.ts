@@ -180,6 +180,14 @@ async function recover(
 }
 
 export async function openIssuanceLog(opts: IssuanceLogSettings): Promise<IssuanceLog> {
+  try {
+    return await openLog(opts);
+  } catch (err) {
+    throw diskFullError(err, opts.dir) ?? err;
+  }
+}
+
+async function openLog(opts: IssuanceLogSettings): Promise<IssuanceLog> {
   const dir = opts.dir;
   const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
   const retain = opts.retainSegments ?? 0;
