@@ -126,6 +126,15 @@ interface Tail {
 }
 
 /**
+ * What a crash in the middle of a write leaves after the last whole entry: the start of one line
+ * (no newline yet), or blocks the file system allocated but never filled (zeros).
+ */
+function isTornTail(rest: Buffer): boolean {
+  const text = rest.toString('latin1').replace(/\0+$/, '');
+  return !text.includes('\n') || /^\0*$/.test(text.replace(/\n/g, ''));
+}
+
+/**
  * Finds where the chain ends. A last segment that does not read to its end (a write cut short by a
  * crash) is renamed `.damaged`, kept, and a break entry starts the next segment.
  */
@@ -142,6 +151,14 @@ async function recover(
     const seg = segments[i]!;
     const data = await readFile(seg.path);
     const parsed = parseSegment(data);
+    if (parsed.stop && i === segments.length - 1 && !isTornTail(data.subarray(parsed.goodBytes))) {
+      // Whole lines that do not check out are not what a crash leaves: an entry was changed. Starting
+      // would bury that under a break entry, so the start is refused instead.
+      throw configError(
+        'LOG_CORRUPT',
+        `the issuance log segment ${seg.path} has an entry that is not what was written at line ${parsed.stop.line} (${parsed.stop.reason}); run "meshca log verify", keep the directory as evidence and give serve a new --issuance-log-dir`,
+      );
+    }
     if (parsed.stop && i === segments.length - 1) {
       const report: DamageReport = {
         damagedFile: segmentName(seg.number, true),

@@ -286,6 +286,19 @@ describe('crashes, rollover and retention', () => {
     ]);
   });
 
+  test('a changed whole entry at the end is not taken for a torn tail: the start is refused', async () => {
+    const dir = freshDir();
+    await writeLog(dir, 5);
+    await editLines(dir, (lines) => lines.map((l, i) => (i === 3 ? l.replace('sa3', 'sa7') : l)));
+    await assertRejectsCode(
+      () => openIssuanceLog({ dir, log: silentLogger }),
+      'LOG_CORRUPT',
+      'config',
+      /has an entry that is not what was written at line 4 \(seq 3: the entry does not match its hash \(changed\)\)/,
+    );
+    assert.ok(!(await readdir(dir)).includes('writer.lock'), 'a refused start leaves no lock behind');
+  });
+
   test('bytes added to a damaged file after the break was recorded are caught', async () => {
     const dir = freshDir();
     await writeLog(dir, 2);
