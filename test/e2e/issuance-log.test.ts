@@ -212,6 +212,42 @@ describe('meshca log against meshca serve', () => {
     assert.equal((await log(dataDir, 'show', serialOf(after))).code, 0);
   });
 
+  test('--workers 2: each worker keeps its own chain, and meshca log reads them all', async () => {
+    const dataDir = join(root, 'workers');
+    const server = await startServe(['--data-dir', dataDir, '--workers', '2']);
+    const rootsPem = await readFile(join(dataDir, 'root-cert.pem'), 'utf8');
+    const jwt = await token(dataDir, 'foo', 'sleep');
+    const serials: string[] = [];
+    // Separate connections, so that both workers are likely to serve some; the log holds each either way.
+    for (let i = 0; i < 6; i++) {
+      const client = createCaClient({ address: `127.0.0.1:${server.grpcPort}`, rootsPem });
+      const { csrPem } = await workloadCsr('foo', 'sleep');
+      serials.push(serialOf((await client.createCertificate({ csrPem, token: jwt }))[0]!));
+      client.close();
+    }
+    assert.equal(await server.stop('SIGTERM'), 0);
+    assert.deepEqual((await readdir(join(dataDir, 'log'))).sort(), ['worker-1', 'worker-2']);
+    const verified = await log(dataDir, 'verify');
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    assert.match(verified.stdout, /log\/worker-1: .* 1 checkpoints/);
+    assert.match(verified.stdout, /log\/worker-2: .* 1 checkpoints/);
+    const listed = await log(dataDir, 'list', '--spiffe-id', 'spiffe://cluster.local/ns/foo/sa/sleep');
+    assert.deepEqual(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((r) => r.split('\t')[1])
+        .sort(),
+      [...serials].sort(),
+    );
+    assert.equal(
+      (await log(dataDir, 'checkpoint')).stdout.trim().split('\n').length,
+      2,
+      'one checkpoint per chain',
+    );
+  });
+
   test('--issuance-log off keeps no log', async () => {
     const dataDir = join(root, 'off');
     const server = await startServe(['--data-dir', dataDir, '--issuance-log', 'off']);
