@@ -117,6 +117,18 @@ for (const [ca, fixture] of Object.entries(cas)) {
   targets[s.name] = { kind: 'meshca', port: s.port, rootsPem: fixture.certPem };
 }
 {
+  // The issuance log's cost: the same server with the log off, measured in the same rounds.
+  const s = await startMeshca({
+    name: 'meshca-ec-p256-nolog',
+    ca: cas['ec-p256']!,
+    cpus: '0',
+    work,
+    issuanceLog: false,
+  });
+  servers[s.name] = s;
+  targets[s.name] = { kind: 'meshca', port: s.port, rootsPem: cas['ec-p256']!.certPem };
+}
+{
   // The scale figure's server: `--workers 2`, free to use both cores from the start (its workers
   // inherit the affinity the primary starts with).
   const s = await startMeshca({
@@ -202,6 +214,17 @@ for (const server of ['meshca', 'cfssl'] as const) {
     }
   }
 }
+for (const concurrency of cfg.levels)
+  e2eMeta.push({
+    key: `meshca-ec-p256@${concurrency}/nolog`,
+    server: 'meshca',
+    ca: 'ec-p256',
+    concurrency,
+    connections: connections('meshca', concurrency),
+    workers: 1,
+    cores: 'pinned',
+    issuanceLog: false,
+  });
 // Two cores: meshca --workers 2 on both; for reference the one-worker meshca moved onto both cores
 // (still one event loop); cfssl's separate 2-core process. The load generator shares both cores.
 const shared = (server: 'meshca' | 'cfssl', workers: number) => ({
@@ -218,6 +241,7 @@ if (servers['cfssl-ec-p256-2cores']) e2eMeta.push(shared('cfssl', 1));
 
 function serverFor(v: Omit<E2eVariant, 'stats' | 'errors'>): RunningServer {
   if (v.workers > 1) return servers[`${v.server}-${v.ca}-${v.workers}workers`]!;
+  if (v.issuanceLog === false) return servers[`${v.server}-${v.ca}-nolog`]!;
   const name = `${v.server}-${v.ca}${v.cores === 'shared' && v.server === 'cfssl' ? '-2cores' : ''}`;
   return servers[name]!;
 }

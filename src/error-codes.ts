@@ -426,6 +426,53 @@ export const ERROR_CODES = {
     meaning: "Verifying a token failed unexpectedly, most likely an unusable key in the issuer's JWKS.",
   },
 
+  // ca/issuance-log/: the tamper-evident issuance log and meshca log
+  LOG_BAD_CERTIFICATE: {
+    kind: 'internal',
+    meaning: 'A certificate just issued cannot be read to log it (a bug; please report it).',
+  },
+  LOG_BAD_CHECKPOINT: {
+    kind: 'invalid-input',
+    meaning:
+      'The checkpoint file given to meshca log verify is not a checkpoint as meshca log checkpoint prints it.',
+  },
+  LOG_BAD_FILTER: {
+    kind: 'invalid-input',
+    meaning:
+      'A meshca log list filter is malformed (--since takes an ISO 8601 time or a duration such as 1h).',
+  },
+  LOG_CORRUPT: {
+    kind: 'config',
+    meaning:
+      'A segment of the issuance log other than the last is damaged; run meshca log verify and start a new log.',
+  },
+  LOG_KEY_UNUSABLE: {
+    kind: 'config',
+    meaning: "The issuance log's own key (log-key.pem or log-key.pub.pem) cannot be read or is not Ed25519.",
+  },
+  LOG_LOCKED: {
+    kind: 'config',
+    meaning: 'Another running process writes this issuance log; run one meshca serve per log directory.',
+  },
+  LOG_NOT_FOUND: {
+    kind: 'config',
+    meaning: 'There is no issuance log in the directory named; meshca serve makes it on its first start.',
+  },
+  LOG_SERIAL_NOT_FOUND: {
+    kind: 'invalid-input',
+    meaning: 'No entry of the issuance log has the serial number given to meshca log show.',
+  },
+  LOG_VERIFY_FAILED: {
+    kind: 'ca-unusable',
+    meaning:
+      'The issuance log fails verification: an entry was changed, removed, reordered or truncated, or a checkpoint is forged.',
+  },
+  LOG_WRITE_FAILED: {
+    kind: 'unavailable',
+    meaning:
+      'The issuance log cannot be written, so no certificate is handed out until it can (restart once fixed).',
+  },
+
   // kubernetes/: the Kubernetes home (Secrets, ConfigMaps, TokenReview, leases)
   KUBE_CA_SECRET_INVALID: {
     kind: 'config',

@@ -4,6 +4,14 @@ export { requestCertificate } from './agent/request-certificate.js';
 export { readCredentials, writeCredentials } from './agent/write-credentials.js';
 export { CA_SERVICE_NAME, caServiceDefinition } from './api/ca-service.js';
 export { type CaMode, CertificateAuthority } from './ca/certificate-authority.js';
+export { type Checkpoint, checkpointMessage } from './ca/issuance-log/checkpoint.js';
+export { canonicalJson, entryHash, type LogEntry } from './ca/issuance-log/entry.js';
+export { type IssuanceLog, openIssuanceLog } from './ca/issuance-log/issuance-log.js';
+export {
+  readLogEntries,
+  type VerifyReport,
+  verifyIssuanceLog,
+} from './ca/issuance-log/verify-issuance-log.js';
 export { makeIntermediate } from './ca/offline/make-intermediate.js';
 export { makeRootCa } from './ca/offline/make-root-ca.js';
 export { makeWorkload } from './ca/offline/make-workload.js';

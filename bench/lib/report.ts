@@ -66,6 +66,7 @@ export function renderMarkdown(r: Results): string {
         'conns',
         'workers',
         'cores',
+        'log',
         'certs/s',
         'p50 ms',
         'p95 ms',
@@ -83,6 +84,7 @@ export function renderMarkdown(r: Results): string {
         String(v.connections ?? (v.server === 'meshca' ? 1 : v.concurrency)),
         v.server === 'meshca' ? String(v.workers ?? 1) : '–',
         v.cores === 'pinned' ? '1' : '2 (shared)',
+        v.server === 'meshca' ? (v.issuanceLog === false ? 'off' : 'on') : '–',
         fmtS(v.stats.certsPerSec),
         fmtS(v.stats.p50Ms),
         fmtS(v.stats.p95Ms),
@@ -115,6 +117,48 @@ export function renderMarkdown(r: Results): string {
           fmtS(v.stats.mainThreadUsPerCert),
           fmtS(v.stats.otherThreadsUsPerCert),
         ]),
+      ),
+      '',
+    );
+  }
+  const logRows = r.e2e
+    .filter((v) => v.issuanceLog === false)
+    .flatMap((off) => {
+      const on = findE2e(r, 'meshca', off.ca, off.concurrency);
+      if (!on) return [];
+      const delta = (a: number, b: number) =>
+        Number.isFinite(a) && Number.isFinite(b) ? `${fmt(a - b, 1)}` : '–';
+      return [
+        [
+          String(off.concurrency),
+          fmtS(on.stats.serverCpuUsPerCert),
+          fmtS(off.stats.serverCpuUsPerCert),
+          delta(on.stats.serverCpuUsPerCert.median, off.stats.serverCpuUsPerCert.median),
+          fmtS(on.stats.p99Ms),
+          fmtS(off.stats.p99Ms),
+          fmtS(on.stats.certsPerSec),
+          fmtS(off.stats.certsPerSec),
+        ],
+      ];
+    });
+  if (logRows.length) {
+    out.push(
+      '## The issuance log: on (default, every entry fsynced before the answer, group commit) and off, EC P-256 CA, server on one core',
+      '',
+    );
+    out.push(
+      table(
+        [
+          'in flight',
+          'CPU µs/cert, log on',
+          'log off',
+          'Δ µs',
+          'p99 ms, log on',
+          'log off',
+          'certs/s, log on',
+          'log off',
+        ],
+        logRows,
       ),
       '',
     );

@@ -27,6 +27,8 @@ export interface E2eVariant {
   workers: number;
   /** 'pinned' (server on core 0, load generator on core 1) or 'shared' (both on both cores). */
   cores: 'pinned' | 'shared';
+  /** meshca's issuance log (--issuance-log); absent in older results, where it did not exist: on. */
+  issuanceLog?: boolean;
   stats: Stats<WindowResult>;
   errors: number;
   firstError?: string;
@@ -82,6 +84,7 @@ export function findE2e(
   concurrency: number,
   cores = 'pinned',
   workers = 1,
+  issuanceLog = true,
 ) {
   return r.e2e.find(
     (v) =>
@@ -89,6 +92,7 @@ export function findE2e(
       v.ca === ca &&
       v.concurrency === concurrency &&
       v.cores === cores &&
-      (v.workers ?? 1) === workers,
+      (v.workers ?? 1) === workers &&
+      (v.issuanceLog ?? true) === issuanceLog,
   );
 }

@@ -34,6 +34,8 @@ export async function startMeshca(opts: {
   nodeArgs?: string[];
   /** `--workers N`: a primary and N worker processes (measured together: the pid is the primary's). */
   workers?: number;
+  /** The issuance log (default on, as deployed), each server in its own directory under `work`. */
+  issuanceLog?: boolean;
 }): Promise<RunningServer> {
   const logFile = join(opts.work, `${opts.name}.log`);
   const fd = logTo(logFile);
@@ -54,6 +56,10 @@ export async function startMeshca(opts: {
       opts.ca.keyType,
       '--workers',
       String(opts.workers ?? 1),
+      // Servers share a CA data directory, and a log directory has one writer: each gets its own.
+      ...(opts.issuanceLog === false
+        ? ['--issuance-log', 'off']
+        : ['--issuance-log-dir', join(opts.work, `${opts.name}-issuance-log`)]),
     ],
     { cwd: opts.work, stdio: ['ignore', fd, fd] },
   );

@@ -19,7 +19,7 @@ export function derive(r: Results): Record<string, number> {
     const p = percent(variant, floor);
     if (p !== undefined) d[key] = p;
   }
-  for (const v of r.e2e.filter((e) => e.server === 'meshca')) {
+  for (const v of r.e2e.filter((e) => e.server === 'meshca' && e.issuanceLog !== false)) {
     const peer = findE2e(r, 'cfssl', v.ca, v.concurrency, v.cores);
     if (!peer) continue;
     const workers = v.workers ?? 1;

@@ -8,6 +8,7 @@ import { type CliContext, processContext } from './context.js';
 import { runCsr } from './csr.js';
 import { runDemo } from './demo.js';
 import { fileErrorToMeshcaError, isFileError } from './file-errors.js';
+import { runLog } from './log.js';
 import { runRootCert } from './root-cert.js';
 import { runRotate } from './rotate.js';
 import { runSample } from './sample.js';
@@ -25,6 +26,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   rotate: {
     run: runRotate,
     summary: 'change the root of trust of a running CA in steps: prepare, status, activate, finish',
+  },
+  log: {
+    run: runLog,
+    summary: 'verify the issuance log, print its checkpoint, list and show what was issued',
   },
   csr: { run: runCsr, summary: 'get one workload certificate from a running CA' },
   agent: { run: runAgent, summary: "keep a workload's certificate files fresh (Istio's pilot-agent)" },

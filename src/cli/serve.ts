@@ -53,6 +53,11 @@ const spec: CommandSpec = {
     config: { type: 'string' },
     workers: { type: 'string' },
     limit: { type: 'string', multiple: true },
+    'issuance-log': { type: 'string' },
+    'issuance-log-dir': { type: 'string' },
+    'issuance-log-segment-size': { type: 'string' },
+    'issuance-log-retain': { type: 'string' },
+    'issuance-log-checkpoint-interval': { type: 'string' },
     ...KUBERNETES_OPTIONS,
   },
   optionHelp: [
@@ -81,6 +86,12 @@ const spec: CommandSpec = {
     '                             max-connection-age, max-connection-age-grace, request-receive-timeout,',
     '                             shutdown-grace (durations: 10s, 5m); max-concurrent-streams,',
     '                             max-session-memory-mb, max-header-list-bytes (numbers). See the README',
+    '--issuance-log on|off        the tamper-evident log of every certificate issued (env MESHCA_ISSUANCE_LOG, default on;',
+    '                             in the Kubernetes home only when --issuance-log-dir is given). See "meshca log"',
+    '--issuance-log-dir DIR       where it is kept (env MESHCA_ISSUANCE_LOG_DIR, default <data-dir>/log)',
+    '--issuance-log-segment-size N  start a new segment past N bytes (K, M, G suffixes; env MESHCA_ISSUANCE_LOG_SEGMENT_SIZE, default 64M)',
+    '--issuance-log-retain N      keep the newest N segments, 0 = all (env MESHCA_ISSUANCE_LOG_RETAIN, default 0)',
+    '--issuance-log-checkpoint-interval DUR  sign a checkpoint this often (env MESHCA_ISSUANCE_LOG_CHECKPOINT_INTERVAL, default 1m)',
     ...KUBERNETES_HELP,
     "Self-signed root renewal (Istio's variables): CITADEL_SELF_SIGNED_CA_CERT_TTL (root lifetime, default 87600h),",
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE (renew when less is left, default 20),',
@@ -119,6 +130,13 @@ export interface ServeSettings {
   rootRenewal: { gracePercent: number; days: number; checkIntervalMs: number };
   /** The Kubernetes home, when a kubeconfig is given or meshca runs in a pod. */
   kube?: KubernetesSettings;
+  /** The issuance log (null: off). */
+  issuanceLog: {
+    dir: string;
+    segmentBytes: number;
+    retainSegments: number;
+    checkpointIntervalMs: number;
+  } | null;
 }
 
 /** Every serve setting, resolved and checked together; throws one error listing every problem. */
@@ -256,6 +274,7 @@ export async function resolveServeSettings(
     );
   if (kubernetes && workers > 1)
     problems.add('--workers applies to the data-directory home; in Kubernetes run more replicas instead');
+  const issuanceLog = resolveIssuanceLog(values, ctx, dataDir, kubernetes !== undefined, problems);
   problems.throwIfAny('serve');
   // The flag is well formed but the CA files are not there: bad CA files, exit 3 like a broken bundle.
   if (cacertsProblem) throw configError('CLI_CACERTS_MISSING', cacertsProblem);
@@ -275,7 +294,67 @@ export async function resolveServeSettings(
     limits,
     rootRenewal: { gracePercent, days: rootDays, checkIntervalMs },
     kube: kubernetes,
+    issuanceLog,
   });
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** The issuance log settings; on by default in the data-directory home. */
+function resolveIssuanceLog(
+  values: Record<string, unknown>,
+  ctx: CliContext,
+  dataDir: string,
+  kubernetes: boolean,
+  problems: SettingsProblems,
+): ServeSettings['issuanceLog'] {
+  const env = ctx.env;
+  const onOff = pick(str(values['issuance-log']), env, 'MESHCA_ISSUANCE_LOG', 'on');
+  if (onOff.value !== 'on' && onOff.value !== 'off')
+    problems.add(
+      `${onOff.source === 'flag' ? '--issuance-log' : onOff.source} "${onOff.value}": use on or off`,
+    );
+  const dirFlag = pickOptional(str(values['issuance-log-dir']), env, 'MESHCA_ISSUANCE_LOG_DIR');
+  // In a pod the data directory is usually not a volume: the log goes only where it is told to.
+  if (onOff.value === 'off' || (kubernetes && dirFlag === undefined)) return null;
+  const sizeText = pick(
+    str(values['issuance-log-segment-size']),
+    env,
+    'MESHCA_ISSUANCE_LOG_SEGMENT_SIZE',
+    '64M',
+  );
+  const size = /^\s*(\d+)\s*([kmg]?)i?b?\s*$/i.exec(sizeText.value);
+  const segmentBytes = size ? Number(size[1]) * SIZE_UNITS[size[2]!.toLowerCase()]! : 0;
+  if (!size || segmentBytes < 1)
+    problems.add(
+      `${sizeText.source === 'flag' ? '--issuance-log-segment-size' : sizeText.source} "${sizeText.value}": give a size in bytes, such as 64M or 1048576`,
+    );
+  const retainText = pick(str(values['issuance-log-retain']), env, 'MESHCA_ISSUANCE_LOG_RETAIN', '0');
+  const retainSegments = Number(retainText.value);
+  if (!/^\s*\d+\s*$/.test(retainText.value))
+    problems.add(
+      `${retainText.source === 'flag' ? '--issuance-log-retain' : retainText.source} "${retainText.value}": give a number of segments (0 keeps all)`,
+    );
+  const interval = pick(
+    str(values['issuance-log-checkpoint-interval']),
+    env,
+    'MESHCA_ISSUANCE_LOG_CHECKPOINT_INTERVAL',
+    '1m',
+  );
+  const checkpointSeconds = problems.try(
+    () =>
+      parseDurationSeconds(
+        interval.value,
+        interval.source === 'flag' ? '--issuance-log-checkpoint-interval' : interval.source,
+      ),
+    60,
+  );
+  return {
+    dir: dirFlag === undefined ? join(dataDir, 'log') : resolve(ctx.cwd, dirFlag),
+    segmentBytes,
+    retainSegments,
+    checkpointIntervalMs: checkpointSeconds * 1000,
+  };
 }
 
 const MAX_WORKERS = 256;

@@ -1,16 +1,25 @@
 // `meshca serve`: the CA process. Wires the CA bundle, token verification, issuance, the gRPC
 // service over TLS, metrics and reloads together, and shuts down gracefully.
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { caServiceDefinition } from '../api/ca-service.js';
 import { type CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
+import { certificateFields } from '../ca/issuance-log/certificate-fields.js';
+import {
+  type IssuanceLog,
+  type IssuanceLogSettings,
+  openIssuanceLog,
+} from '../ca/issuance-log/issuance-log.js';
 import { unavailable } from '../errors.js';
 import {
   createReloadableTokenVerifier,
   type ReloadableTokenVerifier,
 } from '../identity/reloadable-token-verifier.js';
 import type { TrustedIssuer } from '../identity/token-verifier.js';
+import { LOCAL_SIGNER_NAME } from '../issuance/ca-mode-issuance.js';
+import type { Issuance } from '../issuance/issuance.js';
 import type { KubernetesHome } from '../kubernetes/kubernetes-home.js';
 import type { Logger } from '../log.js';
 import type { MeshConfigResult } from '../mesh/types.js';
@@ -25,6 +34,7 @@ import {
 import { createCertificateHandler, type TtlPolicy } from './create-certificate.js';
 import { listenFailed } from './ensure-ports-free.js';
 import { startIssuance } from './issuance-in-service.js';
+import { withIssuanceLog } from './logged-issuance.js';
 import { createCaMetrics } from './metrics.js';
 import { type Readiness, startMonitoringServer } from './monitoring-server.js';
 import { publishTrustBundle } from './publish-trust-bundle.js';
@@ -79,6 +89,11 @@ export interface CaServerOptions {
    * TokenReview, and the roots go to every namespace's istio-ca-root-cert instead of the data directory.
    */
   kubernetes?: KubernetesHome;
+  /**
+   * The tamper-evident issuance log (--issuance-log-dir): every certificate, the server's own too,
+   * is on disk there before it is handed out. Absent or null: no log.
+   */
+  issuanceLog?: Omit<IssuanceLogSettings, 'log' | 'onDamage'> | null;
 }
 
 export interface CaServer {
@@ -95,6 +110,20 @@ export interface CaServer {
   close(): Promise<void>;
 }
 
+/** The issuance in force, logged; wrapped once per issuance, not once per request. */
+function loggedIssuance(current: () => Issuance, log: IssuanceLog): () => Issuance {
+  let source: Issuance | undefined;
+  let wrapped: Issuance | undefined;
+  return () => {
+    const now = current();
+    if (now !== source) {
+      source = now;
+      wrapped = withIssuanceLog(now, log);
+    }
+    return wrapped!;
+  };
+}
+
 export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const log = opts.log;
   const metrics = createCaMetrics();
@@ -109,6 +138,21 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
           debounceMs: opts.reloadDebounceMs,
         });
   const ca = await CertificateAuthority.open(opts.ca, undefined, rotation?.overlay);
+  // Before anything is issued (the serving certificate too): a log that cannot be opened (locked,
+  // damaged, no space) stops the start.
+  const issuanceLog: IssuanceLog | undefined = opts.issuanceLog
+    ? await openIssuanceLog({
+        ...opts.issuanceLog,
+        log,
+        onDamage: () => metrics.issuanceLogDamaged.inc(),
+      }).catch((err) => {
+        ca.close();
+        void rotation?.close();
+        throw err;
+      })
+    : undefined;
+  const loggedIfLogging = (current: () => Issuance) =>
+    issuanceLog ? loggedIssuance(current, issuanceLog) : current;
   const bundle = ca.bundle;
   log.info(ca.created ? 'created self-signed root CA' : 'loaded CA bundle', {
     source: bundle.source,
@@ -145,6 +189,22 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const serving = await createServingIdentity(servingCa.bundle, {
     hosts: opts.hosts,
     log,
+    record: issuanceLog
+      ? async (pem, names) => {
+          await issuanceLog.append({
+            kind: 'serving',
+            ...certificateFields(pem),
+            spiffeId: null,
+            dnsNames: names,
+            requester: { via: 'self', issuer: 'meshca', subject: 'serving-certificate' },
+            // The signer's own name, as workload entries carry it (PILOT_CERT_PROVIDER less its k8s.io/).
+            signer: issuing.servingCa
+              ? (issuing.config()?.pilotCertProvider?.replace(/^k8s\.io\//, '') ?? LOCAL_SIGNER_NAME)
+              : LOCAL_SIGNER_NAME,
+            requestId: randomUUID(),
+          });
+        }
+      : undefined,
     serverOptions: http2ServerOptions(limits),
   });
   if (servingCa !== ca) servingCa.on('bundle', ({ bundle: next }) => void serving.renew(next));
@@ -185,7 +245,9 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
         trustDomain: opts.trustDomain,
         rejectedCertificates: { reasonFor: (peer) => rejectedCertificates?.reasonFor(peer) },
       }),
-      issuance: rotation ? () => rotation.recording(issuing.current()) : () => issuing.current(),
+      issuance: loggedIfLogging(
+        rotation ? () => rotation.recording(issuing.current()) : () => issuing.current(),
+      ),
       ttl: opts.ttl,
       metrics,
       log,
@@ -227,6 +289,8 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     await issuing.close();
     serving.close();
     await home?.close();
+    // Last: every request has finished, so the closing checkpoint covers all that was issued.
+    await issuanceLog?.close();
   };
   try {
     monitoring = opts.monitoring

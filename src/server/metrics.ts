@@ -37,6 +37,8 @@ export interface CaMetrics {
   reloadFailures: Counter;
   rootRenewals: Counter;
   expiryWarning: Gauge;
+  /** Damaged issuance-log tails found at start (each kept aside, with a break entry). */
+  issuanceLogDamaged: Counter;
   /** Points the expiry gauges at the bundle now in service. */
   trackBundle(bundle: SigningBundle): void;
   /** Per-signer root expiry (RA mode): signer name → the notAfter of its earliest root. */
@@ -151,6 +153,11 @@ export function createCaMetrics(): CaMetrics {
       registers: [registry],
     }),
     expiryWarning,
+    issuanceLogDamaged: new Counter({
+      name: 'meshca_issuance_log_damaged_total',
+      help: 'Unreadable issuance-log tails found at start (a crash during a write); each is kept aside and recorded as a break.',
+      registers: [registry],
+    }),
     trackSignerRoots(roots) {
       signerRoots = roots;
     },

@@ -3,7 +3,9 @@
 // connections to the workers in turn). The primary alone serves the monitoring port, with the
 // workers' metrics aggregated and ready = every worker ready; it forwards reloads, drains every
 // worker on close, and restarts a worker that dies.
+
 import cluster, { type Worker } from 'node:cluster';
+import { join } from 'node:path';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { errorForCode, type MeshcaError, unavailable } from '../errors.js';
 import type { MetricsServer } from '../http/metrics-server.js';
@@ -222,6 +224,15 @@ async function startWorkers(c: Cluster, monitoring: MetricsServer | undefined): 
   c.started = true;
 }
 
+/**
+ * Each worker writes its own issuance log, `worker-<n>` inside the log directory (n is its slot, so a
+ * restarted worker carries on its predecessor's chain): one writer per chain, no lock between workers.
+ */
+function workerLog(c: Cluster, slot: Slot): WorkerSettings['issuanceLog'] {
+  const logSettings = c.settings.issuanceLog;
+  return logSettings && { ...logSettings, dir: join(logSettings.dir, `worker-${c.slots.indexOf(slot) + 1}`) };
+}
+
 /** Forks a worker into `slot` and follows what it says until it exits. */
 function forkWorker(c: Cluster, slot: Slot): void {
   if (c.alive.size === 0 && c.grpcPort !== undefined) c.bindPort = c.grpcPort;
@@ -235,7 +246,10 @@ function forkWorker(c: Cluster, slot: Slot): void {
     if (!isMeshcaMessage<FromWorker>(message)) return;
     switch (message.type) {
       case 'meshca:hello':
-        worker.send({ type: 'meshca:start', settings: { ...c.settings, listen } } satisfies ToWorker);
+        worker.send({
+          type: 'meshca:start',
+          settings: { ...c.settings, listen, issuanceLog: workerLog(c, slot) },
+        } satisfies ToWorker);
         return;
       case 'meshca:listening':
         return onWorkerServing(c, slot, worker, message.grpcPort);

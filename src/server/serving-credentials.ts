@@ -49,7 +49,14 @@ export interface ServingIdentity {
 
 export async function createServingIdentity(
   bundle: SigningBundle,
-  opts: { hosts: string[]; log: Logger; ttlSeconds?: number; serverOptions?: SecureServerOptions },
+  opts: {
+    hosts: string[];
+    log: Logger;
+    ttlSeconds?: number;
+    serverOptions?: SecureServerOptions;
+    /** Called with each new certificate before it is used (the issuance log); a rejection keeps the old one. */
+    record?: (pem: string, names: string[]) => Promise<void>;
+  },
 ): Promise<ServingIdentity> {
   const ttlSeconds = opts.ttlSeconds ?? SERVING_CERT_TTL_SECONDS;
   const dnsNames = [...new Set([...ISTIOD_DNS_NAMES, 'localhost', ...opts.hosts.filter((h) => !isIp(h))])];
@@ -69,6 +76,7 @@ export async function createServingIdentity(
       ips,
       ttlSeconds,
     });
+    await opts.record?.(issued.pem, [...dnsNames, ...ips]);
     return {
       notAfter: issued.notAfter,
       options: {

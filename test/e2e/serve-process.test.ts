@@ -22,9 +22,10 @@ describe('meshca serve (embedded default)', () => {
   });
 
   test('two servers started together on one data dir agree on one root, kept across restarts', async () => {
+    // One writer per issuance log: the second server keeps its own (a shared one is refused, LOG_LOCKED).
     const [a, b] = await Promise.all([
       startServe(['--data-dir', dataDir]),
-      startServe(['--data-dir', dataDir]),
+      startServe(['--data-dir', dataDir, '--issuance-log-dir', join(dataDir, 'log-b')]),
     ]);
     const createdBy = [a, b].filter((p) => p.logs.some((l) => l.msg === 'created self-signed root CA'));
     assert.equal(createdBy.length, 1, 'exactly one process created the root');
