@@ -67,7 +67,7 @@ describe('meshca agent (command)', () => {
     assert.ok(printed.includes(`${dir}/cert-chain.pem\n`));
     assert.equal(statSync(join(dir, 'key.pem')).mode & 0o777, 0o600);
     const chain = pemBlocks(ws.tmp.read('once/cert-chain.pem'));
-    const verdict = opensslVerify(ws.tmp, {
+    const verdict = await opensslVerify(ws.tmp, {
       roots: [ws.tmp.read('once/root-cert.pem')],
       intermediates: chain.slice(1, -1),
       leaf: chain[0]!,
@@ -89,8 +89,11 @@ describe('meshca agent (command)', () => {
       0,
     );
     const leaf = pemBlocks(ws.tmp.read('from-env/cert-chain.pem'))[0]!;
-    assert.match(opensslOk(['x509', '-noout', '-text'], { input: leaf }), /NIST CURVE: P-384|secp384r1/);
-    const dates = opensslOk(['x509', '-noout', '-startdate', '-enddate'], { input: leaf });
+    assert.match(
+      await opensslOk(['x509', '-noout', '-text'], { input: leaf }),
+      /NIST CURVE: P-384|secp384r1/,
+    );
+    const dates = await opensslOk(['x509', '-noout', '-startdate', '-enddate'], { input: leaf });
     const [start, end] = dates.split('\n').map((l) => Date.parse(l.split('=')[1]!));
     assert.equal(
       (end! - start!) / 1000,
@@ -119,7 +122,10 @@ describe('meshca agent (command)', () => {
     );
     assert.ok(existsSync(join(ws.tmp.path, 'from-flag', 'key.pem')));
     const flagLeaf = pemBlocks(ws.tmp.read('from-flag/cert-chain.pem'))[0]!;
-    assert.match(opensslOk(['x509', '-noout', '-text'], { input: flagLeaf }), /Public-Key: \(2048 bit\)/);
+    assert.match(
+      await opensslOk(['x509', '-noout', '-text'], { input: flagLeaf }),
+      /Public-Key: \(2048 bit\)/,
+    );
   });
 
   test("--once fails with the CA's reason when the CA refuses", async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Agent, AgentOptions } from '../../src/agent/agent.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import type { CaServerFixture } from '../support/ca-server-fixture.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 export type LogLine = Record<string, unknown>;
 

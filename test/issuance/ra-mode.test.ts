@@ -18,7 +18,8 @@ import {
   writeTaskRegistrationAuthority,
 } from '../mesh/mesh-fixtures.js';
 import { type CaServerFixture, startFixtureServer, workloadCsr } from '../support/ca-server-fixture.js';
-import { makeTempDir, openssl, opensslCsr } from '../support/openssl.js';
+import { openssl, opensslCsr } from '../support/openssl.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 async function rejects(promise: Promise<unknown>, code: status, details: RegExp): Promise<void> {
   await assert.rejects(promise, (err: CaCallError) => {
@@ -28,7 +29,7 @@ async function rejects(promise: Promise<unknown>, code: status, details: RegExp)
   });
 }
 
-function verifiesAgainst(chain: string[], rootPem: string): boolean {
+async function verifiesAgainst(chain: string[], rootPem: string): Promise<boolean> {
   const tmp = makeTempDir();
   try {
     tmp.write('root.pem', rootPem);
@@ -36,7 +37,7 @@ function verifiesAgainst(chain: string[], rootPem: string): boolean {
     const untrusted = chain.slice(1, -1).join('');
     const args = ['verify', '-CAfile', tmp.file('root.pem')];
     if (untrusted) args.push('-untrusted', tmp.write('untrusted.pem', untrusted));
-    return openssl([...args, tmp.file('leaf.pem')]).status === 0;
+    return (await openssl([...args, tmp.file('leaf.pem')])).status === 0;
   } finally {
     tmp.remove();
   }
@@ -83,7 +84,7 @@ describe('RA mode with the custom-CA task configuration', () => {
       ]);
       for (const other of SIGNERS) {
         assert.equal(
-          verifiesAgainst(chain, roots[other]!),
+          await verifiesAgainst(chain, roots[other]!),
           other === signer,
           `${namespace}'s chain against ${other}'s root`,
         );
@@ -110,7 +111,7 @@ describe('RA mode with the custom-CA task configuration', () => {
     const token = await ca.token('foo', 'sleep');
     const tmp = makeTempDir();
     try {
-      const withDns = opensslCsr(tmp, key, [
+      const withDns = await opensslCsr(tmp, key, [
         'subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep,DNS:evil.example',
       ]);
       await rejects(
@@ -146,7 +147,7 @@ describe('RA mode failures', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'meshca-ra-timeout-'));
     const tmp = makeTempDir();
     // A TLS server that accepts and never answers, standing in for a hung step-ca.
-    openssl([
+    await openssl([
       'req',
       '-x509',
       '-newkey',

@@ -12,7 +12,8 @@ import {
   type StartPilotAgentOptions,
   startPilotAgent,
 } from '../support/pilot-agent.js';
-import { meshca, token, type WorkDir, workDir } from './fixture.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { meshca, token } from './fixture.js';
 
 type LogLine = Record<string, unknown>;
 
@@ -20,12 +21,12 @@ const isFailure = (l: LogLine) =>
   l.msg === 'failed to get certificate' || /^failed to get certificate/.test(String(l.msg));
 
 describe('refusals as pilot-agent sees them', { timeout: 120_000 }, () => {
-  let dir: WorkDir;
+  let dir: TempDir;
   let ca: ServeProcess;
   let rootPem: string;
   const agents: RunningPilotAgent[] = [];
   before(async () => {
-    dir = await workDir('refusals');
+    dir = makeTempDir('meshca-istio-agent-refusals-');
     ca = await startServe(['--data-dir', join(dir.path, 'data')]);
     rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
   });

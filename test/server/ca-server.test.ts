@@ -20,7 +20,8 @@ import {
 } from '../support/ca-server-fixture.js';
 import { makeIstioMakefileBundle } from '../support/istio-makefile-bundle.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
-import { makeTempDir, openssl, opensslCsr, opensslOk } from '../support/openssl.js';
+import { openssl, opensslCsr, opensslText } from '../support/openssl.js';
+import { makeTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
 
 const SAMPLES = `${SAMPLES_DIR}/`;
@@ -32,10 +33,6 @@ async function rejects(promise: Promise<unknown>, code: status, details: RegExp 
     else assert.match(err.message, details);
     return true;
   });
-}
-
-function x509Text(pem: string): string {
-  return opensslOk(['x509', '-noout', '-text'], { input: pem });
 }
 
 describe('plugged-in CA made by meshca certs', () => {
@@ -56,8 +53,8 @@ describe('plugged-in CA made by meshca certs', () => {
     const { csrPem } = await workloadCsr('foo', 'sleep');
     const chain = await ca.client().createCertificate({ csrPem, token: await ca.token('foo', 'sleep') });
     assert.equal(chain.length, 3, 'leaf, intermediate, root');
-    assert.equal(x509Text(chain[2]!), x509Text(await readText(join(cluster, 'root-cert.pem'))));
-    assert.equal(x509Text(chain[1]!), x509Text(await readText(join(cluster, 'ca-cert.pem'))));
+    assert.equal(await opensslText({ pem: chain[2]! }), await opensslText(join(cluster, 'root-cert.pem')));
+    assert.equal(await opensslText({ pem: chain[1]! }), await opensslText(join(cluster, 'ca-cert.pem')));
     const tmp = makeTempDir();
     try {
       tmp.write(
@@ -65,12 +62,20 @@ describe('plugged-in CA made by meshca certs', () => {
         (await readText(join(cluster, 'ca-cert.pem'))) + (await readText(join(cluster, 'root-cert.pem'))),
       );
       tmp.write('leaf.pem', chain[0]!);
-      const verified = openssl(['verify', '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')]);
+      const verified = await openssl(['verify', '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')]);
       assert.equal(verified.stdout.trim(), `${tmp.file('leaf.pem')}: OK`);
       for (const purpose of ['sslclient', 'sslserver']) {
         assert.equal(
-          openssl(['verify', '-purpose', purpose, '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')])
-            .status,
+          (
+            await openssl([
+              'verify',
+              '-purpose',
+              purpose,
+              '-CAfile',
+              tmp.file('ca.pem'),
+              tmp.file('leaf.pem'),
+            ])
+          ).status,
           0,
         );
       }
@@ -140,14 +145,16 @@ describe('plugged-in CA made by meshca certs', () => {
     const tmp = makeTempDir();
     try {
       const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
-      const weakCsr = opensslCsr(tmp, weak, ['subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep']);
+      const weakCsr = await opensslCsr(tmp, weak, [
+        'subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep',
+      ]);
       await rejects(
         client.createCertificate({ csrPem: weakCsr, token }),
         status.INVALID_ARGUMENT,
         /RSA 1024, weaker than the minimum RSA 2048/,
       );
       const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-      const caCsr = opensslCsr(tmp, ec, ['basicConstraints=critical,CA:TRUE'], '/CN=evil');
+      const caCsr = await opensslCsr(tmp, ec, ['basicConstraints=critical,CA:TRUE'], '/CN=evil');
       await rejects(
         client.createCertificate({ csrPem: caCsr, token }),
         status.INVALID_ARGUMENT,
@@ -265,7 +272,7 @@ describe('plugged-in CA made by meshca certs', () => {
       10_000,
     );
     const renewed = await ca.client().createCertificate({ csrPem, token });
-    assert.equal(x509Text(renewed[1]!), x509Text(await readText(join(cluster, 'ca-cert.pem'))));
+    assert.equal(await opensslText({ pem: renewed[1]! }), await opensslText(join(cluster, 'ca-cert.pem')));
   });
 });
 
@@ -286,7 +293,10 @@ describe("plugged-in CA from Istio's sample certificates", () => {
           const chain = await ca
             .client()
             .createCertificate({ csrPem, token: await ca.token('foo', 'sleep') });
-          assert.equal(x509Text(chain.at(-1)!), x509Text(await readText(join(dir, 'root-cert.pem'))));
+          assert.equal(
+            await opensslText({ pem: chain.at(-1)! }),
+            await opensslText(join(dir, 'root-cert.pem')),
+          );
           const tmp = makeTempDir();
           try {
             tmp.write('roots.pem', chain.at(-1)!);
@@ -299,7 +309,7 @@ describe("plugged-in CA from Istio's sample certificates", () => {
               ...(chain.length > 2 ? ['-untrusted', tmp.file('untrusted.pem')] : []),
               tmp.file('leaf.pem'),
             ];
-            assert.equal(openssl(args).status, 0);
+            assert.equal((await openssl(args)).status, 0);
           } finally {
             tmp.remove();
           }
@@ -313,20 +323,26 @@ describe("plugged-in CA from Istio's sample certificates", () => {
   }
 
   test("a bundle made by openssl with Istio's Makefile profile (RSA 4096) issues chains openssl verifies", async () => {
-    const bundle = makeIstioMakefileBundle();
+    const bundle = await makeIstioMakefileBundle();
     try {
       const ca = await startFixtureServer({ ca: { kind: 'plugged', dir: bundle.clusterDir } });
       try {
         const { csrPem } = await workloadCsr('foo', 'sleep');
         const chain = await ca.client().createCertificate({ csrPem, token: await ca.token('foo', 'sleep') });
-        assert.equal(x509Text(chain[2]!), x509Text(await readText(join(bundle.clusterDir, 'root-cert.pem'))));
-        assert.equal(x509Text(chain[1]!), x509Text(await readText(join(bundle.clusterDir, 'ca-cert.pem'))));
+        assert.equal(
+          await opensslText({ pem: chain[2]! }),
+          await opensslText(join(bundle.clusterDir, 'root-cert.pem')),
+        );
+        assert.equal(
+          await opensslText({ pem: chain[1]! }),
+          await opensslText(join(bundle.clusterDir, 'ca-cert.pem')),
+        );
         const tmp = makeTempDir();
         try {
           tmp.write('ca.pem', chain[1]! + chain[2]!);
           tmp.write('leaf.pem', chain[0]!);
           assert.equal(
-            openssl(['verify', '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')]).stdout.trim(),
+            (await openssl(['verify', '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')])).stdout.trim(),
             `${tmp.file('leaf.pem')}: OK`,
           );
         } finally {
@@ -376,7 +392,7 @@ describe("plugged-in CA from Istio's sample certificates", () => {
         const { csrPem } = await workloadCsr('bar', 'web');
         const chain = await ca.client().createCertificate({ csrPem, token: await ca.token('bar', 'web') });
         assert.equal(chain.length, 3);
-        assert.equal(x509Text(chain[1]!), x509Text(await readText(join(cluster, 'ca-cert.pem'))));
+        assert.equal(await opensslText({ pem: chain[1]! }), await opensslText(join(cluster, 'ca-cert.pem')));
       } finally {
         await ca.close();
       }

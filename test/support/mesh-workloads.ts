@@ -1,8 +1,3 @@
-// The "Workloads" end-to-end setup, as an operator builds it with the CLI: a plugged-in CA made by
-// `meshca certs`, `meshca serve`, httpbin behind a STRICT sidecar, and sleep's sidecar with an
-// outbound port to httpbin. Plus the probes the scenarios share: HTTP through the mesh, the agents'
-// /metrics, the certificate files, and `openssl s_client` as the judge of what a sidecar serves.
-import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -10,6 +5,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type MeshcaProcess, runMeshca, startMeshca } from './meshca-process.js';
+import { openssl } from './openssl.js';
 
 export const NAMESPACE = 'foo';
 export const HTTPBIN_ID = `spiffe://cluster.local/ns/${NAMESPACE}/sa/httpbin`;
@@ -80,31 +76,6 @@ export async function certSerial(path: string): Promise<string> {
   return normalizeSerial(new X509Certificate(await readFile(path, 'utf8')).serialNumber);
 }
 
-/** Runs a command to completion with stdin at end-of-file (so `openssl s_client` exits after the handshake). */
-function run(
-  command: string,
-  args: string[],
-  timeoutMs = 30_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 export interface WorkloadCredentialFiles {
   chainPem: string;
   keyPem: string;
@@ -141,7 +112,7 @@ export async function servedLeafSerial(port: number, clientDir: string, rootsFil
     const keyFile = join(scratch, 'key.pem');
     await writeFile(certFile, chainPem);
     await writeFile(keyFile, keyPem, { mode: 0o600 });
-    const shake = await run('openssl', [
+    const shake = await openssl([
       's_client',
       '-connect',
       `127.0.0.1:${port}`,
@@ -156,14 +127,14 @@ export async function servedLeafSerial(port: number, clientDir: string, rootsFil
       '-verify_return_error',
     ]);
     const served = pemBlocks(shake.stdout)[0];
-    if (shake.code !== 0 || !served) {
-      throw new Error(`openssl s_client to 127.0.0.1:${port} failed (${shake.code}):\n${shake.stderr}`);
+    if (shake.status !== 0 || !served) {
+      throw new Error(`openssl s_client to 127.0.0.1:${port} failed (${shake.status}):\n${shake.stderr}`);
     }
     const servedFile = join(scratch, 'served.pem');
     await writeFile(servedFile, `${served}\n`);
-    const printed = await run('openssl', ['x509', '-noout', '-serial', '-in', servedFile]);
+    const printed = await openssl(['x509', '-noout', '-serial', '-in', servedFile]);
     const match = /^serial=([0-9A-F]+)$/m.exec(printed.stdout);
-    if (printed.code !== 0 || !match) throw new Error(`openssl x509 -serial failed: ${printed.stderr}`);
+    if (printed.status !== 0 || !match) throw new Error(`openssl x509 -serial failed: ${printed.stderr}`);
     return normalizeSerial(match[1]!);
   } finally {
     await rm(scratch, { recursive: true, force: true });
