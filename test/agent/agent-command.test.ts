@@ -9,8 +9,10 @@ import { runAgent } from '../../src/cli/agent.js';
 import type { CliContext } from '../../src/cli/context.js';
 import { isMeshcaError } from '../../src/errors.js';
 import { type CaServerFixture, startFixtureServer } from '../support/ca-server-fixture.js';
+import { pemBlocks } from '../support/mesh-workloads.js';
 import { opensslOk, opensslVerify } from '../support/openssl.js';
-import { makeWorkspace, pemBlocks, type Workspace, waitFor } from './agent-fixture.js';
+import { waitFor } from '../support/wait-for.js';
+import { makeWorkspace, type Workspace } from './agent-fixture.js';
 
 function fakeContext(cwd: string, env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];

@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type IssuedEvent, startAgent } from '../../src/agent/agent.js';
 import { makePluggedBundle, startFixtureServer } from '../support/ca-server-fixture.js';
+import { pemBlocks } from '../support/mesh-workloads.js';
 import { opensslOk, opensslVerify } from '../support/openssl.js';
-import { captureLog, makeWorkspace, metric, pemBlocks, scrape, waitFor } from './agent-fixture.js';
+import { waitFor } from '../support/wait-for.js';
+import { captureLog, makeWorkspace, metric, scrape } from './agent-fixture.js';
 
 const fingerprint = (pem: string) => opensslOk(['x509', '-noout', '-fingerprint', '-sha256'], { input: pem });
 

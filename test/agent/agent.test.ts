@@ -6,17 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type IssuedEvent, startAgent } from '../../src/agent/agent.js';
 import { type CaServerFixture, startFixtureServer } from '../support/ca-server-fixture.js';
+import { pemBlocks } from '../support/mesh-workloads.js';
 import { opensslOk, opensslVerify } from '../support/openssl.js';
-import {
-  captureLog,
-  healthz,
-  makeWorkspace,
-  metric,
-  pemBlocks,
-  scrape,
-  type Workspace,
-  waitFor,
-} from './agent-fixture.js';
+import { waitFor } from '../support/wait-for.js';
+import { captureLog, healthz, makeWorkspace, metric, scrape, type Workspace } from './agent-fixture.js';
 
 describe('meshca agent with a running CA', () => {
   let ca: CaServerFixture;
@@ -45,7 +38,7 @@ describe('meshca agent with a running CA', () => {
 
       const chain = pemBlocks(ws.read('cert-chain.pem'));
       const root = ws.read('root-cert.pem');
-      assert.equal(chain.at(-1), root, 'the chain ends with the root, as Istio serves it');
+      assert.equal(`${chain.at(-1)}\n`, root, 'the chain ends with the root, as Istio serves it');
       assert.equal(root, ca.rootsPem().endsWith('\n') ? ca.rootsPem() : `${ca.rootsPem()}\n`);
       const verdict = await opensslVerify(ws.tmp, {
         roots: [root],

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
 import { type IstioMakefileBundle, makeIstioMakefileBundle } from '../support/istio-makefile-bundle.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
 import { openssl, opensslOk } from '../support/openssl.js';
 
 describe("a bundle made by openssl with Istio's Makefile.selfsigned.mk profile", () => {

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
 import { isMeshcaError } from '../../src/errors.js';
-import { runMeshca } from '../support/cli.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
+import { runMeshca } from '../support/meshca-process.js';
 import { openssl } from '../support/openssl.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 

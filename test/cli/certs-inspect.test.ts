@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createRootCertificate } from '../../src/pki/create-root-certificate.js';
 import { generateKey } from '../../src/pki/keys.js';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
 import { opensslOk } from '../support/openssl.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 

@@ -6,7 +6,8 @@ import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
-import { extensionLines, reproduceCommands, runMeshcaOk, sh } from '../support/cli.js';
+import { extensionLines, reproduceCommands, sh } from '../support/cli.js';
+import { runMeshcaOk } from '../support/meshca-process.js';
 import { openssl, opensslOk, opensslText } from '../support/openssl.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRootCertificate } from '../../src/pki/create-root-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../../src/pki/keys.js';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
 import { opensslOk } from '../support/openssl.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { extensionLines, reproduceCommands, runMeshcaOk, sh } from '../support/cli.js';
+import { extensionLines, reproduceCommands, sh } from '../support/cli.js';
+import { runMeshcaOk } from '../support/meshca-process.js';
 import { openssl, opensslOk, opensslText } from '../support/openssl.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
 import { openssl, opensslOk } from '../support/openssl.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
 import { opensslOk } from '../support/openssl.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 

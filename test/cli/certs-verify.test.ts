@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createIntermediateCertificate } from '../../src/pki/create-intermediate-certificate.js';
 import { encodePrivateKeyPem, generateKey, keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
-import { runMeshca } from '../support/cli.js';
+import { runMeshca } from '../support/meshca-process.js';
 import { openssl } from '../support/openssl.js';
 import { opensslIssue, opensslKey, opensslSelfSigned } from '../support/openssl-ca.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';

@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type ServeProcess, startServe } from '../support/meshca-process.js';
+import { runMeshcaOk, type ServeProcess, startServe } from '../support/meshca-process.js';
 import { opensslOk } from '../support/openssl.js';
 import {
   type RunningPilotAgent,
@@ -13,7 +13,7 @@ import {
   startPilotAgent,
 } from '../support/pilot-agent.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
-import { meshca, token } from './fixture.js';
+import { token } from './fixture.js';
 
 describe("the CA's address as pilot-agent dials it", { timeout: 120_000 }, () => {
   let dir: TempDir;
@@ -23,7 +23,7 @@ describe("the CA's address as pilot-agent dials it", { timeout: 120_000 }, () =>
   before(async () => {
     dir = makeTempDir('meshca-istio-agent-ca-address-');
     ca = await startServe(['--data-dir', join(dir.path, 'data'), '--host', 'ca.mesh.test']);
-    rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
+    rootPem = (await runMeshcaOk(['root-cert', '--data-dir', join(dir.path, 'data')])).stdout;
   });
   after(async () => {
     await Promise.all(agents.map((a) => a.stop()));

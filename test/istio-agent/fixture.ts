@@ -4,19 +4,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runMeshca } from '../support/meshca-process.js';
+import { runMeshcaOk } from '../support/meshca-process.js';
 import { opensslOk, opensslText } from '../support/openssl.js';
 
-/** `meshca args…`, failing the test with its output unless it exits 0; resolves with stdout. */
-export async function meshca(args: string[], cwd?: string): Promise<string> {
-  const result = await runMeshca(args, cwd ? { cwd } : {});
-  assert.equal(result.code, 0, `meshca ${args.join(' ')} exited ${result.code}:\n${result.stderr}`);
-  return result.stdout;
-}
-
 /** A service-account token from the embedded issuer of the CA whose data directory is `dataDir`. */
-export function token(dataDir: string, namespace: string, serviceAccount: string): Promise<string> {
-  return meshca(['token', '-n', namespace, '--service-account', serviceAccount, '--data-dir', dataDir]);
+export async function token(dataDir: string, namespace: string, serviceAccount: string): Promise<string> {
+  return (
+    await runMeshcaOk(['token', '-n', namespace, '--service-account', serviceAccount, '--data-dir', dataDir])
+  ).stdout;
 }
 
 /** `diff -s A B` as the seed task runs it: resolves with its output ("Files A and B are identical"). */

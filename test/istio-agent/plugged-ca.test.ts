@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { makeIstioMakefileBundle } from '../support/istio-makefile-bundle.js';
 import { pemBlocks } from '../support/mesh-workloads.js';
-import { type ServeProcess, startServe } from '../support/meshca-process.js';
+import { runMeshcaOk, type ServeProcess, startServe } from '../support/meshca-process.js';
 import { opensslOk } from '../support/openssl.js';
 import { type IssuedFiles, startPilotAgent } from '../support/pilot-agent.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
-import { diffS, meshca, token, uriSans, x509Text } from './fixture.js';
+import { diffS, token, uriSans, x509Text } from './fixture.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -82,7 +82,7 @@ describe("Istio's agent (pilot-agent) against meshca serve", () => {
     const dir = makeTempDir('meshca-istio-agent-self-signed-');
     cleanups.push(dir.remove);
     const ca = await serve([], dir, { TRUST_DOMAIN: 'mesh.example' });
-    const rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
+    const rootPem = (await runMeshcaOk(['root-cert', '--data-dir', join(dir.path, 'data')])).stdout;
     const agent = await agentFor(dir, ca, rootPem, { trustDomain: 'mesh.example', clusterId: 'cluster1' });
     const files = await agent.waitForFiles();
 
@@ -108,7 +108,7 @@ describe("Istio's agent (pilot-agent) against meshca serve", () => {
     const dir = makeTempDir('meshca-istio-agent-ecdsa-');
     cleanups.push(dir.remove);
     const ca = await serve([], dir);
-    const rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
+    const rootPem = (await runMeshcaOk(['root-cert', '--data-dir', join(dir.path, 'data')])).stdout;
     const agent = await agentFor(dir, ca, rootPem, { env: { ECC_SIGNATURE_ALGORITHM: 'ECDSA' } });
     const files = await agent.waitForFiles();
     assert.equal(files.leaf.publicKey.asymmetricKeyType, 'ec');
@@ -123,8 +123,8 @@ describe("Istio's agent (pilot-agent) against meshca serve", () => {
     const dir = makeTempDir('meshca-istio-agent-plugged-');
     cleanups.push(dir.remove);
     const certs = join(dir.path, 'certs');
-    await meshca(['certs', 'root-ca', '--dir', certs]);
-    await meshca(['certs', 'cluster1-cacerts', '--dir', certs]);
+    await runMeshcaOk(['certs', 'root-ca', '--dir', certs]);
+    await runMeshcaOk(['certs', 'cluster1-cacerts', '--dir', certs]);
     const ca = await serve(['--cacerts', join(certs, 'cluster1')], dir);
     const agent = await agentFor(dir, ca, await readFile(join(certs, 'root-cert.pem'), 'utf8'));
     await checkPluggedTask(await agent.waitForFiles(), join(certs, 'cluster1'), dir.path);

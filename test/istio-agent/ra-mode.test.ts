@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TASK_SIGNERS, writeTaskRegistrationAuthority } from '../mesh/mesh-fixtures.js';
 import { pemBlocks } from '../support/mesh-workloads.js';
-import { type ServeProcess, startServe } from '../support/meshca-process.js';
+import { runMeshcaOk, type ServeProcess, startServe } from '../support/meshca-process.js';
 import { opensslOk } from '../support/openssl.js';
 import { type RunningPilotAgent, startPilotAgent } from '../support/pilot-agent.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
-import { meshca, token } from './fixture.js';
+import { token } from './fixture.js';
 
 describe(
   "RA mode: Istio's agent gets its signer's certificate and only its signer's root",
@@ -42,7 +42,9 @@ describe(
         dir: dir.path,
         caAddress: `127.0.0.1:${ca.grpcPort}`,
         // PILOT_CERT_PROVIDER=k8s.io/…/istio-system: the CA's TLS certificate chains to istio-system's root.
-        caRootPem: await meshca(['root-cert', '--config', join(dataDir, 'config'), '--data-dir', dataDir]),
+        caRootPem: (
+          await runMeshcaOk(['root-cert', '--config', join(dataDir, 'config'), '--data-dir', dataDir])
+        ).stdout,
         token: await token(dataDir, namespace, 'httpbin'),
         namespace,
         serviceAccount: 'httpbin',

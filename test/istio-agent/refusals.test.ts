@@ -6,14 +6,14 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadOrCreateTokenIssuer } from '../../src/identity/token-issuer.js';
-import { type ServeProcess, startServe } from '../support/meshca-process.js';
+import { runMeshcaOk, type ServeProcess, startServe } from '../support/meshca-process.js';
 import {
   type RunningPilotAgent,
   type StartPilotAgentOptions,
   startPilotAgent,
 } from '../support/pilot-agent.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
-import { meshca, token } from './fixture.js';
+import { token } from './fixture.js';
 
 type LogLine = Record<string, unknown>;
 
@@ -28,7 +28,7 @@ describe('refusals as pilot-agent sees them', { timeout: 120_000 }, () => {
   before(async () => {
     dir = makeTempDir('meshca-istio-agent-refusals-');
     ca = await startServe(['--data-dir', join(dir.path, 'data')]);
-    rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
+    rootPem = (await runMeshcaOk(['root-cert', '--data-dir', join(dir.path, 'data')])).stdout;
   });
   after(async () => {
     await Promise.all(agents.map((a) => a.stop()));

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import type { CaCallError } from '../../src/agent/ca-client.js';
 import { makeIntermediate } from '../../src/ca/offline/make-intermediate.js';
 import { DEFAULT_INTERMEDIATE } from '../../src/ca/offline/profile.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import { encodePem } from '../../src/pki/pem.js';
 import {
+  assertCallRefused,
   type CaServerFixture,
   makePluggedBundle,
   readText,
@@ -25,15 +25,6 @@ import { makeTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
 
 const SAMPLES = `${SAMPLES_DIR}/`;
-
-async function rejects(promise: Promise<unknown>, code: status, details: RegExp | string): Promise<void> {
-  await assert.rejects(promise, (err: CaCallError) => {
-    assert.equal(err.grpcCode, code, `expected ${status[code]}, got ${status[err.grpcCode]}: ${err.message}`);
-    if (typeof details === 'string') assert.ok(err.message.endsWith(details), `message was: ${err.message}`);
-    else assert.match(err.message, details);
-    return true;
-  });
-}
 
 describe('plugged-in CA made by meshca certs', () => {
   let dir: string;
@@ -93,7 +84,7 @@ describe('plugged-in CA made by meshca certs', () => {
 
   test("the SAN is the caller's own identity; a CSR naming another is PERMISSION_DENIED naming both", async () => {
     const { csrPem } = await workloadCsr('foo', 'httpbin');
-    await rejects(
+    await assertCallRefused(
       ca.client().createCertificate({ csrPem, token: await ca.token('foo', 'sleep') }),
       status.PERMISSION_DENIED,
       'the CSR asks for identity spiffe://cluster.local/ns/foo/sa/httpbin but the caller is spiffe://cluster.local/ns/foo/sa/sleep; a workload may only get a certificate for its own identity',
@@ -115,7 +106,7 @@ describe('plugged-in CA made by meshca certs', () => {
     ];
     for (const [name, tokenPromise, code] of cases) {
       const token = await tokenPromise;
-      await rejects(
+      await assertCallRefused(
         client.createCertificate({ csrPem, token }),
         status.UNAUTHENTICATED,
         'request authenticate failure',
@@ -129,7 +120,7 @@ describe('plugged-in CA made by meshca certs', () => {
   test('bad CSRs are INVALID_ARGUMENT saying which', async () => {
     const token = await ca.token('foo', 'sleep');
     const client = ca.client();
-    await rejects(
+    await assertCallRefused(
       client.createCertificate({ csrPem: 'garbage', token }),
       status.INVALID_ARGUMENT,
       /no PEM block|not a valid PKCS#10/,
@@ -137,7 +128,7 @@ describe('plugged-in CA made by meshca certs', () => {
     const { csrPem } = await workloadCsr('foo', 'sleep');
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     der[der.length - 5] = der[der.length - 5]! ^ 0xff;
-    await rejects(
+    await assertCallRefused(
       client.createCertificate({ csrPem: encodePem('CERTIFICATE REQUEST', der), token }),
       status.INVALID_ARGUMENT,
       /signature does not verify/,
@@ -148,14 +139,14 @@ describe('plugged-in CA made by meshca certs', () => {
       const weakCsr = await opensslCsr(tmp, weak, [
         'subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep',
       ]);
-      await rejects(
+      await assertCallRefused(
         client.createCertificate({ csrPem: weakCsr, token }),
         status.INVALID_ARGUMENT,
         /RSA 1024, weaker than the minimum RSA 2048/,
       );
       const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
       const caCsr = await opensslCsr(tmp, ec, ['basicConstraints=critical,CA:TRUE'], '/CN=evil');
-      await rejects(
+      await assertCallRefused(
         client.createCertificate({ csrPem: caCsr, token }),
         status.INVALID_ARGUMENT,
         /asks for a CA certificate/,
@@ -169,7 +160,7 @@ describe('plugged-in CA made by meshca certs', () => {
     const token = await ca.token('foo', 'sleep');
     const { csrPem } = await workloadCsr('foo', 'sleep');
     const client = ca.client();
-    await rejects(
+    await assertCallRefused(
       client.createCertificate({ csrPem, token, ttlSeconds: 90 * 24 * 3600 + 1 }),
       status.INVALID_ARGUMENT,
       'requested TTL 2160h1s is greater than the max allowed TTL 2160h',
@@ -202,7 +193,7 @@ describe('plugged-in CA made by meshca certs', () => {
     const renewed = await renewing.createCertificate({ csrPem: next.csrPem });
     assert.deepEqual(parseCertificates(renewed[0]!)[0]!.uris, ['spiffe://cluster.local/ns/foo/sa/sleep']);
     const other = await workloadCsr('foo', 'httpbin');
-    await rejects(
+    await assertCallRefused(
       renewing.createCertificate({ csrPem: other.csrPem }),
       status.PERMISSION_DENIED,
       /caller is spiffe:\/\/cluster.local\/ns\/foo\/sa\/sleep/,

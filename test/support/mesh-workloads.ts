@@ -1,11 +1,16 @@
+// The "Workloads" end-to-end setup, as an operator builds it with the CLI: a plugged-in CA made by
+// `meshca certs`, `meshca serve`, httpbin behind a STRICT sidecar, and sleep's sidecar with an
+// outbound port to httpbin. Plus the probes the scenarios share: HTTP through the mesh, the agents'
+// /metrics, the certificate files, and `openssl s_client` as the judge of what a sidecar serves.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MeshcaProcess, runMeshca, startMeshca } from './meshca-process.js';
+import { type MeshcaProcess, runMeshcaOk, startMeshca } from './meshca-process.js';
 import { openssl } from './openssl.js';
+import { waitFor } from './wait-for.js';
 
 export const NAMESPACE = 'foo';
 export const HTTPBIN_ID = `spiffe://cluster.local/ns/${NAMESPACE}/sa/httpbin`;
@@ -15,33 +20,15 @@ export const DEADLINE_MS = 60_000;
 
 type LogLine = Record<string, unknown>;
 
-/** Runs `meshca args…` and fails with its output unless it exits 0. */
-export async function meshcaOk(args: string[]): Promise<string> {
-  const result = await runMeshca(args);
-  if (result.code !== 0) {
-    throw new Error(`meshca ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`);
-  }
-  return result.stdout;
-}
-
-import { waitFor } from './wait-for.js';
-
+/** For test/docs/readme-blocks.test.ts, until it imports waitFor from wait-for.js itself. */
 export { waitFor };
-
-export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Replaces `path` in one rename, so a watcher never reads half a file. */
-export async function writeFileAtomically(path: string, content: string, mode = 0o644): Promise<void> {
-  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(temp, content, { mode });
-  await rename(temp, path);
-}
 
 /** Serials compare without leading zeros: OpenSSL pads to whole bytes, other printers may not. */
 export function normalizeSerial(serial: string): string {
   return serial.trim().toUpperCase().replace(/^0+/, '');
 }
 
+/** Splits a PEM bundle into its certificates, each without a trailing newline (files differ in that). */
 export function pemBlocks(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
@@ -181,10 +168,14 @@ export function httpGet(
   });
 }
 
-/** One sample of a Prometheus text exposition, labels ignored (the agent's counters have one series). */
+/** The samples of `name` on a Prometheus text page, summed over every label set; undefined when it has none. */
 export function metricValue(text: string, name: string): number | undefined {
-  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : undefined;
+  const samples = text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`));
+  return samples.length === 0
+    ? undefined
+    : samples.reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
 
 /** A `meshca sidecar` process: the agent and the proxy of one workload. */
@@ -287,8 +278,8 @@ export async function startMesh(opts: { name: string; ttl: string }): Promise<Me
     const rootDir = join(dir, 'certs');
     const cacertsDir = join(rootDir, 'cluster1');
     const dataDir = join(dir, 'data');
-    await meshcaOk(['certs', 'root-ca', '--dir', rootDir]);
-    await meshcaOk(['certs', 'intermediate', 'cluster1', '--dir', rootDir]);
+    await runMeshcaOk(['certs', 'root-ca', '--dir', rootDir]);
+    await runMeshcaOk(['certs', 'intermediate', 'cluster1', '--dir', rootDir]);
     const caRootFile = join(dir, 'ca-roots.pem');
     await writeFile(caRootFile, await readFile(join(rootDir, 'root-cert.pem'), 'utf8'));
     const ca = await startMeshca(caArgs({ cacertsDir, dataDir }, 0), caServing);
@@ -307,15 +298,9 @@ export async function startMesh(opts: { name: string; ttl: string }): Promise<Me
     await Promise.all([
       appStarting,
       ...(['sleep', 'httpbin'] as const).map(async (sa) => {
-        const token = await meshcaOk([
-          'token',
-          '-n',
-          NAMESPACE,
-          '--service-account',
-          sa,
-          '--data-dir',
-          dataDir,
-        ]);
+        const token = (
+          await runMeshcaOk(['token', '-n', NAMESPACE, '--service-account', sa, '--data-dir', dataDir])
+        ).stdout;
         await writeFile(tokens[sa], token);
       }),
     ]);
@@ -376,20 +361,21 @@ export async function startMesh(opts: { name: string; ttl: string }): Promise<Me
       sleep,
       outboundPort: sleep.outboundPorts.httpbin!,
       async restartCa() {
-        // The port was the old process's; should something else hold it for a moment, try again.
-        let lastError: unknown;
-        for (let attempt = 0; attempt < 5; attempt++) {
-          try {
-            mesh.ca = await startMeshca(caArgs(mesh, caPort), caServing);
-            started.push(mesh.ca);
-            return mesh.ca;
-          } catch (err) {
-            lastError = err;
-            if (!/EADDRINUSE|address already in use/i.test((err as Error).message)) throw err;
-            await delay(1000);
-          }
-        }
-        throw lastError;
+        // The port was the old process's; should something else still hold it, start again once it is free.
+        mesh.ca = await waitFor(
+          `the CA to start again on 127.0.0.1:${caPort}`,
+          async () => {
+            try {
+              return await startMeshca(caArgs(mesh, caPort), caServing);
+            } catch (err) {
+              if (/EADDRINUSE|address already in use/i.test((err as Error).message)) return undefined;
+              throw err;
+            }
+          },
+          10_000,
+        );
+        started.push(mesh.ca);
+        return mesh.ca;
       },
       async close() {
         // The sidecars first: they would otherwise log the CA and httpbin going away.
