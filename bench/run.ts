@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { measureHostileInputs } from './hostile-inputs.js';
 import { type CaFixture, makeCa, makeIssuer, makePools, writeCfsslConfig } from './lib/fixtures.js';
 import { startHelper } from './lib/ipc.js';
 import { distIsStale, machineInfo } from './lib/machine.js';
@@ -321,6 +322,9 @@ const profile = cfg.profile
     })
   : undefined;
 
+progress('hostile inputs…');
+const hostileInputs = measureHostileInputs(quick ? 5 : 20);
+
 // ------------------------------------------------------------------------------------------ teardown
 progress('stopping…');
 await loadgen.call({ type: 'exit' }).catch(() => {});
@@ -334,6 +338,7 @@ const results: Results = {
   burst,
   memory,
   profile,
+  hostileInputs,
   cfssl: { available: cfssl.ok, reason: cfssl.reason },
   derived: {},
   targets: [],

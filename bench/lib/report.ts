@@ -293,6 +293,21 @@ export function renderMarkdown(r: Results): string {
       '',
     );
   }
+  if (r.hostileInputs?.length) {
+    out.push('## Hostile inputs (in process: refusing inputs that once took seconds)', '');
+    out.push(
+      table(
+        ['input', 'refused in ms', 'a well-made input in ms', 'ratio'],
+        r.hostileInputs.map((h) => [
+          h.name,
+          fmtS(h.hostileMs, 2),
+          fmtS(h.baselineMs, 3),
+          fmt(h.hostileMs.median / h.baselineMs.median, 1),
+        ]),
+      ),
+      '',
+    );
+  }
   out.push('## Targets (informational; the benchmark never fails on them)', '');
   out.push(
     table(

@@ -1,5 +1,6 @@
 // The benchmark's results as written to latest.json, and the small helpers that read and format
 // them for the targets and the tables.
+import type { HostileInputResult } from '../hostile-inputs.js';
 import type { CountResult, WindowResult } from '../loadgen.js';
 import type { MicroResult } from '../micro.js';
 import type { ProfileSummary } from './profile.js';
@@ -60,6 +61,8 @@ export interface Results {
     concurrency: number;
   };
   profile?: ProfileSummary & { concurrency: number; seconds: number };
+  /** Refusing inputs that once took seconds, beside a well-made input of the same parser. */
+  hostileInputs?: HostileInputResult[];
   cfssl: { available: boolean; reason?: string };
   derived: Record<string, number>;
   targets: { target: string; figure: string; met: boolean | null }[];

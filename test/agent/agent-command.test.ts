@@ -9,8 +9,10 @@ import { runAgent } from '../../src/cli/agent.js';
 import type { CliContext } from '../../src/cli/context.js';
 import { isMeshcaError } from '../../src/errors.js';
 import { type CaServerFixture, startFixtureServer } from '../support/ca-server-fixture.js';
+import { pemBlocks } from '../support/mesh-workloads.js';
 import { opensslOk, opensslVerify } from '../support/openssl.js';
-import { makeWorkspace, pemBlocks, type Workspace, waitFor } from './agent-fixture.js';
+import { waitFor } from '../support/wait-for.js';
+import { makeWorkspace, type Workspace } from './agent-fixture.js';
 
 function fakeContext(cwd: string, env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];
@@ -67,7 +69,7 @@ describe('meshca agent (command)', () => {
     assert.ok(printed.includes(`${dir}/cert-chain.pem\n`));
     assert.equal(statSync(join(dir, 'key.pem')).mode & 0o777, 0o600);
     const chain = pemBlocks(ws.tmp.read('once/cert-chain.pem'));
-    const verdict = opensslVerify(ws.tmp, {
+    const verdict = await opensslVerify(ws.tmp, {
       roots: [ws.tmp.read('once/root-cert.pem')],
       intermediates: chain.slice(1, -1),
       leaf: chain[0]!,
@@ -89,8 +91,11 @@ describe('meshca agent (command)', () => {
       0,
     );
     const leaf = pemBlocks(ws.tmp.read('from-env/cert-chain.pem'))[0]!;
-    assert.match(opensslOk(['x509', '-noout', '-text'], { input: leaf }), /NIST CURVE: P-384|secp384r1/);
-    const dates = opensslOk(['x509', '-noout', '-startdate', '-enddate'], { input: leaf });
+    assert.match(
+      await opensslOk(['x509', '-noout', '-text'], { input: leaf }),
+      /NIST CURVE: P-384|secp384r1/,
+    );
+    const dates = await opensslOk(['x509', '-noout', '-startdate', '-enddate'], { input: leaf });
     const [start, end] = dates.split('\n').map((l) => Date.parse(l.split('=')[1]!));
     assert.equal(
       (end! - start!) / 1000,
@@ -119,7 +124,10 @@ describe('meshca agent (command)', () => {
     );
     assert.ok(existsSync(join(ws.tmp.path, 'from-flag', 'key.pem')));
     const flagLeaf = pemBlocks(ws.tmp.read('from-flag/cert-chain.pem'))[0]!;
-    assert.match(opensslOk(['x509', '-noout', '-text'], { input: flagLeaf }), /Public-Key: \(2048 bit\)/);
+    assert.match(
+      await opensslOk(['x509', '-noout', '-text'], { input: flagLeaf }),
+      /Public-Key: \(2048 bit\)/,
+    );
   });
 
   test("--once fails with the CA's reason when the CA refuses", async () => {

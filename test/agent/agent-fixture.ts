@@ -1,12 +1,13 @@
 // Shared setup for the agent tests: a workspace with the CA roots and a token on disk, a logger
-// whose lines tests can wait for, polling with deadlines, and the agent's /metrics read over HTTP.
+// whose lines tests can wait for, and the agent's /metrics read over HTTP.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Agent, AgentOptions } from '../../src/agent/agent.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import type { CaServerFixture } from '../support/ca-server-fixture.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { metricValue } from '../support/mesh-workloads.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 export type LogLine = Record<string, unknown>;
 
@@ -22,8 +23,6 @@ export function captureLog(): CapturedLog {
     logger: createLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l) as LogLine) }),
   };
 }
-
-export { waitFor } from '../support/wait-for.js';
 
 export interface Workspace {
   tmp: TempDir;
@@ -70,21 +69,14 @@ export async function scrape(agent: Agent): Promise<string> {
   return res.text();
 }
 
-/** The value of `name{request_type="csr"}` (or of an unlabelled `name`) on a /metrics page. */
+/** The value of `name` (its one series: unlabelled, or request_type="csr") on a /metrics page; it must be there. */
 export function metric(page: string, name: string): number {
-  const line = page
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{request_type="csr"} `) || l.startsWith(`${name} `));
-  assert.ok(line, `${name} is on the metrics page:\n${page}`);
-  return Number(line.split(' ').at(-1));
+  const value = metricValue(page, name);
+  assert.ok(value !== undefined, `${name} is on the metrics page:\n${page}`);
+  return value;
 }
 
 export async function healthz(agent: Agent): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${agent.statusPort}/healthz`);
   return { status: res.status, text: await res.text() };
-}
-
-/** Splits a PEM bundle into its certificates, each with its trailing newline. */
-export function pemBlocks(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
 }

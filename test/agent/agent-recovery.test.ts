@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type IssuedEvent, startAgent } from '../../src/agent/agent.js';
 import { makePluggedBundle, startFixtureServer } from '../support/ca-server-fixture.js';
+import { pemBlocks } from '../support/mesh-workloads.js';
 import { opensslOk, opensslVerify } from '../support/openssl.js';
-import { captureLog, makeWorkspace, metric, pemBlocks, scrape, waitFor } from './agent-fixture.js';
+import { waitFor } from '../support/wait-for.js';
+import { captureLog, makeWorkspace, metric, scrape } from './agent-fixture.js';
 
 const fingerprint = (pem: string) => opensslOk(['x509', '-noout', '-fingerprint', '-sha256'], { input: pem });
 
@@ -104,7 +106,7 @@ describe('meshca agent when the CA goes away', () => {
     try {
       await waitFor('the first certificate', () => issued.length >= 1);
       const oldRoot = ws.read('root-cert.pem');
-      assert.equal(fingerprint(oldRoot), fingerprint(oldCa.rootsPem()));
+      assert.equal(await fingerprint(oldRoot), await fingerprint(oldCa.rootsPem()));
       await oldCa.close();
       // Same data dir (so the same token issuer), same port, the new hierarchy plugged in.
       newCa = await startFixtureServer({
@@ -117,21 +119,21 @@ describe('meshca agent when the CA goes away', () => {
         () => issued.find((e) => e.rootChanged && e !== issued[0]),
         30_000,
       );
-      assert.equal(fingerprint(ws.read('root-cert.pem')), fingerprint(newRoot));
+      assert.equal(await fingerprint(ws.read('root-cert.pem')), await fingerprint(newRoot));
       const chain = pemBlocks(ws.read('cert-chain.pem'));
       assert.equal(chain.length, 3, 'leaf, the new intermediate, the new root');
-      const verdict = opensslVerify(ws.tmp, {
+      const verdict = await opensslVerify(ws.tmp, {
         roots: [newRoot],
         intermediates: [chain[1]!],
         leaf: chain[0]!,
       });
       assert.ok(verdict.ok, verdict.output);
       assert.equal(
-        opensslVerify(ws.tmp, { roots: [oldRoot], intermediates: [chain[1]!], leaf: chain[0]! }).ok,
+        (await opensslVerify(ws.tmp, { roots: [oldRoot], intermediates: [chain[1]!], leaf: chain[0]! })).ok,
         false,
       );
       assert.match(
-        opensslOk(['x509', '-noout', '-serial'], { input: chain[0]! }),
+        await opensslOk(['x509', '-noout', '-serial'], { input: chain[0]! }),
         new RegExp(changed.serialHex, 'i'),
       );
       const logged = lines.find((l) => l.event === 'root-changed');

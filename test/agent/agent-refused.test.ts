@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { type IssuedEvent, type RetryInfo, startAgent } from '../../src/agent/agent.js';
 import type { MeshcaError } from '../../src/errors.js';
 import { type CaServerFixture, startFixtureServer } from '../support/ca-server-fixture.js';
-import { captureLog, healthz, makeWorkspace, metric, scrape, waitFor } from './agent-fixture.js';
+import { waitFor } from '../support/wait-for.js';
+import { captureLog, healthz, makeWorkspace, metric, scrape } from './agent-fixture.js';
 
 describe('meshca agent refused by the CA', () => {
   let ca: CaServerFixture;

@@ -6,17 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type IssuedEvent, startAgent } from '../../src/agent/agent.js';
 import { type CaServerFixture, startFixtureServer } from '../support/ca-server-fixture.js';
+import { pemBlocks } from '../support/mesh-workloads.js';
 import { opensslOk, opensslVerify } from '../support/openssl.js';
-import {
-  captureLog,
-  healthz,
-  makeWorkspace,
-  metric,
-  pemBlocks,
-  scrape,
-  type Workspace,
-  waitFor,
-} from './agent-fixture.js';
+import { waitFor } from '../support/wait-for.js';
+import { captureLog, healthz, makeWorkspace, metric, scrape, type Workspace } from './agent-fixture.js';
 
 describe('meshca agent with a running CA', () => {
   let ca: CaServerFixture;
@@ -45,23 +38,26 @@ describe('meshca agent with a running CA', () => {
 
       const chain = pemBlocks(ws.read('cert-chain.pem'));
       const root = ws.read('root-cert.pem');
-      assert.equal(chain.at(-1), root, 'the chain ends with the root, as Istio serves it');
+      assert.equal(`${chain.at(-1)}\n`, root, 'the chain ends with the root, as Istio serves it');
       assert.equal(root, ca.rootsPem().endsWith('\n') ? ca.rootsPem() : `${ca.rootsPem()}\n`);
-      const verdict = opensslVerify(ws.tmp, {
+      const verdict = await opensslVerify(ws.tmp, {
         roots: [root],
         intermediates: chain.slice(1, -1),
         leaf: chain[0]!,
       });
       assert.ok(verdict.ok, verdict.output);
-      const text = opensslOk(['x509', '-noout', '-text', '-serial'], { input: chain[0]! });
+      const text = await opensslOk(['x509', '-noout', '-text', '-serial'], { input: chain[0]! });
       assert.match(text, /URI:spiffe:\/\/cluster\.local\/ns\/foo\/sa\/sleep/);
       assert.match(text, new RegExp(`serial=${issued.serialHex}`, 'i'));
       assert.equal(
-        opensslOk(['pkey', '-pubout'], { input: ws.read('key.pem') }),
-        opensslOk(['x509', '-noout', '-pubkey'], { input: chain[0]! }),
+        await opensslOk(['pkey', '-pubout'], { input: ws.read('key.pem') }),
+        await opensslOk(['x509', '-noout', '-pubkey'], { input: chain[0]! }),
         'key.pem is the key of the certificate',
       );
-      assert.match(opensslOk(['pkey', '-noout', '-text'], { input: ws.read('key.pem') }), /P-256|prime256v1/);
+      assert.match(
+        await opensslOk(['pkey', '-noout', '-text'], { input: ws.read('key.pem') }),
+        /P-256|prime256v1/,
+      );
 
       const health = await healthz(agent);
       assert.equal(health.status, 200);
@@ -105,8 +101,8 @@ describe('meshca agent with a running CA', () => {
       for (const { event, chain, key } of seen) {
         const leaf = pemBlocks(chain)[0]!;
         assert.equal(
-          opensslOk(['pkey', '-pubout'], { input: key }),
-          opensslOk(['x509', '-noout', '-pubkey'], { input: leaf }),
+          await opensslOk(['pkey', '-pubout'], { input: key }),
+          await opensslOk(['x509', '-noout', '-pubkey'], { input: leaf }),
         );
         assert.equal(
           event.renewAt.getTime() < event.notAfter.getTime(),

@@ -23,7 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'meshca-loaded-modules-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The environment that makes a meshca process write every module URL it loads into `logFile`. */
-function recording(logFile: string): NodeJS.ProcessEnv {
+function recording(logFile: string): Record<string, string> {
   return {
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${RECORDER}`.trim(),
     MESHCA_MODULE_LOG: logFile,

@@ -9,7 +9,7 @@ import {
   PUBLIC_FILE_MODE,
   writeFileAtomic,
 } from '../../src/lib/atomic-file.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 describe('atomic files', () => {
   let dir: TempDir;

@@ -9,7 +9,7 @@ import { type CaEvents, CertificateAuthority } from '../../src/ca/certificate-au
 import { makeIntermediate } from '../../src/ca/offline/make-intermediate.js';
 import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
 import { DEFAULT_INTERMEDIATE, DEFAULT_ROOT } from '../../src/ca/offline/profile.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const FILES = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'] as const;
 type Bundle = Record<(typeof FILES)[number], string>;

@@ -25,7 +25,8 @@ import {
 } from '../../src/identity/token-issuer.js';
 import { LEFTOVER_AGE_MS, releaseTemporaryName, temporaryName } from '../../src/lib/temporary-name.js';
 import { createLogger } from '../../src/log.js';
-import { makeTempDir, openssl, type TempDir } from '../support/openssl.js';
+import { openssl } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const FAKE_KEY = '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n';
 const HEX = 'a1b2c3d4e5f6';
@@ -86,7 +87,7 @@ describe('leftovers of interrupted writes', () => {
     assert.deepEqual(r.removed, [leftover]);
     assert.deepEqual(readdirSync(data), ['ca']);
     const root = join(data, 'ca', 'root-cert.pem');
-    assert.equal(openssl(['verify', '-CAfile', root, root]).stdout, `${root}: OK\n`);
+    assert.equal((await openssl(['verify', '-CAfile', root, root])).stdout, `${root}: OK\n`);
   });
 
   it('a restart with a CA in place removes leftovers beside it and inside it, and keeps the root', async () => {

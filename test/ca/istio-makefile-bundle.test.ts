@@ -5,22 +5,22 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
 import { type IstioMakefileBundle, makeIstioMakefileBundle } from '../support/istio-makefile-bundle.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
 import { openssl, opensslOk } from '../support/openssl.js';
 
 describe("a bundle made by openssl with Istio's Makefile.selfsigned.mk profile", () => {
   let made: IstioMakefileBundle;
-  before(() => {
-    made = makeIstioMakefileBundle();
+  before(async () => {
+    made = await makeIstioMakefileBundle();
   });
   after(() => made?.remove());
 
-  it('is what the Makefile makes (checked with openssl)', () => {
-    const root = opensslOk(['x509', '-in', made.rootCert, '-noout', '-text']);
+  it('is what the Makefile makes (checked with openssl)', async () => {
+    const root = await opensslOk(['x509', '-in', made.rootCert, '-noout', '-text']);
     assert.match(root, /\n\s+Subject: O = Istio, CN = Root CA\n/);
     assert.match(root, /Public-Key: \(4096 bit\)/);
-    const ca = opensslOk(['x509', '-in', join(made.clusterDir, 'ca-cert.pem'), '-noout', '-text']);
+    const ca = await opensslOk(['x509', '-in', join(made.clusterDir, 'ca-cert.pem'), '-noout', '-text']);
     assert.match(ca, /\n\s+Subject: O = Istio, CN = Intermediate CA, L = cluster1\n/);
     assert.match(ca, /X509v3 Basic Constraints: critical\n\s+CA:TRUE, pathlen:0\n/);
     assert.match(ca, /X509v3 Subject Alternative Name: \n\s+DNS:istiod\.istio-system\.svc\n/);
@@ -42,7 +42,7 @@ describe("a bundle made by openssl with Istio's Makefile.selfsigned.mk profile",
   });
 
   it('meshca certs verify accepts the chain and the key, as openssl does', async () => {
-    const theirs = openssl(['verify', '-CAfile', 'root-cert.pem', 'cluster1/ca-cert.pem'], {
+    const theirs = await openssl(['verify', '-CAfile', 'root-cert.pem', 'cluster1/ca-cert.pem'], {
       cwd: made.dir.path,
     });
     assert.equal(theirs.stdout, 'cluster1/ca-cert.pem: OK\n', theirs.stderr);
@@ -68,10 +68,17 @@ describe("a bundle made by openssl with Istio's Makefile.selfsigned.mk profile",
   it('meshca certs inspect reads it as openssl does', async () => {
     const r = await runMeshcaOk(['certs', 'inspect', 'cluster1/ca-cert.pem'], { cwd: made.dir.path });
     const fingerprint = /^sha256 Fingerprint=(.*)$/m.exec(
-      opensslOk(['x509', '-in', join(made.clusterDir, 'ca-cert.pem'), '-noout', '-fingerprint', '-sha256']),
+      await opensslOk([
+        'x509',
+        '-in',
+        join(made.clusterDir, 'ca-cert.pem'),
+        '-noout',
+        '-fingerprint',
+        '-sha256',
+      ]),
     )![1];
     const serial = /^serial=(.*)$/m.exec(
-      opensslOk(['x509', '-in', join(made.clusterDir, 'ca-cert.pem'), '-noout', '-serial']),
+      await opensslOk(['x509', '-in', join(made.clusterDir, 'ca-cert.pem'), '-noout', '-serial']),
     )![1];
     assert.match(r.stdout, /^cluster1\/ca-cert\.pem\n/);
     assert.match(r.stdout, /\nSubject: +O=Istio, CN=Intermediate CA, L=cluster1\n/);
@@ -97,7 +104,7 @@ describe("a bundle made by openssl with Istio's Makefile.selfsigned.mk profile",
       intermediate,
       'the intermediate is used, not replaced',
     );
-    const v = openssl(
+    const v = await openssl(
       [
         'verify',
         '-purpose',

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
 import { isMeshcaError } from '../../src/errors.js';
-import { runMeshca } from '../support/cli.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
-import { makeTempDir, openssl, type TempDir } from '../support/openssl.js';
+import { runMeshca } from '../support/meshca-process.js';
+import { openssl } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const SAMPLES = SAMPLES_DIR;
 const sample = (name: string) => join(SAMPLES, name);
@@ -128,7 +129,7 @@ describe('Istio sample certificates', () => {
     it(`meshca certs verify OKs ${cert} (roots ${roots}${chain ? `, chain ${chain}` : ''}${key ? `, key ${key}` : ''}), as openssl does`, async () => {
       // openssl reads only the first certificate of the file; the rest goes in as untrusted.
       const untrusted = [chain, cert].filter((f): f is string => f !== undefined).map(sample);
-      const theirs = openssl([
+      const theirs = await openssl([
         'verify',
         '-CAfile',
         sample(roots),

@@ -13,7 +13,7 @@ import { loadOrCreateSelfSignedCa } from '../../src/ca/self-signed-ca.js';
 import { loadOrCreateTokenIssuer } from '../../src/identity/token-issuer.js';
 import { PRIVATE_FILE_MODE, writeFileAtomic } from '../../src/lib/atomic-file.js';
 import { makePrivateDirectory, PRIVATE_DIRECTORY_MODE } from '../../src/lib/make-private-directory.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 

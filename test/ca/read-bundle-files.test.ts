@@ -14,7 +14,7 @@ import { isMeshcaError, type MeshcaError } from '../../src/errors.js';
 import { createIntermediateCertificate } from '../../src/pki/create-intermediate-certificate.js';
 import { encodePrivateKeyPem, generateKey, keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const NOW = new Date('2030-06-01T00:00:00Z');
 const DAY_MS = 86_400_000;

@@ -72,7 +72,7 @@ describe('self-signed root renewal', () => {
         ['old-root.pem', 'new-leaf.pem'],
         ['new-root.pem', 'old-leaf.pem'],
       ]) {
-        assert.equal(opensslOk(['verify', '-CAfile', root!, leaf!], { cwd: dir }), `${leaf}: OK\n`);
+        assert.equal(await opensslOk(['verify', '-CAfile', root!, leaf!], { cwd: dir }), `${leaf}: OK\n`);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });

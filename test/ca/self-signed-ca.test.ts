@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { loadOrCreateSelfSignedCa } from '../../src/ca/self-signed-ca.js';
 import { REPO_DIR } from '../support/cli.js';
-import { makeTempDir, openssl, opensslOk, type TempDir } from '../support/openssl.js';
+import { openssl, opensslOk } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 describe('loadOrCreateSelfSignedCa', () => {
   let tmp: TempDir;
@@ -44,13 +45,13 @@ describe('loadOrCreateSelfSignedCa', () => {
     assert.deepEqual(b.chainPems, []);
     assert.equal(b.rootsPem, readFileSync(join(dir, 'root-cert.pem'), 'utf8'));
     const root = join(dir, 'root-cert.pem');
-    assert.equal(openssl(['verify', '-CAfile', root, root]).stdout, `${root}: OK\n`);
+    assert.equal((await openssl(['verify', '-CAfile', root, root])).stdout, `${root}: OK\n`);
     assert.equal(
-      opensslOk(['pkey', '-in', join(dir, 'ca-key.pem'), '-pubout']),
-      opensslOk(['x509', '-in', root, '-noout', '-pubkey']),
+      await opensslOk(['pkey', '-in', join(dir, 'ca-key.pem'), '-pubout']),
+      await opensslOk(['x509', '-in', root, '-noout', '-pubkey']),
     );
     assert.match(
-      opensslOk(['x509', '-in', root, '-noout', '-text']),
+      await opensslOk(['x509', '-in', root, '-noout', '-text']),
       /Basic Constraints: critical\n\s+CA:TRUE\n/,
     );
   });
@@ -139,7 +140,7 @@ describe('loadOrCreateSelfSignedCa', () => {
           results[1]!.fingerprint,
           `round ${round}: both use the same root`,
         );
-        const onDisk = opensslOk([
+        const onDisk = await opensslOk([
           'x509',
           '-in',
           join(dir, 'ca-cert.pem'),
@@ -149,8 +150,8 @@ describe('loadOrCreateSelfSignedCa', () => {
         ]);
         assert.equal(onDisk, `sha256 Fingerprint=${results[0]!.fingerprint}\n`);
         assert.equal(
-          opensslOk(['pkey', '-in', join(dir, 'ca-key.pem'), '-pubout']),
-          opensslOk(['x509', '-in', join(dir, 'ca-cert.pem'), '-noout', '-pubkey']),
+          await opensslOk(['pkey', '-in', join(dir, 'ca-key.pem'), '-pubout']),
+          await opensslOk(['x509', '-in', join(dir, 'ca-cert.pem'), '-noout', '-pubkey']),
         );
         // The loser's temporary directory is gone.
         assert.deepEqual(readdirSync(join(tmp.path, `race-${round}`)), ['ca']);

@@ -5,8 +5,9 @@ import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createRootCertificate } from '../../src/pki/create-root-certificate.js';
 import { generateKey } from '../../src/pki/keys.js';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
-import { makeTempDir, opensslOk, type TempDir } from '../support/openssl.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
+import { opensslOk } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const DAY_MS = 86_400_000;
 
@@ -21,8 +22,8 @@ function rows(block: string): Map<string, string> {
 }
 
 /** What openssl says of a certificate file, in the form inspect prints it. */
-function opensslFacts(path: string) {
-  const out = opensslOk([
+async function opensslFacts(path: string) {
+  const out = await opensslOk([
     'x509',
     '-in',
     path,
@@ -38,7 +39,7 @@ function opensslFacts(path: string) {
   const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(out)?.[1] ?? '';
   const iso = (d: string) => new Date(d).toISOString().replace('.000Z', 'Z');
   const fingerprint = /^sha256 Fingerprint=(.*)$/m.exec(
-    opensslOk(['x509', '-in', path, '-noout', '-fingerprint', '-sha256']),
+    await opensslOk(['x509', '-in', path, '-noout', '-fingerprint', '-sha256']),
   )![1]!;
   return {
     // RFC 2253 escaping and short names, but without dn_rev: in the certificate's order, as meshca prints.
@@ -49,7 +50,7 @@ function opensslFacts(path: string) {
     notAfter: iso(field('notAfter')),
     notAfterMs: new Date(field('notAfter')).getTime(),
     fingerprint,
-    text: opensslOk(['x509', '-in', path, '-noout', '-text']),
+    text: await opensslOk(['x509', '-in', path, '-noout', '-text']),
   };
 }
 
@@ -80,9 +81,9 @@ describe('meshca certs inspect', () => {
   });
 
   for (const [i, file] of ['root-cert.pem', 'cluster1/ca-cert.pem', 'cluster1/workload-cert.pem'].entries()) {
-    it(`${file}: subject, issuer, serial, validity and SHA-256 fingerprint are openssl's`, () => {
+    it(`${file}: subject, issuer, serial, validity and SHA-256 fingerprint are openssl's`, async () => {
       const ours = rows(blocks[i]!);
-      const theirs = opensslFacts(dir.file(file));
+      const theirs = await opensslFacts(dir.file(file));
       assert.equal(ours.get('Subject'), theirs.subject === '' ? '(empty)' : theirs.subject);
       assert.equal(ours.get('Issuer'), theirs.issuer);
       assert.equal(ours.get('Serial'), theirs.serial);
@@ -98,7 +99,7 @@ describe('meshca certs inspect', () => {
     });
   }
 
-  it('root: key type, CA flag, key usages, no SANs, self-signed', () => {
+  it('root: key type, CA flag, key usages, no SANs, self-signed', async () => {
     const r = rows(blocks[0]!);
     assert.equal(r.get('Subject'), 'O=Istio, CN=Root CA');
     assert.equal(r.get('Key'), 'EC P-256');
@@ -107,12 +108,12 @@ describe('meshca certs inspect', () => {
     assert.equal(r.get('CA'), 'yes (CA:TRUE, critical)');
     assert.equal(r.get('Key usage'), 'Digital Signature, Certificate Sign, CRL Sign (critical)');
     assert.equal(r.get('Self-signed'), 'yes');
-    assert.match(opensslFacts(dir.file('root-cert.pem')).text, /NIST CURVE: P-256/);
+    assert.match((await opensslFacts(dir.file('root-cert.pem'))).text, /NIST CURVE: P-256/);
   });
 
-  it('intermediate: RSA key, pathlen, DNS SAN, key identifiers as openssl prints them', () => {
+  it('intermediate: RSA key, pathlen, DNS SAN, key identifiers as openssl prints them', async () => {
     const r = rows(blocks[1]!);
-    const text = opensslFacts(dir.file('cluster1/ca-cert.pem')).text;
+    const text = (await opensslFacts(dir.file('cluster1/ca-cert.pem'))).text;
     assert.equal(r.get('Key'), 'RSA 2048');
     assert.match(text, /Public-Key: \(2048 bit\)/);
     assert.equal(r.get('SANs'), 'DNS:istiod.istio-system.svc');

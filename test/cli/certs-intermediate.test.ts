@@ -6,14 +6,12 @@ import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
-import { extensionLines, reproduceCommands, runMeshcaOk, sh } from '../support/cli.js';
-import { makeTempDir, openssl, opensslOk, type TempDir } from '../support/openssl.js';
+import { extensionLines, reproduceCommands, sh } from '../support/cli.js';
+import { runMeshcaOk } from '../support/meshca-process.js';
+import { openssl, opensslOk, opensslText } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g;
-
-function x509Text(path: string): string {
-  return opensslOk(['x509', '-in', path, '-noout', '-text']);
-}
 
 function ski(text: string): string {
   const m = /X509v3 Subject Key Identifier: \n\s+(\S+)\n/.exec(text);
@@ -37,26 +35,31 @@ async function checkClusterDir(dir: TempDir, name: string): Promise<void> {
   const chain = dir.read(`${name}/cert-chain.pem`).match(PEM_CERT) ?? [];
   assert.deepEqual(chain, [dir.read(`${name}/ca-cert.pem`), dir.read('root-cert.pem')]);
 
-  const text = x509Text(cluster('ca-cert.pem'));
+  const text = await opensslText(cluster('ca-cert.pem'));
   assert.match(text, new RegExp(`\\n\\s+Subject: O = Istio, CN = Intermediate CA, L = ${name}\\n`));
   assert.match(text, /\n\s+Issuer: O = Istio, CN = Root CA\n/);
   assert.match(text, /X509v3 Basic Constraints: critical\n\s+CA:TRUE, pathlen:0\n/);
   assert.match(text, /X509v3 Key Usage: critical\n\s+[^\n]*Certificate Sign[^\n]*\n/);
   assert.match(text, /X509v3 Subject Alternative Name: \n\s+DNS:istiod\.istio-system\.svc\n/);
   const aki = /X509v3 Authority Key Identifier: \n\s+(?:keyid:)?(\S+)\n/.exec(text)?.[1];
-  assert.equal(aki, ski(x509Text(dir.file('root-cert.pem'))), 'AKI is the root SKI');
+  assert.equal(aki, ski(await opensslText(dir.file('root-cert.pem'))), 'AKI is the root SKI');
   assert.equal(
-    opensslOk(['pkey', '-in', cluster('ca-key.pem'), '-pubout']),
-    opensslOk(['x509', '-in', cluster('ca-cert.pem'), '-noout', '-pubkey']),
+    await opensslOk(['pkey', '-in', cluster('ca-key.pem'), '-pubout']),
+    await opensslOk(['x509', '-in', cluster('ca-cert.pem'), '-noout', '-pubkey']),
     'ca-key.pem belongs to ca-cert.pem',
   );
 
-  const verify = openssl(['verify', '-CAfile', 'root-cert.pem', `${name}/ca-cert.pem`], { cwd: dir.path });
+  const verify = await openssl(['verify', '-CAfile', 'root-cert.pem', `${name}/ca-cert.pem`], {
+    cwd: dir.path,
+  });
   assert.equal(verify.stdout, `${name}/ca-cert.pem: OK\n`, verify.stderr);
   // The cluster directory alone is enough, as it is once copied into a cacerts secret.
-  const own = openssl(['verify', '-CAfile', 'root-cert.pem', '-untrusted', 'cert-chain.pem', 'ca-cert.pem'], {
-    cwd: join(dir.path, name),
-  });
+  const own = await openssl(
+    ['verify', '-CAfile', 'root-cert.pem', '-untrusted', 'cert-chain.pem', 'ca-cert.pem'],
+    {
+      cwd: join(dir.path, name),
+    },
+  );
   assert.equal(own.stdout, 'ca-cert.pem: OK\n', own.stderr);
 
   const bundle = await loadBundleFromDir(join(dir.path, name));
@@ -113,17 +116,24 @@ describe('meshca certs intermediate / NAME-cacerts', () => {
     assert.notEqual(a.read('east/ca-key.pem'), a.read('cluster2/ca-key.pem'));
   });
 
-  it('cluster-ca.csr is a valid request for the intermediate key and subject', () => {
-    const r = openssl(['req', '-verify', '-noout', '-subject', '-in', a.file('cluster1/cluster-ca.csr')]);
+  it('cluster-ca.csr is a valid request for the intermediate key and subject', async () => {
+    const r = await openssl([
+      'req',
+      '-verify',
+      '-noout',
+      '-subject',
+      '-in',
+      a.file('cluster1/cluster-ca.csr'),
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /subject=O = Istio, CN = Intermediate CA, L = cluster1/);
     assert.equal(
-      opensslOk(['req', '-in', a.file('cluster1/cluster-ca.csr'), '-noout', '-pubkey']),
-      opensslOk(['pkey', '-in', a.file('cluster1/ca-key.pem'), '-pubout']),
+      await opensslOk(['req', '-in', a.file('cluster1/cluster-ca.csr'), '-noout', '-pubkey']),
+      await opensslOk(['pkey', '-in', a.file('cluster1/ca-key.pem'), '-pubout']),
     );
   });
 
-  it('intermediate.conf reproduces the profile: its openssl commands make the same extensions', () => {
+  it('intermediate.conf reproduces the profile: its openssl commands make the same extensions', async () => {
     const conf = a.read('cluster1/intermediate.conf');
     const commands = reproduceCommands(conf);
     assert.equal(commands.length, 2);
@@ -144,18 +154,18 @@ describe('meshca certs intermediate / NAME-cacerts', () => {
       copyFileSync(a.file('cluster1/ca-key.pem'), redo.file('cluster1/ca-key.pem'));
       copyFileSync(a.file('cluster1/intermediate.conf'), redo.file('cluster1/intermediate.conf'));
       for (const command of commands) sh(command, redo.file('cluster1'));
-      const theirs = x509Text(redo.file('cluster1/ca-cert.pem'));
-      const ours = x509Text(a.file('cluster1/ca-cert.pem'));
+      const theirs = await opensslText(redo.file('cluster1/ca-cert.pem'));
+      const ours = await opensslText(a.file('cluster1/ca-cert.pem'));
       assert.deepEqual(extensionLines(theirs), extensionLines(ours));
       assert.match(theirs, /\n\s+Subject: O = Istio, CN = Intermediate CA, L = cluster1\n/);
       assert.equal(
-        openssl(['verify', '-CAfile', 'root-cert.pem', 'cluster1/ca-cert.pem'], { cwd: redo.path }).stdout,
+        (await openssl(['verify', '-CAfile', 'root-cert.pem', 'cluster1/ca-cert.pem'], { cwd: redo.path }))
+          .stdout,
         'cluster1/ca-cert.pem: OK\n',
       );
-      const csrText = (path: string) => opensslOk(['req', '-in', path, '-noout', '-text']);
       assert.deepEqual(
-        extensionLines(csrText(redo.file('cluster1/cluster-ca.csr'))),
-        extensionLines(csrText(a.file('cluster1/cluster-ca.csr'))),
+        extensionLines(await opensslText(redo.file('cluster1/cluster-ca.csr'), 'req')),
+        extensionLines(await opensslText(a.file('cluster1/cluster-ca.csr'), 'req')),
       );
     } finally {
       redo.remove();

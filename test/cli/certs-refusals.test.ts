@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRootCertificate } from '../../src/pki/create-root-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../../src/pki/keys.js';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
-import { makeTempDir, opensslOk, type TempDir } from '../support/openssl.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
+import { opensslOk } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const HELP = '(see "meshca certs --help")\n';
 
@@ -42,8 +43,8 @@ describe('meshca certs refuses', () => {
     await runMeshcaOk(['certs', 'root-ca', '--force'], { cwd: dir });
     assert.notEqual(tmp.read(`case-${n}/root-key.pem`), key);
     assert.equal(
-      opensslOk(['pkey', '-in', join(dir, 'root-key.pem'), '-pubout']),
-      opensslOk(['x509', '-in', join(dir, 'root-cert.pem'), '-noout', '-pubkey']),
+      await opensslOk(['pkey', '-in', join(dir, 'root-key.pem'), '-pubout']),
+      await opensslOk(['x509', '-in', join(dir, 'root-cert.pem'), '-noout', '-pubkey']),
       'the new certificate goes with the new key',
     );
   });

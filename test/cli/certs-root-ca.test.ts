@@ -3,8 +3,10 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { extensionLines, reproduceCommands, runMeshcaOk, sh } from '../support/cli.js';
-import { makeTempDir, openssl, opensslOk, type TempDir } from '../support/openssl.js';
+import { extensionLines, reproduceCommands, sh } from '../support/cli.js';
+import { runMeshcaOk } from '../support/meshca-process.js';
+import { openssl, opensslOk, opensslText } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const DAY_MS = 86_400_000;
 
@@ -25,11 +27,11 @@ describe('meshca certs root-ca', () => {
     startedAt = Math.floor(Date.now() / 1000) * 1000;
     stdout = (await runMeshcaOk(['certs', 'root-ca'], { cwd: dir.path })).stdout;
     finishedAt = Date.now();
-    text = opensslOk(['x509', '-in', dir.file('root-cert.pem'), '-noout', '-text']);
+    text = await opensslOk(['x509', '-in', dir.file('root-cert.pem'), '-noout', '-text']);
   });
   after(() => dir?.remove());
 
-  it("writes Istio's four files, the key readable by its owner only", () => {
+  it("writes Istio's four files, the key readable by its owner only", async () => {
     assert.equal(
       stdout,
       `root CA "O=Istio, CN=Root CA" (EC P-256, until ${/until (\S+)\)/.exec(stdout)?.[1]}):\n${[
@@ -46,18 +48,18 @@ describe('meshca certs root-ca', () => {
       assert.equal(statSync(dir.file(f)).mode & 0o022, 0, `${f} is not group/world writable`);
     }
     // The key is one openssl reads and it belongs to the certificate.
-    const keyPub = opensslOk(['pkey', '-in', dir.file('root-key.pem'), '-pubout']);
-    const certPub = opensslOk(['x509', '-in', dir.file('root-cert.pem'), '-noout', '-pubkey']);
+    const keyPub = await opensslOk(['pkey', '-in', dir.file('root-key.pem'), '-pubout']);
+    const certPub = await opensslOk(['x509', '-in', dir.file('root-cert.pem'), '-noout', '-pubkey']);
     assert.equal(keyPub, certPub);
   });
 
-  it('is a self-signed root "O=Istio, CN=Root CA" that openssl verifies against itself', () => {
+  it('is a self-signed root "O=Istio, CN=Root CA" that openssl verifies against itself', async () => {
     assert.match(text, /\n\s+Issuer: O = Istio, CN = Root CA\n/);
     assert.match(text, /\n\s+Subject: O = Istio, CN = Root CA\n/);
     assert.match(text, /Public Key Algorithm: id-ecPublicKey[\s\S]*NIST CURVE: P-256/);
     assert.match(text, /Signature Algorithm: ecdsa-with-SHA256/);
     const root = dir.file('root-cert.pem');
-    assert.equal(opensslOk(['verify', '-CAfile', root, root]), `${root}: OK\n`);
+    assert.equal(await opensslOk(['verify', '-CAfile', root, root]), `${root}: OK\n`);
   });
 
   it('has basicConstraints critical CA:TRUE, keyUsage critical Certificate Sign, CRL Sign, Digital Signature, and an SKI', () => {
@@ -74,24 +76,28 @@ describe('meshca certs root-ca', () => {
     );
   });
 
-  it('is valid for 3650 days from now', () => {
-    const notAfter = dateOf(opensslOk(['x509', '-in', dir.file('root-cert.pem'), '-noout', '-enddate']));
-    const notBefore = dateOf(opensslOk(['x509', '-in', dir.file('root-cert.pem'), '-noout', '-startdate']));
+  it('is valid for 3650 days from now', async () => {
+    const notAfter = dateOf(
+      await opensslOk(['x509', '-in', dir.file('root-cert.pem'), '-noout', '-enddate']),
+    );
+    const notBefore = dateOf(
+      await opensslOk(['x509', '-in', dir.file('root-cert.pem'), '-noout', '-startdate']),
+    );
     assert.ok(notAfter.getTime() >= startedAt + 3650 * DAY_MS, `${notAfter.toISOString()} is 3650 days on`);
     assert.ok(notAfter.getTime() <= finishedAt + 3650 * DAY_MS, `${notAfter.toISOString()} is 3650 days on`);
     assert.ok(notBefore.getTime() <= startedAt, 'valid from the moment it was made');
   });
 
-  it('root-cert.csr is a self-signed request for the same key and subject that `openssl req -verify` accepts', () => {
-    const r = openssl(['req', '-verify', '-noout', '-subject', '-in', dir.file('root-cert.csr')]);
+  it('root-cert.csr is a self-signed request for the same key and subject that `openssl req -verify` accepts', async () => {
+    const r = await openssl(['req', '-verify', '-noout', '-subject', '-in', dir.file('root-cert.csr')]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr + r.stdout, /verify OK/);
     assert.match(r.stdout, /subject=O = Istio, CN = Root CA/);
-    const csrPub = opensslOk(['req', '-in', dir.file('root-cert.csr'), '-noout', '-pubkey']);
-    assert.equal(csrPub, opensslOk(['pkey', '-in', dir.file('root-key.pem'), '-pubout']));
+    const csrPub = await opensslOk(['req', '-in', dir.file('root-cert.csr'), '-noout', '-pubkey']);
+    assert.equal(csrPub, await opensslOk(['pkey', '-in', dir.file('root-key.pem'), '-pubout']));
   });
 
-  it('root-ca.conf reproduces the profile: its two openssl commands make the same extensions', () => {
+  it('root-ca.conf reproduces the profile: its two openssl commands make the same extensions', async () => {
     const conf = dir.read('root-ca.conf');
     const commands = reproduceCommands(conf);
     assert.equal(commands.length, 2);
@@ -105,18 +111,17 @@ describe('meshca certs root-ca', () => {
       copyFileSync(dir.file('root-key.pem'), redo.file('root-key.pem'));
       copyFileSync(dir.file('root-ca.conf'), redo.file('root-ca.conf'));
       for (const command of commands) sh(command, redo.path);
-      const theirs = opensslOk(['x509', '-in', redo.file('root-cert.pem'), '-noout', '-text']);
+      const theirs = await opensslOk(['x509', '-in', redo.file('root-cert.pem'), '-noout', '-text']);
       // Same key, so even the subject key identifier must agree.
       assert.deepEqual(extensionLines(theirs), extensionLines(text));
       assert.match(theirs, /\n\s+Subject: O = Istio, CN = Root CA\n/);
       assert.match(theirs, /Signature Algorithm: ecdsa-with-SHA256/);
       // And the request openssl makes from the config asks for what meshca's request asks for.
-      const csrText = (path: string) => opensslOk(['req', '-in', path, '-noout', '-text']);
       assert.deepEqual(
-        extensionLines(csrText(redo.file('root-cert.csr'))),
-        extensionLines(csrText(dir.file('root-cert.csr'))),
+        extensionLines(await opensslText(redo.file('root-cert.csr'), 'req')),
+        extensionLines(await opensslText(dir.file('root-cert.csr'), 'req')),
       );
-      assert.ok(extensionLines(csrText(dir.file('root-cert.csr'))).length > 0);
+      assert.ok(extensionLines(await opensslText(dir.file('root-cert.csr'), 'req')).length > 0);
     } finally {
       redo.remove();
     }

@@ -6,8 +6,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
-import { makeTempDir, openssl, opensslOk, type TempDir } from '../support/openssl.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
+import { openssl, opensslOk } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -35,7 +36,7 @@ describe('meshca certs intermediate --csr-only + sign-intermediate', () => {
     clusterSide?.remove();
   });
 
-  it('--csr-only writes the key (0600), a CSR and the profile, and needs no root', () => {
+  it('--csr-only writes the key (0600), a CSR and the profile, and needs no root', async () => {
     const west = (f: string) => join(clusterSide.path, 'west', f);
     assert.equal(
       csrOnlyOut,
@@ -49,7 +50,7 @@ describe('meshca certs intermediate --csr-only + sign-intermediate', () => {
     );
     assert.equal(statSync(west('ca-key.pem')).mode & 0o777, 0o600);
     assert.equal(existsSync(west('ca-cert.pem')), false);
-    const r = openssl(['req', '-verify', '-noout', '-subject', '-in', west('cluster-ca.csr')]);
+    const r = await openssl(['req', '-verify', '-noout', '-subject', '-in', west('cluster-ca.csr')]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /subject=O = Istio, CN = Intermediate CA, L = west/);
   });
@@ -74,11 +75,11 @@ describe('meshca certs intermediate --csr-only + sign-intermediate', () => {
       clusterSide.read('west/cert-chain.pem'),
       clusterSide.read('west/ca-cert.pem') + rootSide.read('root-cert.pem'),
     );
-    const text = opensslOk(['x509', '-in', west('ca-cert.pem'), '-noout', '-text']);
+    const text = await opensslOk(['x509', '-in', west('ca-cert.pem'), '-noout', '-text']);
     assert.match(text, /\n\s+Subject: O = Istio, CN = Intermediate CA, L = west\n/);
     assert.match(text, /X509v3 Basic Constraints: critical\n\s+CA:TRUE, pathlen:0\n/);
     assert.match(text, /X509v3 Subject Alternative Name: \n\s+DNS:istiod\.istio-system\.svc\n/);
-    const v = openssl(['verify', '-CAfile', 'root-cert.pem', 'ca-cert.pem'], {
+    const v = await openssl(['verify', '-CAfile', 'root-cert.pem', 'ca-cert.pem'], {
       cwd: join(clusterSide.path, 'west'),
     });
     assert.equal(v.stdout, 'ca-cert.pem: OK\n', v.stderr);
@@ -124,7 +125,7 @@ describe('meshca certs intermediate --csr-only + sign-intermediate', () => {
     ]);
     assert.deepEqual(readdirSync(out).sort(), ['ca-cert.pem', 'cert-chain.pem', 'root-cert.pem']);
     assert.equal(existsSync(join(clusterSide.path, 'east', 'ca-cert.pem')), false);
-    const v = openssl(['verify', '-CAfile', join(out, 'root-cert.pem'), join(out, 'ca-cert.pem')]);
+    const v = await openssl(['verify', '-CAfile', join(out, 'root-cert.pem'), join(out, 'ca-cert.pem')]);
     assert.equal(v.status, 0, v.stdout + v.stderr);
   });
 

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
-import { makeTempDir, opensslOk, type TempDir } from '../support/openssl.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
+import { opensslOk } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const DAY_MS = 86_400_000;
 
@@ -16,14 +17,14 @@ interface Facts {
 }
 
 /** Subject (openssl's one-line form), lifetime in whole days from notBefore, and the -text dump. */
-function facts(path: string): Facts {
-  const out = opensslOk(['x509', '-in', path, '-noout', '-subject', '-startdate', '-enddate']);
+async function facts(path: string): Promise<Facts> {
+  const out = await opensslOk(['x509', '-in', path, '-noout', '-subject', '-startdate', '-enddate']);
   const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(out)![1]!;
   const span = new Date(field('notAfter')).getTime() - new Date(field('notBefore')).getTime();
   return {
     subject: field('subject'),
     days: Math.round(span / DAY_MS),
-    text: opensslOk(['x509', '-in', path, '-noout', '-text']),
+    text: await opensslOk(['x509', '-in', path, '-noout', '-text']),
   };
 }
 
@@ -45,7 +46,7 @@ describe('meshca certs: Makefile variables', () => {
     await runMeshcaOk(['certs', 'root-ca', '-d', c.dir], {
       env: { ROOTCA_DAYS: '100', ROOTCA_ORG: 'Acme', ROOTCA_CN: 'Acme Root' },
     });
-    const f = facts(c.file('root-cert.pem'));
+    const f = await facts(c.file('root-cert.pem'));
     assert.equal(f.subject, 'O = Acme, CN = Acme Root');
     assert.equal(f.days, 100);
     // The config's reproduce line follows the lifetime too.
@@ -70,7 +71,7 @@ describe('meshca certs: Makefile variables', () => {
       '--rootca-cn',
       'Flag Root',
     ]);
-    const f = facts(c.file('root-cert.pem'));
+    const f = await facts(c.file('root-cert.pem'));
     assert.equal(f.subject, 'O = Flag Org, CN = Flag Root');
     assert.equal(f.days, 100);
   });
@@ -86,7 +87,7 @@ describe('meshca certs: Makefile variables', () => {
       '-d',
       c.dir,
     ]);
-    const f = facts(c.file('root-cert.pem'));
+    const f = await facts(c.file('root-cert.pem'));
     assert.equal(f.subject, 'O = Pos Org, CN = Pos Root');
     assert.equal(f.days, 100);
   });
@@ -97,12 +98,12 @@ describe('meshca certs: Makefile variables', () => {
     await runMeshcaOk(['certs', 'root-ca', '-d', flagWins.dir, 'ROOTCA_DAYS=6', '--rootca-days', '7'], {
       env,
     });
-    assert.equal(facts(flagWins.file('root-cert.pem')).days, 7);
+    assert.equal((await facts(flagWins.file('root-cert.pem'))).days, 7);
     const argWins = fresh();
     await runMeshcaOk(['certs', 'root-ca', '-d', argWins.dir, 'ROOTCA_DAYS=6', 'ROOTCA_CN=Arg Root'], {
       env,
     });
-    const f = facts(argWins.file('root-cert.pem'));
+    const f = await facts(argWins.file('root-cert.pem'));
     assert.equal(f.days, 6);
     assert.equal(f.subject, 'O = Env Org, CN = Arg Root');
   });
@@ -111,11 +112,11 @@ describe('meshca certs: Makefile variables', () => {
     const c = fresh();
     const r = await runMeshcaOk(['certs', 'root-ca', '-d', c.dir], { env: { ROOTCA_KEYSZ: '2048' } });
     assert.match(r.stdout, /^root CA "O=Istio, CN=Root CA" \(RSA 2048, until /);
-    const text = facts(c.file('root-cert.pem')).text;
+    const text = (await facts(c.file('root-cert.pem'))).text;
     assert.match(text, /Public Key Algorithm: rsaEncryption\n\s+Public-Key: \(2048 bit\)/);
     assert.match(text, /Signature Algorithm: sha256WithRSAEncryption/);
     assert.match(
-      opensslOk(['pkey', '-in', c.file('root-key.pem'), '-noout', '-text']),
+      await opensslOk(['pkey', '-in', c.file('root-key.pem'), '-noout', '-text']),
       /Private-Key: \(2048 bit, 2 primes\)/,
     );
     assert.match(readFileSync(c.file('root-ca.conf'), 'utf8'), /\ndefault_bits = 2048\n/);
@@ -126,7 +127,7 @@ describe('meshca certs: Makefile variables', () => {
     await runMeshcaOk(['certs', 'root-ca', '-d', c.dir, '--key-type', 'ec-p384'], {
       env: { ROOTCA_KEYSZ: '2048' },
     });
-    const text = facts(c.file('root-cert.pem')).text;
+    const text = (await facts(c.file('root-cert.pem'))).text;
     assert.match(text, /NIST CURVE: P-384/);
     assert.match(text, /Signature Algorithm: ecdsa-with-SHA384/);
   });
@@ -153,7 +154,7 @@ describe('meshca certs: Makefile variables', () => {
         },
       },
     );
-    const f = facts(c.file('c1/ca-cert.pem'));
+    const f = await facts(c.file('c1/ca-cert.pem'));
     assert.equal(f.subject, 'O = Acme, CN = Acme Intermediate, L = c1');
     assert.equal(f.days, 30);
     assert.match(f.text, /Public-Key: \(2048 bit\)/);
@@ -174,8 +175,8 @@ describe('meshca certs: Makefile variables', () => {
     await runMeshcaOk(['certs', 'root-ca', '-d', c.dir]);
     const r = await runMeshcaOk(['certs', 'intermediate', 'c2', '-d', c.dir, '--key-type', 'rsa-2048']);
     assert.match(r.stdout, /\(RSA 2048\), signed by /);
-    assert.match(facts(c.file('c2/ca-cert.pem')).text, /rsaEncryption\n\s+Public-Key: \(2048 bit\)/);
-    assert.match(facts(c.file('root-cert.pem')).text, /NIST CURVE: P-256/);
+    assert.match((await facts(c.file('c2/ca-cert.pem'))).text, /rsaEncryption\n\s+Public-Key: \(2048 bit\)/);
+    assert.match((await facts(c.file('root-cert.pem'))).text, /NIST CURVE: P-256/);
   });
 
   it('WORKLOAD_DAYS, SERVICE_ACCOUNT and TRUST_DOMAIN shape the workload certificate', async () => {
@@ -188,7 +189,7 @@ describe('meshca certs: Makefile variables', () => {
       },
     );
     assert.match(r.stdout, /^workload certificate for spiffe:\/\/example\.org\/ns\/ns1\/sa\/reviews:\n/);
-    const f = facts(c.file('ns1/workload-cert.pem'));
+    const f = await facts(c.file('ns1/workload-cert.pem'));
     assert.equal(f.days, 3);
     assert.match(
       f.text,

@@ -2,13 +2,14 @@
 // chains made by openssl: the same verdict, exit 0 with OK or exit 1 with every reason; and for a
 // workload leaf the SPIFFE X.509-SVID rules, which openssl does not know.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createIntermediateCertificate } from '../../src/pki/create-intermediate-certificate.js';
 import { encodePrivateKeyPem, generateKey, keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
-import { runMeshca } from '../support/cli.js';
-import { makeTempDir, openssl, opensslOk, type TempDir } from '../support/openssl.js';
+import { runMeshca } from '../support/meshca-process.js';
+import { openssl } from '../support/openssl.js';
+import { opensslIssue, opensslKey, opensslSelfSigned } from '../support/openssl-ca.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const TD = 'spiffe://verify-test';
 const CA_EXT = [
@@ -37,64 +38,17 @@ interface Made {
 }
 
 /** An EC P-256 key and a certificate for it, signed by `ca` (or self-signed) with the given extensions. */
-function make(
+async function make(
   dir: TempDir,
   name: string,
   o: { subj: string; ext: string[]; ca?: Made; days?: number; md?: 'sha256' | 'sha1' },
-): Made {
-  const key = dir.file(`${name}-key.pem`);
-  opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-  const conf = dir.write(
-    `${name}.cnf`,
-    `[req]\ndistinguished_name = dn\nprompt = no\n[dn]\n[v3]\n${o.ext.join('\n')}\n`,
-  );
-  const cert = dir.file(`${name}.pem`);
-  const common = [
-    '-days',
-    String(o.days ?? 2),
-    `-${o.md ?? 'sha256'}`,
-    '-set_serial',
-    `0x1${randomBytes(8).toString('hex')}`,
-  ];
-  if (!o.ca) {
-    opensslOk([
-      'req',
-      '-x509',
-      '-new',
-      '-key',
-      key,
-      '-config',
-      conf,
-      '-extensions',
-      'v3',
-      '-subj',
-      o.subj,
-      ...common,
-      '-out',
-      cert,
-    ]);
-  } else {
-    const csr = dir.file(`${name}.csr`);
-    opensslOk(['req', '-new', '-key', key, '-config', conf, '-subj', o.subj, '-out', csr]);
-    opensslOk([
-      'x509',
-      '-req',
-      '-in',
-      csr,
-      '-CA',
-      o.ca.cert,
-      '-CAkey',
-      o.ca.key,
-      ...common,
-      '-extfile',
-      conf,
-      '-extensions',
-      'v3',
-      '-out',
-      cert,
-    ]);
-  }
-  return { cert, key, pem: dir.read(`${name}.pem`) };
+): Promise<Made> {
+  const key = await opensslKey(dir, name);
+  const mint = { subj: o.subj, key, ext: o.ext, days: o.days ?? 2, digest: o.md };
+  const pem = o.ca
+    ? await opensslIssue(dir, { ...mint, caCert: o.ca.cert, caKey: o.ca.key })
+    : await opensslSelfSigned(dir, mint);
+  return { cert: dir.write(`${name}.pem`, pem), key, pem };
 }
 
 interface Case {
@@ -121,19 +75,19 @@ describe('meshca certs verify', () => {
 
   before(async () => {
     dir = makeTempDir('meshca-verify-');
-    root = make(dir, 'root', { subj: '/O=verify-test/CN=Root CA', ext: CA_EXT });
-    intermediate = make(dir, 'intermediate', {
+    root = await make(dir, 'root', { subj: '/O=verify-test/CN=Root CA', ext: CA_EXT });
+    intermediate = await make(dir, 'intermediate', {
       subj: '/O=verify-test/CN=Intermediate CA',
       ext: INTERMEDIATE_EXT,
       ca: root,
     });
-    leaf = make(dir, 'leaf', { subj: '/', ext: svidExt(`${TD}/ns/default/sa/good`), ca: intermediate });
+    leaf = await make(dir, 'leaf', { subj: '/', ext: svidExt(`${TD}/ns/default/sa/good`), ca: intermediate });
 
     // An intermediate that expired a year ago (openssl cannot backdate; meshca's clock can), and a
     // current leaf openssl signs with it.
     const rootIssuer = {
       certificate: parseCertificate(root.pem),
-      key: keyFromPrivateKey(readPrivateKey(dir.read('root-key.pem'))),
+      key: keyFromPrivateKey(readPrivateKey(dir.read('root.key'))),
     };
     const expiredKey = await generateKey('ec-p256');
     const expiredCert = await createIntermediateCertificate({
@@ -148,31 +102,35 @@ describe('meshca certs verify', () => {
       key: dir.write('expired-key.pem', encodePrivateKeyPem(expiredKey)),
       pem: expiredCert.pem,
     };
-    const underExpired = make(dir, 'under-expired', {
+    const underExpired = await make(dir, 'under-expired', {
       subj: '/',
       ext: svidExt(`${TD}/ns/default/sa/late`),
       ca: expired,
     });
 
     // A workload certificate used as a CA.
-    const second = make(dir, 'second', { subj: '/', ext: svidExt(`${TD}/ns/default/sa/second`), ca: leaf });
+    const second = await make(dir, 'second', {
+      subj: '/',
+      ext: svidExt(`${TD}/ns/default/sa/second`),
+      ca: leaf,
+    });
 
     // An intermediate signed with SHA-1.
-    const sha1 = make(dir, 'sha1', {
+    const sha1 = await make(dir, 'sha1', {
       subj: '/O=verify-test/CN=SHA1 Intermediate',
       ext: INTERMEDIATE_EXT,
       ca: root,
       md: 'sha1',
     });
-    const underSha1 = make(dir, 'under-sha1', {
+    const underSha1 = await make(dir, 'under-sha1', {
       subj: '/',
       ext: svidExt(`${TD}/ns/default/sa/old`),
       ca: sha1,
     });
 
     // Roots that did not issue this chain: one with another name, one with the same name.
-    const otherRoot = make(dir, 'other-root', { subj: '/O=other/CN=Root CA', ext: CA_EXT });
-    const twinRoot = make(dir, 'twin-root', { subj: '/O=verify-test/CN=Root CA', ext: CA_EXT });
+    const otherRoot = await make(dir, 'other-root', { subj: '/O=other/CN=Root CA', ext: CA_EXT });
+    const twinRoot = await make(dir, 'twin-root', { subj: '/O=verify-test/CN=Root CA', ext: CA_EXT });
 
     const good = `"${TD}/ns/default/sa/good"`;
     cases.push(
@@ -248,7 +206,7 @@ describe('meshca certs verify', () => {
     assert.ok(cases.length >= 8);
     for (const c of cases) {
       const chain = c.chain ? chainFile(c.chain) : undefined;
-      const theirs = openssl([
+      const theirs = await openssl([
         'verify',
         '-CAfile',
         c.root.cert,
@@ -282,10 +240,10 @@ describe('meshca certs verify', () => {
     }
   });
 
-  it('agrees with openssl on SHA-1 once openssl is asked for auth level 1', () => {
+  it('agrees with openssl on SHA-1 once openssl is asked for auth level 1', async () => {
     const c = cases.find((x) => x.name === 'SHA-1 intermediate')!;
     const chain = chainFile(c.chain!);
-    const r = openssl([
+    const r = await openssl([
       'verify',
       '-auth_level',
       '1',
@@ -409,8 +367,15 @@ describe('meshca certs verify', () => {
     ];
     for (const [i, c] of svidCases.entries()) {
       it(c.name, async () => {
-        const bad = make(dir, `svid-${i}`, { subj: c.subj, ext: c.ext, ca: intermediate });
-        const theirs = openssl(['verify', '-CAfile', root.cert, '-untrusted', intermediate.cert, bad.cert]);
+        const bad = await make(dir, `svid-${i}`, { subj: c.subj, ext: c.ext, ca: intermediate });
+        const theirs = await openssl([
+          'verify',
+          '-CAfile',
+          root.cert,
+          '-untrusted',
+          intermediate.cert,
+          bad.cert,
+        ]);
         assert.equal(theirs.stdout, `${bad.cert}: OK\n`, theirs.stderr);
         const ours = await runMeshca([
           'certs',

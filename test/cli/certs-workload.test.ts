@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runMeshca, runMeshcaOk } from '../support/cli.js';
-import { makeTempDir, openssl, opensslOk, type TempDir } from '../support/openssl.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
+import { openssl, opensslOk } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g;
 
@@ -21,7 +22,7 @@ describe('meshca certs workload', () => {
   });
   after(() => dir?.remove());
 
-  it('writes foo/workload-cert.pem, key.pem (0600), workload-cert-chain.pem, root-cert.pem', () => {
+  it('writes foo/workload-cert.pem, key.pem (0600), workload-cert-chain.pem, root-cert.pem', async () => {
     assert.equal(
       stdout,
       `workload certificate for spiffe://cluster.local/ns/foo/sa/httpbin:\n${[
@@ -38,14 +39,14 @@ describe('meshca certs workload', () => {
     }
     assert.equal(statSync(dir.file('foo/key.pem')).mode & 0o777, 0o600);
     assert.equal(
-      opensslOk(['pkey', '-in', dir.file('foo/key.pem'), '-pubout']),
-      opensslOk(['x509', '-in', dir.file('foo/workload-cert.pem'), '-noout', '-pubkey']),
+      await opensslOk(['pkey', '-in', dir.file('foo/key.pem'), '-pubout']),
+      await opensslOk(['x509', '-in', dir.file('foo/workload-cert.pem'), '-noout', '-pubkey']),
     );
   });
 
-  it("makes the namespace's intermediate first, as the Makefile's NS-certs target does", () => {
+  it("makes the namespace's intermediate first, as the Makefile's NS-certs target does", async () => {
     assert.match(
-      opensslOk(['x509', '-in', dir.file('foo/ca-cert.pem'), '-noout', '-subject']),
+      await opensslOk(['x509', '-in', dir.file('foo/ca-cert.pem'), '-noout', '-subject']),
       /^subject=O = Istio, CN = Intermediate CA, L = foo\n/,
     );
     assert.equal(dir.read('foo/root-cert.pem'), dir.read('root-cert.pem'));
@@ -60,8 +61,8 @@ describe('meshca certs workload', () => {
     ]);
   });
 
-  it('the leaf carries the URI SAN spiffe://cluster.local/ns/foo/sa/httpbin and is no CA', () => {
-    const text = opensslOk(['x509', '-in', dir.file('foo/workload-cert.pem'), '-noout', '-text']);
+  it('the leaf carries the URI SAN spiffe://cluster.local/ns/foo/sa/httpbin and is no CA', async () => {
+    const text = await opensslOk(['x509', '-in', dir.file('foo/workload-cert.pem'), '-noout', '-text']);
     assert.match(
       text,
       /X509v3 Subject Alternative Name: critical\n\s+URI:spiffe:\/\/cluster\.local\/ns\/foo\/sa\/httpbin\n/,
@@ -75,8 +76,8 @@ describe('meshca certs workload', () => {
   });
 
   for (const purpose of ['sslclient', 'sslserver']) {
-    it(`openssl verify -purpose ${purpose} accepts it`, () => {
-      const r = openssl(
+    it(`openssl verify -purpose ${purpose} accepts it`, async () => {
+      const r = await openssl(
         [
           'verify',
           '-purpose',
@@ -121,7 +122,7 @@ describe('meshca certs workload', () => {
     assert.match(r.stdout, /^workload certificate for spiffe:\/\/cluster\.local\/ns\/bar\/sa\/ratings:\n/);
     assert.equal(dir.read('bar/ca-cert.pem'), intermediate);
     assert.equal(dir.read('bar/ca-key.pem'), key);
-    const v = openssl(
+    const v = await openssl(
       ['verify', '-CAfile', 'root-cert.pem', '-untrusted', 'bar/ca-cert.pem', 'bar/workload-cert.pem'],
       { cwd: dir.path },
     );

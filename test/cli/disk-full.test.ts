@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runMeshca } from '../support/cli.js';
 import { type FullFileSystem, mountFullFileSystem } from '../support/full-file-system.js';
+import { runMeshca } from '../support/meshca-process.js';
 
 const noSpace = (command: string, where: string) =>
   `meshca ${command}: no space left on ${where}: the file system is full (ENOSPC); free some space there or use another directory, then run meshca again\n`;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { REPO_DIR, runMeshca } from '../support/cli.js';
+import { REPO_DIR } from '../support/cli.js';
+import { runMeshca } from '../support/meshca-process.js';
 
 describe('meshca', () => {
   it('--help lists every command and exits 0', async () => {

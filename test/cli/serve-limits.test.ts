@@ -6,8 +6,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { waitFor } from '../support/mesh-workloads.js';
 import { runMeshca, startServe } from '../support/meshca-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 describe('meshca serve --limit', () => {
   test('handshake-timeout=1s drops a connection that never starts TLS (the default waits 10 s)', async () => {

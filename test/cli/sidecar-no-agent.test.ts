@@ -2,7 +2,7 @@
 // keeps; the agent's own options are refused with it, and an output directory is required.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runMeshca } from '../support/cli.js';
+import { runMeshca } from '../support/meshca-process.js';
 
 describe('meshca sidecar --no-agent', () => {
   it('refuses agent options, naming each, with exit 2', async () => {

@@ -6,8 +6,9 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MESHCA_BIN, REPO_DIR } from '../support/cli.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { REPO_DIR } from '../support/cli.js';
+import { MESHCA_BIN } from '../support/meshca-process.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8).padStart(4, '0');
 

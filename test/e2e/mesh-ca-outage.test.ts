@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DEADLINE_MS,
-  delay,
   httpGet,
   type Mesh,
   metricValue,
@@ -14,8 +14,8 @@ import {
   type Sidecar,
   servedLeafSerial,
   startMesh,
-  waitFor,
 } from '../support/mesh-workloads.js';
+import { waitFor } from '../support/wait-for.js';
 
 const OUTAGE_MS = 30_000;
 // How long before the end of the outage the later agent's renewal falls: long enough for several
@@ -41,10 +41,12 @@ describe('workloads: a 30-second CA outage', { timeout: 240_000 }, () => {
     const servedBefore = (await readChainFacts(mesh.httpbin.dir)).leafSerial;
     assert.equal(servedBefore, firstSerials[0]);
 
-    // Stop the CA so that both agents' renewal time falls inside the outage.
+    // Stop the CA so that both agents' renewal time falls inside the outage. Waiting for that moment
+    // on the clock is the scenario itself (the renewals come at fixed times), not a guess that
+    // something has happened by then.
     const renewals = sidecars.map(renewAt);
     const stopAt = Math.max(...renewals) + RENEWAL_BEFORE_END_MS - OUTAGE_MS;
-    await delay(Math.max(0, stopAt - Date.now()));
+    await sleep(Math.max(0, stopAt - Date.now()));
     assert.ok(
       Math.min(...renewals) > Date.now() + 2_000,
       'the setup took so long that a renewal came before the outage could start',
@@ -53,6 +55,8 @@ describe('workloads: a 30-second CA outage', { timeout: 240_000 }, () => {
     await mesh.ca.stop('SIGKILL');
     const outageEnd = Date.now() + OUTAGE_MS;
 
+    // The outage lasts OUTAGE_MS on the clock, with a request about every second: its length is the
+    // point of the test, so this loop paces itself rather than waiting for a condition.
     let requests = 0;
     while (Date.now() < outageEnd) {
       // A fresh connection from the app each time: sleep's sidecar still reaches httpbin over mTLS.
@@ -62,14 +66,20 @@ describe('workloads: a 30-second CA outage', { timeout: 240_000 }, () => {
       for (const sidecar of sidecars) {
         assert.equal((await sidecar.healthz()).status, 200, 'the certificate in place is still valid');
       }
-      await delay(Math.min(1_000, Math.max(0, outageEnd - Date.now())));
+      await sleep(Math.min(1_000, Math.max(0, outageEnd - Date.now())));
     }
     assert.ok(requests >= 5, `${requests} requests during the outage`);
     // Still during the outage: each agent has tried, failed, and tried again.
     for (const [i, sidecar] of sidecars.entries()) {
-      const text = await sidecar.metrics();
-      assert.ok((metricValue(text, 'istio_agent_num_failed_outgoing_requests') ?? 0) > 0, text);
-      assert.ok((metricValue(text, 'istio_agent_num_outgoing_retries') ?? 0) > 0, text);
+      await waitFor(
+        `${sidecar.dir}: a failed request and a retry counted`,
+        async () => {
+          const text = await sidecar.metrics();
+          const failed = metricValue(text, 'istio_agent_num_failed_outgoing_requests') ?? 0;
+          return failed > 0 && (metricValue(text, 'istio_agent_num_outgoing_retries') ?? 0) > 0;
+        },
+        DEADLINE_MS,
+      );
       assert.deepEqual(sidecar.issuedSerials(), [firstSerials[i]], 'nothing issued during the outage');
       const failed = sidecar.process.logs.filter((l) => l.event === 'request-failed');
       assert.ok(failed.length > 0);

@@ -1,23 +1,24 @@
 // Workloads end to end: the operator swaps the CA's plugged-in files under a running mesh. A new
 // intermediate from the same root, then a new root (with the old one kept in root-cert.pem for the
 // overlap): the CA hot-reloads, and the agents pick each change up on their next renewal.
+
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { writeFileAtomic } from '../../src/lib/atomic-file.js';
 import {
   certSerial,
   DEADLINE_MS,
   httpGet,
   type Mesh,
-  meshcaOk,
   normalizeSerial,
   readChainFacts,
   servedLeafSerial,
   startMesh,
-  waitFor,
-  writeFileAtomically,
 } from '../support/mesh-workloads.js';
+import { runMeshcaOk } from '../support/meshca-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** Waits until the agent's files satisfy `ok` and its proxy serves that certificate. */
 async function waitForFiles(
@@ -56,7 +57,7 @@ describe('workloads: switching the CA under a running mesh', { timeout: 180_000 
     }
 
     // 1. A new intermediate from the same root, written over the CA's cacerts directory.
-    await meshcaOk(['certs', 'intermediate', 'cluster1', '--force', '--dir', mesh.rootDir]);
+    await runMeshcaOk(['certs', 'intermediate', 'cluster1', '--force', '--dir', mesh.rootDir]);
     const secondIntermediate = await certSerial(join(mesh.cacertsDir, 'ca-cert.pem'));
     assert.notEqual(secondIntermediate, firstIntermediate);
     const reloaded = await mesh.ca.waitForLog(
@@ -79,22 +80,22 @@ describe('workloads: switching the CA under a running mesh', { timeout: 180_000 
 
     // 2. A new root and intermediate. root-cert.pem holds both roots while workloads move over.
     const newRootDir = join(mesh.dir, 'new-root');
-    await meshcaOk(['certs', 'root-ca', '--dir', newRootDir]);
-    await meshcaOk(['certs', 'intermediate', 'cluster1', '--dir', newRootDir]);
+    await runMeshcaOk(['certs', 'root-ca', '--dir', newRootDir]);
+    await runMeshcaOk(['certs', 'intermediate', 'cluster1', '--dir', newRootDir]);
     const newRootPem = await readFile(join(newRootDir, 'root-cert.pem'), 'utf8');
     const newRoot = await certSerial(join(newRootDir, 'root-cert.pem'));
     const thirdIntermediate = await certSerial(join(newRootDir, 'cluster1', 'ca-cert.pem'));
     const bothRoots = `${firstRootPem.trimEnd()}\n${newRootPem.trimEnd()}\n`;
     // The agents must trust the CA's next serving certificate, which chains to the new root.
-    await writeFileAtomically(mesh.caRootFile, bothRoots);
+    await writeFileAtomic(mesh.caRootFile, bothRoots);
     // Each file in one rename, root-cert.pem last: every state in between is refused (the key does
     // not match the certificate, or the new intermediate does not chain to the old root alone), so
     // the CA goes from the old bundle straight to the new one.
     for (const file of ['ca-cert.pem', 'cert-chain.pem', 'ca-key.pem']) {
       const content = await readFile(join(newRootDir, 'cluster1', file), 'utf8');
-      await writeFileAtomically(join(mesh.cacertsDir, file), content, file === 'ca-key.pem' ? 0o600 : 0o644);
+      await writeFileAtomic(join(mesh.cacertsDir, file), content, file === 'ca-key.pem' ? 0o600 : 0o644);
     }
-    await writeFileAtomically(join(mesh.cacertsDir, 'root-cert.pem'), bothRoots);
+    await writeFileAtomic(join(mesh.cacertsDir, 'root-cert.pem'), bothRoots);
     const rotated = await mesh.ca.waitForLog(
       (l) => l.event === 'ca-reloaded' && normalizeSerial(String(l.serial)) === thirdIntermediate,
       DEADLINE_MS,

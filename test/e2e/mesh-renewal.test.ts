@@ -19,9 +19,9 @@ import {
   servedLeafSerial,
   snapshotCredentials,
   startMesh,
-  waitFor,
 } from '../support/mesh-workloads.js';
 import { runMeshca } from '../support/meshca-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** Waits for the agent's `count`-th issuance and for its proxy to load that certificate. */
 async function waitForIssuance(sidecar: Sidecar, count: number): Promise<string> {

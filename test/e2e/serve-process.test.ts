@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { createCaClient } from '../../src/agent/ca-client.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import { workloadCsr } from '../support/ca-server-fixture.js';
-import { waitFor } from '../support/mesh-workloads.js';
 import { runMeshca, startServe } from '../support/meshca-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 describe('meshca serve (embedded default)', () => {
   let dataDir: string;

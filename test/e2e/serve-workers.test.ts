@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { type CaClient, createCaClient } from '../../src/agent/ca-client.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import { workloadCsr } from '../support/ca-server-fixture.js';
+import { metricValue } from '../support/mesh-workloads.js';
 import { runMeshca, type ServeProcess, startServe } from '../support/meshca-process.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -20,6 +21,23 @@ function clients(port: number, rootsPem: string, count: number): CaClient[] {
       channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
     }),
   );
+}
+
+/** One certificate for foo/sleep on each of `count` connections; every chain ends in the data dir's root. */
+async function issueOnEachConnection(server: ServeProcess, dataDir: string, count: number): Promise<void> {
+  const root = await readFile(join(dataDir, 'ca', 'root-cert.pem'), 'utf8');
+  const token = (
+    await runMeshca(['token', '--data-dir', dataDir, '-n', 'foo', '--service-account', 'sleep'])
+  ).stdout.trim();
+  const pool = clients(server.grpcPort, root, count);
+  try {
+    for (const client of pool) {
+      const { csrPem } = await workloadCsr('foo', 'sleep');
+      assert.equal((await client.createCertificate({ csrPem, token })).at(-1), root);
+    }
+  } finally {
+    for (const c of pool) c.close();
+  }
 }
 
 const workersServing = (server: ServeProcess) => server.logs.filter((l) => l.msg === 'worker serving');
@@ -36,14 +54,6 @@ function alive(pid: number): boolean {
 async function get(port: number, path: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, text: await res.text() };
-}
-
-/** Sums the samples of one metric (every label set). */
-function metricSum(text: string, name: string): number {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
-    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
 
 describe('meshca serve --workers 2', () => {
@@ -101,12 +111,12 @@ describe('meshca serve --workers 2', () => {
 
     const metrics = await get(server.monitoringPort!, '/metrics');
     assert.equal(metrics.status, 200);
-    assert.equal(metricSum(metrics.text, 'citadel_server_success_cert_issuance_count'), 200);
-    assert.equal(metricSum(metrics.text, 'citadel_server_csr_count'), 200);
-    assert.equal(metricSum(metrics.text, 'meshca_workers'), 2);
+    assert.equal(metricValue(metrics.text, 'citadel_server_success_cert_issuance_count'), 200);
+    assert.equal(metricValue(metrics.text, 'citadel_server_csr_count'), 200);
+    assert.equal(metricValue(metrics.text, 'meshca_workers'), 2);
     // An expiry is the same for every worker, not their sum.
     const notAfter = parseCertificates(root)[0]!.notAfter.getTime() / 1000;
-    assert.equal(metricSum(metrics.text, 'citadel_server_root_cert_expiry_timestamp'), notAfter);
+    assert.equal(metricValue(metrics.text, 'citadel_server_root_cert_expiry_timestamp'), notAfter);
     assert.deepEqual(await get(server.monitoringPort!, '/readyz'), { status: 200, text: 'ready\n' });
 
     assert.equal(await server.stop('SIGTERM'), 0);
@@ -155,21 +165,9 @@ describe('meshca serve --workers 2', () => {
     assert.equal(replacement?.grpc, `127.0.0.1:${server.grpcPort}`);
     assert.notEqual(replacement?.worker, survivor!.worker);
 
-    const root = await readFile(join(dataDir, 'ca', 'root-cert.pem'), 'utf8');
-    const token = (
-      await runMeshca(['token', '--data-dir', dataDir, '-n', 'foo', '--service-account', 'sleep'])
-    ).stdout.trim();
-    const pool = clients(server.grpcPort, root, 4);
-    try {
-      for (const client of pool) {
-        const { csrPem } = await workloadCsr('foo', 'sleep');
-        assert.equal((await client.createCertificate({ csrPem, token })).at(-1), root);
-      }
-    } finally {
-      for (const c of pool) c.close();
-    }
+    await issueOnEachConnection(server, dataDir, 4);
     const metrics = await get(server.monitoringPort!, '/metrics');
-    assert.equal(metricSum(metrics.text, 'meshca_worker_restarts_total'), 1);
+    assert.equal(metricValue(metrics.text, 'meshca_worker_restarts_total'), 1);
     assert.deepEqual(await get(server.monitoringPort!, '/readyz'), { status: 200, text: 'ready\n' });
     assert.equal(await server.stop(), 0);
     assert.equal(alive(Number(survivor!.pid)), false);
@@ -201,19 +199,7 @@ spec:
     const dataDir = join(dir, 'with-config');
     const server = await startServe(['--data-dir', dataDir, '--config', config, '--workers', '2']);
     assert.equal(workersServing(server).length, 2);
-    const root = await readFile(join(dataDir, 'ca', 'root-cert.pem'), 'utf8');
-    const token = (
-      await runMeshca(['token', '--data-dir', dataDir, '-n', 'foo', '--service-account', 'sleep'])
-    ).stdout.trim();
-    const pool = clients(server.grpcPort, root, 2);
-    try {
-      for (const client of pool) {
-        const { csrPem } = await workloadCsr('foo', 'sleep');
-        assert.equal((await client.createCertificate({ csrPem, token })).at(-1), root);
-      }
-    } finally {
-      for (const c of pool) c.close();
-    }
+    await issueOnEachConnection(server, dataDir, 2);
     server.child.kill('SIGHUP');
     for (const w of workersServing(server))
       await server.waitForLog((l) => l.event === 'config-reloaded' && l.worker === w.worker);

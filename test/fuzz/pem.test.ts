@@ -164,13 +164,12 @@ describe('PEM decoder, fuzzed', () => {
     );
   });
 
-  it('regression: 17 KB of repeated "-----BEGIN A-----" is refused at once (it took 13 s)', () => {
-    const started = performance.now();
+  // It once took 13 s; how long the refusal takes is measured by `npm run bench` (bench/hostile-inputs.ts).
+  it('regression: 17 KB of repeated "-----BEGIN A-----" is refused', () => {
     const result = decoded('-----BEGIN A-----'.repeat(1000));
     assert.ok(!result.ok);
     assert.equal(result.error.code, 'PKI_PEM_MALFORMED');
     assert.match(result.error.message, /^fuzz: no PEM block found/);
-    assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`);
   });
 
   it('two blocks joined without a newline (cat of a file without one) both decode', () => {

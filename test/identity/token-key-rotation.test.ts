@@ -11,7 +11,7 @@ import { calculateJwkThumbprint, exportJWK, SignJWT } from 'jose';
 import { CaCallError } from '../../src/agent/ca-client.js';
 import { loadOrCreateTokenIssuer } from '../../src/identity/token-issuer.js';
 import { type CaServerFixture, startFixtureServer, workloadCsr } from '../support/ca-server-fixture.js';
-import { waitFor } from '../support/mesh-workloads.js';
+import { waitFor } from '../support/wait-for.js';
 
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 

@@ -7,28 +7,26 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createServer } from 'node:tls';
 import { status } from '@grpc/grpc-js';
-import type { CaCallError } from '../../src/agent/ca-client.js';
+import { clusterIssuerYaml, indentPem } from '../../demo/custom-ca-yaml.js';
 import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
 import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import {
-  clusterIssuerYaml,
   TASK_SIGNERS as SIGNERS,
+  startTaskRegistrationAuthority,
   writeTaskRegistrationAuthority,
 } from '../mesh/mesh-fixtures.js';
-import { type CaServerFixture, startFixtureServer, workloadCsr } from '../support/ca-server-fixture.js';
-import { makeTempDir, openssl, opensslCsr } from '../support/openssl.js';
+import {
+  assertCallRefused,
+  type CaServerFixture,
+  startFixtureServer,
+  workloadCsr,
+} from '../support/ca-server-fixture.js';
+import { openssl, opensslCsr } from '../support/openssl.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
-async function rejects(promise: Promise<unknown>, code: status, details: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: CaCallError) => {
-    assert.equal(err.grpcCode, code, `expected ${status[code]}, got ${status[err.grpcCode]}: ${err.message}`);
-    assert.match(err.message, details);
-    return true;
-  });
-}
-
-function verifiesAgainst(chain: string[], rootPem: string): boolean {
+async function verifiesAgainst(chain: string[], rootPem: string): Promise<boolean> {
   const tmp = makeTempDir();
   try {
     tmp.write('root.pem', rootPem);
@@ -36,29 +34,21 @@ function verifiesAgainst(chain: string[], rootPem: string): boolean {
     const untrusted = chain.slice(1, -1).join('');
     const args = ['verify', '-CAfile', tmp.file('root.pem')];
     if (untrusted) args.push('-untrusted', tmp.write('untrusted.pem', untrusted));
-    return openssl([...args, tmp.file('leaf.pem')]).status === 0;
+    return (await openssl([...args, tmp.file('leaf.pem')])).status === 0;
   } finally {
     tmp.remove();
   }
 }
 
 describe('RA mode with the custom-CA task configuration', () => {
-  let dataDir: string;
+  let ra: Awaited<ReturnType<typeof startTaskRegistrationAuthority>>;
   let roots: Record<string, string>;
   let ca: CaServerFixture;
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'meshca-ra-'));
-    let config: string;
-    ({ roots, config } = await writeTaskRegistrationAuthority(dataDir));
-    ca = await startFixtureServer({
-      dataDir,
-      mesh: { path: config, initial: await loadMeshConfig(config, { dataDir }), dataDir },
-    });
+    ra = await startTaskRegistrationAuthority();
+    ({ ca, roots } = ra);
   });
-  after(async () => {
-    await ca.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => ra?.close());
 
   test("PILOT_CERT_PROVIDER: the CA's own certificate comes from the istio-system signer", async () => {
     const { csrPem } = await workloadCsr('foo', 'sleep');
@@ -83,7 +73,7 @@ describe('RA mode with the custom-CA task configuration', () => {
       ]);
       for (const other of SIGNERS) {
         assert.equal(
-          verifiesAgainst(chain, roots[other]!),
+          await verifiesAgainst(chain, roots[other]!),
           other === signer,
           `${namespace}'s chain against ${other}'s root`,
         );
@@ -95,7 +85,7 @@ describe('RA mode with the custom-CA task configuration', () => {
 
   test("tenancy: a foo workload asking for bar's signer is PERMISSION_DENIED naming both", async () => {
     const { csrPem } = await workloadCsr('foo', 'sleep');
-    await rejects(
+    await assertCallRefused(
       ca
         .client({ rootsPem: roots['istio-system'] })
         .createCertificate({ csrPem, token: await ca.token('foo', 'sleep'), certSigner: 'bar' }),
@@ -110,10 +100,10 @@ describe('RA mode with the custom-CA task configuration', () => {
     const token = await ca.token('foo', 'sleep');
     const tmp = makeTempDir();
     try {
-      const withDns = opensslCsr(tmp, key, [
+      const withDns = await opensslCsr(tmp, key, [
         'subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep,DNS:evil.example',
       ]);
-      await rejects(
+      await assertCallRefused(
         client.createCertificate({ csrPem: withDns, token }),
         status.INVALID_ARGUMENT,
         /^the CA answered INVALID_ARGUMENT: unable to validate SAN Identities in CSR: it has DNS, IP or email SANs/,
@@ -122,7 +112,7 @@ describe('RA mode with the custom-CA task configuration', () => {
       tmp.remove();
     }
     const other = buildWorkloadCsr({ key, uri: 'spiffe://cluster.local/ns/foo/sa/httpbin' });
-    await rejects(
+    await assertCallRefused(
       client.createCertificate({ csrPem: other, token }),
       status.INVALID_ARGUMENT,
       /unable to validate SAN Identities in CSR: its URI SAN spiffe:\/\/cluster.local\/ns\/foo\/sa\/httpbin is not the caller's identity/,
@@ -131,7 +121,7 @@ describe('RA mode with the custom-CA task configuration', () => {
 
   test('an unknown signer says what to configure', async () => {
     const { csrPem } = await workloadCsr('baz', 'sleep');
-    await rejects(
+    await assertCallRefused(
       ca
         .client({ rootsPem: roots['istio-system'] })
         .createCertificate({ csrPem, token: await ca.token('baz', 'sleep'), certSigner: 'nope' }),
@@ -146,7 +136,7 @@ describe('RA mode failures', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'meshca-ra-timeout-'));
     const tmp = makeTempDir();
     // A TLS server that accepts and never answers, standing in for a hung step-ca.
-    openssl([
+    await openssl([
       'req',
       '-x509',
       '-newkey',
@@ -179,11 +169,7 @@ spec:
   meshConfig:
     caCertificates:
     - pem: |
-${roots
-  .foo!.trimEnd()
-  .split('\n')
-  .map((l) => `        ${l}`)
-  .join('\n')}
+${indentPem(roots.foo)}
       certSigners:
       - stepclusterissuers.certmanager.step.sm/hung
   components:
@@ -218,7 +204,7 @@ spec:
         const client = ca.client();
         const { csrPem } = await workloadCsr('foo', 'sleep');
         const token = await ca.token('foo', 'sleep');
-        await rejects(
+        await assertCallRefused(
           client.createCertificate({
             csrPem,
             token,
@@ -227,7 +213,7 @@ spec:
           status.UNAVAILABLE,
           /signer stepclusterissuers.certmanager.step.sm\/hung did not sign within 0.3 s/,
         );
-        await rejects(
+        await assertCallRefused(
           client.createCertificate({ csrPem, token, certSigner: 'clusterissuers.cert-manager.io/foo' }),
           status.INTERNAL,
           /signer clusterissuers.cert-manager.io\/foo has no root in meshConfig.caCertificates; add an entry with its root certificate and certSigners: \[clusterissuers.cert-manager.io\/foo\]/,

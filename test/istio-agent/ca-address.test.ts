@@ -5,23 +5,25 @@ import { X509Certificate } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type ServeProcess, startServe } from '../support/meshca-process.js';
+import { runMeshcaOk, type ServeProcess, startServe } from '../support/meshca-process.js';
+import { opensslOk } from '../support/openssl.js';
 import {
   type RunningPilotAgent,
   type StartPilotAgentOptions,
   startPilotAgent,
 } from '../support/pilot-agent.js';
-import { meshca, openssl, token, type WorkDir, workDir } from './fixture.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { token } from './fixture.js';
 
 describe("the CA's address as pilot-agent dials it", { timeout: 120_000 }, () => {
-  let dir: WorkDir;
+  let dir: TempDir;
   let ca: ServeProcess;
   let rootPem: string;
   const agents: RunningPilotAgent[] = [];
   before(async () => {
-    dir = await workDir('ca-address');
+    dir = makeTempDir('meshca-istio-agent-ca-address-');
     ca = await startServe(['--data-dir', join(dir.path, 'data'), '--host', 'ca.mesh.test']);
-    rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
+    rootPem = (await runMeshcaOk(['root-cert', '--data-dir', join(dir.path, 'data')])).stdout;
   });
   after(async () => {
     await Promise.all(agents.map((a) => a.stop()));
@@ -43,10 +45,11 @@ describe("the CA's address as pilot-agent dials it", { timeout: 120_000 }, () =>
     return a;
   }
 
-  test("the serving certificate carries 127.0.0.1, localhost, istiod's name and --host", () => {
-    const served = openssl(
-      ['s_client', '-connect', `127.0.0.1:${ca.grpcPort}`, '-alpn', 'h2', '-showcerts'],
-      dir.path,
+  test("the serving certificate carries 127.0.0.1, localhost, istiod's name and --host", async () => {
+    const served = (
+      await opensslOk(['s_client', '-connect', `127.0.0.1:${ca.grpcPort}`, '-alpn', 'h2', '-showcerts'], {
+        cwd: dir.path,
+      })
     ).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)![0];
     const san = new X509Certificate(served).subjectAltName ?? '';
     for (const name of [

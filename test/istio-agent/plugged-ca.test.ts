@@ -8,16 +8,18 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { makeIstioMakefileBundle } from '../support/istio-makefile-bundle.js';
 import { pemBlocks } from '../support/mesh-workloads.js';
-import { type ServeProcess, startServe } from '../support/meshca-process.js';
+import { runMeshcaOk, type ServeProcess, startServe } from '../support/meshca-process.js';
+import { opensslOk } from '../support/openssl.js';
 import { type IssuedFiles, startPilotAgent } from '../support/pilot-agent.js';
-import { diffS, meshca, openssl, token, uriSans, type WorkDir, workDir, x509Text } from './fixture.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { diffS, token, uriSans, x509Text } from './fixture.js';
 
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const clean of cleanups.reverse()) await clean();
 });
 
-async function serve(args: string[], dir: WorkDir, env?: NodeJS.ProcessEnv): Promise<ServeProcess> {
+async function serve(args: string[], dir: TempDir, env?: NodeJS.ProcessEnv): Promise<ServeProcess> {
   const ca = await startServe(['--data-dir', join(dir.path, 'data'), ...args], env ? { env } : {});
   cleanups.push(async () => {
     await ca.stop();
@@ -26,7 +28,7 @@ async function serve(args: string[], dir: WorkDir, env?: NodeJS.ProcessEnv): Pro
 }
 
 async function agentFor(
-  dir: WorkDir,
+  dir: TempDir,
   ca: ServeProcess,
   caRootPem: string,
   extra: { trustDomain?: string; clusterId?: string; env?: Record<string, string> } = {},
@@ -72,25 +74,25 @@ async function checkPluggedTask(files: IssuedFiles, clusterDir: string, cwd: str
     { cwd, encoding: 'utf8' },
   );
   assert.equal(verify.stdout, 'leaf.pem: OK\n', verify.stderr);
-  assert.deepEqual(uriSans('leaf.pem', cwd), ['spiffe://cluster.local/ns/foo/sa/httpbin']);
+  assert.deepEqual(await uriSans('leaf.pem', cwd), ['spiffe://cluster.local/ns/foo/sa/httpbin']);
 }
 
 describe("Istio's agent (pilot-agent) against meshca serve", () => {
   test('self-signed CA: the agent writes cert-chain.pem, key.pem and root-cert.pem; openssl verifies; the SAN is its pod identity', async () => {
-    const dir = await workDir('self-signed');
+    const dir = makeTempDir('meshca-istio-agent-self-signed-');
     cleanups.push(dir.remove);
     const ca = await serve([], dir, { TRUST_DOMAIN: 'mesh.example' });
-    const rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
+    const rootPem = (await runMeshcaOk(['root-cert', '--data-dir', join(dir.path, 'data')])).stdout;
     const agent = await agentFor(dir, ca, rootPem, { trustDomain: 'mesh.example', clusterId: 'cluster1' });
     const files = await agent.waitForFiles();
 
     assert.equal(files.rootsPem.trim(), rootPem.trim(), "root-cert.pem is the CA's root");
     const certs = agent.outputDir;
     assert.equal(
-      openssl(['verify', '-CAfile', 'root-cert.pem', 'cert-chain.pem'], certs),
+      await opensslOk(['verify', '-CAfile', 'root-cert.pem', 'cert-chain.pem'], { cwd: certs }),
       'cert-chain.pem: OK\n',
     );
-    assert.deepEqual(uriSans('cert-chain.pem', certs), ['spiffe://mesh.example/ns/foo/sa/httpbin']);
+    assert.deepEqual(await uriSans('cert-chain.pem', certs), ['spiffe://mesh.example/ns/foo/sa/httpbin']);
     const hoursLeft = (Date.parse(files.leaf.validTo) - Date.now()) / 3_600_000;
     assert.ok(hoursLeft > 0.9 && hoursLeft <= 1, `SECRET_TTL=1h gives a 1 h leaf, not ${hoursLeft} h`);
     assert.equal(files.leaf.ca, false);
@@ -103,35 +105,35 @@ describe("Istio's agent (pilot-agent) against meshca serve", () => {
   });
 
   test('ECC_SIGNATURE_ALGORITHM=ECDSA: the agent sends an EC P-256 CSR and gets its certificate', async () => {
-    const dir = await workDir('ecdsa');
+    const dir = makeTempDir('meshca-istio-agent-ecdsa-');
     cleanups.push(dir.remove);
     const ca = await serve([], dir);
-    const rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
+    const rootPem = (await runMeshcaOk(['root-cert', '--data-dir', join(dir.path, 'data')])).stdout;
     const agent = await agentFor(dir, ca, rootPem, { env: { ECC_SIGNATURE_ALGORITHM: 'ECDSA' } });
     const files = await agent.waitForFiles();
     assert.equal(files.leaf.publicKey.asymmetricKeyType, 'ec');
     assert.equal(files.leaf.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
     assert.equal(
-      openssl(['verify', '-CAfile', 'root-cert.pem', 'cert-chain.pem'], agent.outputDir),
+      await opensslOk(['verify', '-CAfile', 'root-cert.pem', 'cert-chain.pem'], { cwd: agent.outputDir }),
       'cert-chain.pem: OK\n',
     );
   });
 
   test('plugged CA from meshca certs (root-ca, cluster1-cacerts): root and CA certificate identical, verify OK', async () => {
-    const dir = await workDir('plugged');
+    const dir = makeTempDir('meshca-istio-agent-plugged-');
     cleanups.push(dir.remove);
     const certs = join(dir.path, 'certs');
-    await meshca(['certs', 'root-ca', '--dir', certs]);
-    await meshca(['certs', 'cluster1-cacerts', '--dir', certs]);
+    await runMeshcaOk(['certs', 'root-ca', '--dir', certs]);
+    await runMeshcaOk(['certs', 'cluster1-cacerts', '--dir', certs]);
     const ca = await serve(['--cacerts', join(certs, 'cluster1')], dir);
     const agent = await agentFor(dir, ca, await readFile(join(certs, 'root-cert.pem'), 'utf8'));
     await checkPluggedTask(await agent.waitForFiles(), join(certs, 'cluster1'), dir.path);
   });
 
   test("plugged CA made by openssl alone with Istio's Makefile profile: the same checks pass", async () => {
-    const dir = await workDir('makefile');
+    const dir = makeTempDir('meshca-istio-agent-makefile-');
     cleanups.push(dir.remove);
-    const bundle = makeIstioMakefileBundle({ keyBits: 2048 });
+    const bundle = await makeIstioMakefileBundle({ keyBits: 2048 });
     cleanups.push(async () => bundle.remove());
     const ca = await serve(['--cacerts', bundle.clusterDir], dir);
     const agent = await agentFor(dir, ca, await readFile(bundle.rootCert, 'utf8'));

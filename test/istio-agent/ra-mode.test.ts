@@ -7,22 +7,24 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TASK_SIGNERS, writeTaskRegistrationAuthority } from '../mesh/mesh-fixtures.js';
 import { pemBlocks } from '../support/mesh-workloads.js';
-import { type ServeProcess, startServe } from '../support/meshca-process.js';
+import { runMeshcaOk, type ServeProcess, startServe } from '../support/meshca-process.js';
+import { opensslOk } from '../support/openssl.js';
 import { type RunningPilotAgent, startPilotAgent } from '../support/pilot-agent.js';
-import { meshca, openssl, token, type WorkDir, workDir } from './fixture.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { token } from './fixture.js';
 
 describe(
   "RA mode: Istio's agent gets its signer's certificate and only its signer's root",
   { timeout: 120_000 },
   () => {
-    let dir: WorkDir;
+    let dir: TempDir;
     let ca: ServeProcess;
     let dataDir: string;
     let roots: Record<string, string>;
     const agents: RunningPilotAgent[] = [];
 
     before(async () => {
-      dir = await workDir('ra');
+      dir = makeTempDir('meshca-istio-agent-ra-');
       dataDir = join(dir.path, 'data');
       // The task's three self-signed ClusterIssuers, istio.yaml, and ProxyConfigs for foo and bar.
       let config: string;
@@ -40,7 +42,9 @@ describe(
         dir: dir.path,
         caAddress: `127.0.0.1:${ca.grpcPort}`,
         // PILOT_CERT_PROVIDER=k8s.io/…/istio-system: the CA's TLS certificate chains to istio-system's root.
-        caRootPem: await meshca(['root-cert', '--config', join(dataDir, 'config'), '--data-dir', dataDir]),
+        caRootPem: (
+          await runMeshcaOk(['root-cert', '--config', join(dataDir, 'config'), '--data-dir', dataDir])
+        ).stdout,
         token: await token(dataDir, namespace, 'httpbin'),
         namespace,
         serviceAccount: 'httpbin',
@@ -64,7 +68,7 @@ describe(
       await writeFile(join(a.workDir, 'signer-root.pem'), roots[signer]!);
       await writeFile(join(a.workDir, 'leaf.pem'), pemBlocks(files.chainPem)[0]!);
       assert.equal(
-        openssl(['verify', '-CAfile', 'signer-root.pem', 'leaf.pem'], a.workDir),
+        await opensslOk(['verify', '-CAfile', 'signer-root.pem', 'leaf.pem'], { cwd: a.workDir }),
         'leaf.pem: OK\n',
       );
       assert.match(files.leaf.issuer, new RegExp(`CN=${signer} root`));

@@ -6,13 +6,14 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadOrCreateTokenIssuer } from '../../src/identity/token-issuer.js';
-import { type ServeProcess, startServe } from '../support/meshca-process.js';
+import { runMeshcaOk, type ServeProcess, startServe } from '../support/meshca-process.js';
 import {
   type RunningPilotAgent,
   type StartPilotAgentOptions,
   startPilotAgent,
 } from '../support/pilot-agent.js';
-import { meshca, token, type WorkDir, workDir } from './fixture.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { token } from './fixture.js';
 
 type LogLine = Record<string, unknown>;
 
@@ -20,14 +21,14 @@ const isFailure = (l: LogLine) =>
   l.msg === 'failed to get certificate' || /^failed to get certificate/.test(String(l.msg));
 
 describe('refusals as pilot-agent sees them', { timeout: 120_000 }, () => {
-  let dir: WorkDir;
+  let dir: TempDir;
   let ca: ServeProcess;
   let rootPem: string;
   const agents: RunningPilotAgent[] = [];
   before(async () => {
-    dir = await workDir('refusals');
+    dir = makeTempDir('meshca-istio-agent-refusals-');
     ca = await startServe(['--data-dir', join(dir.path, 'data')]);
-    rootPem = await meshca(['root-cert', '--data-dir', join(dir.path, 'data')]);
+    rootPem = (await runMeshcaOk(['root-cert', '--data-dir', join(dir.path, 'data')])).stdout;
   });
   after(async () => {
     await Promise.all(agents.map((a) => a.stop()));

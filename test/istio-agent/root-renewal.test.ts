@@ -9,8 +9,9 @@ import { describe, test } from 'node:test';
 import { loadOrCreateSelfSignedCa } from '../../src/ca/self-signed-ca.js';
 import { pemBlocks } from '../support/mesh-workloads.js';
 import { runMeshca, startServe } from '../support/meshca-process.js';
+import { opensslOk } from '../support/openssl.js';
 import { startPilotAgent } from '../support/pilot-agent.js';
-import { openssl, token } from './fixture.js';
+import { token } from './fixture.js';
 
 const DAY = 86_400_000;
 
@@ -49,7 +50,10 @@ describe('self-signed root renewal under a running mesh', { timeout: 120_000 }, 
           assert.equal(pemBlocks(files.rootsPem).length, 2, "the agent's root-cert.pem holds both roots");
           await writeFile(join(dir, 'old-root.pem'), oldRoot);
           await writeFile(join(dir, 'leaf.pem'), pemBlocks(files.chainPem)[0]!);
-          assert.equal(openssl(['verify', '-CAfile', 'old-root.pem', 'leaf.pem'], dir), 'leaf.pem: OK\n');
+          assert.equal(
+            await opensslOk(['verify', '-CAfile', 'old-root.pem', 'leaf.pem'], { cwd: dir }),
+            'leaf.pem: OK\n',
+          );
         } finally {
           await agent.stop();
         }

@@ -4,13 +4,16 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { normalizeSerial, pemBlocks, waitFor } from '../support/mesh-workloads.js';
-import { startServe } from '../support/meshca-process.js';
+import { normalizeSerial, pemBlocks } from '../support/mesh-workloads.js';
+import { runMeshcaOk, startServe } from '../support/meshca-process.js';
+import { opensslOk } from '../support/openssl.js';
 import { startPilotAgent } from '../support/pilot-agent.js';
-import { meshca, openssl, token, workDir } from './fixture.js';
+import { makeTempDir } from '../support/temp-dir.js';
+import { waitFor } from '../support/wait-for.js';
+import { token } from './fixture.js';
 
 const BUNDLE_FILES = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'];
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const clean of cleanups.reverse()) await clean();
 });
@@ -26,12 +29,12 @@ async function plug(from: string, to: string): Promise<void> {
 
 describe("Istio's agent renewing from meshca", { timeout: 120_000 }, () => {
   test('SECRET_TTL=10s renews; after a hot reload to a new intermediate the next certificate chains to it', async () => {
-    const dir = await workDir('rotation');
+    const dir = makeTempDir('meshca-istio-agent-rotation-');
     cleanups.push(dir.remove);
     const certs = join(dir.path, 'certs');
-    await meshca(['certs', 'root-ca', '--dir', certs]);
-    await meshca(['certs', 'intermediate', 'cluster1', '--dir', certs]);
-    await meshca(['certs', 'intermediate', 'cluster2', '--dir', certs]);
+    await runMeshcaOk(['certs', 'root-ca', '--dir', certs]);
+    await runMeshcaOk(['certs', 'intermediate', 'cluster1', '--dir', certs]);
+    await runMeshcaOk(['certs', 'intermediate', 'cluster2', '--dir', certs]);
     const cacerts = join(dir.path, 'cacerts');
     await plug(join(certs, 'cluster1'), cacerts);
     const dataDir = join(dir.path, 'data');
@@ -81,7 +84,7 @@ describe("Istio's agent renewing from meshca", { timeout: 120_000 }, () => {
     );
     assert.equal(onCluster2.rootsPem.trim(), (await readFile(join(certs, 'root-cert.pem'), 'utf8')).trim());
     await writeFile(join(dir.path, 'agent-chain.pem'), onCluster2.chainPem);
-    const verify = openssl(
+    const verify = await opensslOk(
       [
         'verify',
         '-CAfile',
@@ -89,7 +92,7 @@ describe("Istio's agent renewing from meshca", { timeout: 120_000 }, () => {
         '-untrusted',
         join(certs, 'cluster2', 'ca-cert.pem'),
       ].concat('agent-chain.pem'),
-      dir.path,
+      { cwd: dir.path },
     );
     assert.equal(verify, 'agent-chain.pem: OK\n');
     const generated = agent.logs.filter((l) => l.msg === 'generated new workload certificate').length;

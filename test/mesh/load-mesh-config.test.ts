@@ -16,7 +16,7 @@ describe('the Custom CA Integration task', () => {
   test("reads istio.yaml and the two ProxyConfigs as Istio's docs write them", async (t) => {
     const work = tempDir(t);
     const dir = join(work, 'config');
-    const roots = writeTaskFiles(dir, work);
+    const roots = await writeTaskFiles(dir, work);
     const { config, notes, files } = await loadMeshConfig(dir);
 
     assert.deepEqual(
@@ -74,7 +74,7 @@ describe('the Custom CA Integration task', () => {
 
   test('the result is frozen all the way down, maps included', async (t) => {
     const work = tempDir(t);
-    writeTaskFiles(join(work, 'config'), work);
+    await writeTaskFiles(join(work, 'config'), work);
     const result = await loadMeshConfig(join(work, 'config'));
     const { config } = result;
     for (const value of [

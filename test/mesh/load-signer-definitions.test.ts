@@ -11,7 +11,7 @@ describe('signers', () => {
     const work = tempDir(t);
     const dataDir = join(work, 'data');
     for (const secret of ['bar-ca-selfsigned', 'foo-ca-selfsigned', 'istio-ca-selfsigned']) {
-      const ca = makeCa(work, secret);
+      const ca = await makeCa(work, secret);
       write(join(dataDir, 'secrets', secret, 'tls.crt'), ca.cert);
       write(join(dataDir, 'secrets', secret, 'tls.key'), ca.key);
     }
@@ -74,10 +74,10 @@ spec:
   test('a namespaced Issuer with a path, and a StepClusterIssuer as step-issuer documents it', async (t) => {
     const work = tempDir(t);
     const dataDir = join(work, 'data');
-    const ca = makeCa(work, 'team');
+    const ca = await makeCa(work, 'team');
     write(join(work, 'config', 'team-ca', 'tls.crt'), ca.cert);
     write(join(work, 'config', 'team-ca', 'tls.key'), ca.key);
-    const step = makeCa(work, 'step');
+    const step = await makeCa(work, 'step');
     const passwordFile = write(
       join(dataDir, 'secrets', 'step-certificates-provisioner-password', 'password'),
       'pw\n',

@@ -2,19 +2,12 @@
 import assert from 'node:assert/strict';
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { indentPem } from '../../demo/custom-ca-yaml.js';
 import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
-import { indent, makeCa, problemsOf, tempDir, write } from './mesh-fixtures.js';
+import { caBeforeTests, problemsOf, tempDir, write } from './mesh-fixtures.js';
 
-const work = tempDir({ after });
-let caPem = '';
-let keyPem = '';
-
-before(() => {
-  const ca = makeCa(work, 'validation');
-  caPem = ca.cert;
-  keyPem = ca.key;
-});
+const ca = caBeforeTests('validation');
 
 const operator = (body: string) => `apiVersion: install.istio.io/v1alpha1
 kind: IstioOperator
@@ -138,16 +131,16 @@ describe('IstioOperator', () => {
     - pem: not a certificate
       certSigners: [foo]
     - pem: |
-${indent(keyPem, 8)}
+${indentPem(ca.key)}
       trustDomains: [Bad.TD]
     - pem: |
-${indent(caPem, 8)}
+${indentPem(ca.cert)}
       spiffeBundleUrl: https://bundle.example
     - certSigner: [clusterissuers.cert-manager.io/foo]
       pem: ""
     -
     - pem: |
-${indent(caPem.replace(/\n[A-Za-z0-9+/]{64}\n/, '\n'), 8)}
+${indentPem(ca.cert.replace(/\n[A-Za-z0-9+/]{64}\n/, '\n'))}
       certSigners: [clusterissuers.cert-manager.io/foo]
 `);
     const problems = await problemsOf(t, yaml);

@@ -1,19 +1,30 @@
 // Shared test material for mesh/: temp directories, certificates minted by the real openssl, and the
-// YAML of Istio's "Custom CA Integration using Kubernetes CSR" task, written as Istio's docs write it.
+// YAML of Istio's "Custom CA Integration using Kubernetes CSR" task, from the demo's templates of it.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { after, before } from 'node:test';
+import {
+  clusterIssuerYaml,
+  indentPem,
+  istioYamlTemplate,
+  proxyConfigYaml,
+  TASK_CA_CERTIFICATES,
+} from '../../demo/custom-ca-yaml.js';
+import { fillTemplate } from '../../demo/write-heredoc.js';
 import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
 import { DEFAULT_ROOT } from '../../src/ca/offline/profile.js';
 import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
 import { MeshConfigError } from '../../src/mesh/mesh-config-error.js';
+import { type CaServerFixture, startFixtureServer } from '../support/ca-server-fixture.js';
+import { opensslOk } from '../support/openssl.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
+/** A fresh directory removed after the test `t`. */
 export function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'meshca-mesh-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  const dir = makeTempDir('meshca-mesh-');
+  t.after(dir.remove);
+  return dir.path;
 }
 
 export function write(path: string, text: string): string {
@@ -23,103 +34,48 @@ export function write(path: string, text: string): string {
 }
 
 /** A self-signed CA certificate (PEM) and its key, made by openssl as an independent tool. */
-export function makeCa(dir: string, cn: string): { cert: string; key: string } {
+export async function makeCa(dir: string, cn: string): Promise<{ cert: string; key: string }> {
   const certFile = join(dir, `${cn}-ca.crt`);
   const keyFile = join(dir, `${cn}-ca.key`);
   // biome-ignore format: the flags read best in their pairs
-  execFileSync('openssl', [
+  await opensslOk([
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-subj', `/O=meshca test/CN=${cn}`, '-days', '2', '-keyout', keyFile, '-out', certFile,
-  ], { stdio: 'pipe' });
+  ]);
   return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
 }
 
-/** `sed 's/^/         /'`, as the task indents each exported root under `- pem: |`. */
-export function indent(pem: string, spaces = 9): string {
-  return pem
-    .trimEnd()
-    .split('\n')
-    .map((line) => `${' '.repeat(spaces)}${line}`)
-    .join('\n');
+/** A CA made by makeCa() once, before the file's tests, in a directory removed after them. */
+export function caBeforeTests(cn: string): { cert: string; key: string } {
+  const ca = { cert: '', key: '' };
+  const work = tempDir({ after });
+  before(async () => {
+    Object.assign(ca, await makeCa(work, cn));
+  });
+  return ca;
 }
 
-/** The task's istio.yaml, with the three ClusterIssuers' roots filled in. */
+/** The task's istio.yaml (demo/custom-ca-yaml.ts), with the three ClusterIssuers' roots filled in. */
 export function istioYaml(roots: { istioca: string; fooca: string; barca: string }): string {
-  return `apiVersion: install.istio.io/v1alpha1
-kind: IstioOperator
-spec:
-  meshConfig:
-    defaultConfig:
-      proxyMetadata:
-        ISTIO_META_CERT_SIGNER: istio-system
-    caCertificates:
-    - pem: |
-${indent(roots.istioca)}
-      certSigners:
-      - clusterissuers.cert-manager.io/istio-system
-    - pem: |
-${indent(roots.fooca)}
-      certSigners:
-      - clusterissuers.cert-manager.io/foo
-    - pem: |
-${indent(roots.barca)}
-      certSigners:
-      - clusterissuers.cert-manager.io/bar
-  components:
-    pilot:
-      k8s:
-        env:
-        - name: CERT_SIGNER_DOMAIN
-          value: clusterissuers.cert-manager.io
-        - name: EXTERNAL_CA
-          value: ISTIOD_RA_KUBERNETES_API
-        - name: PILOT_CERT_PROVIDER
-          value: k8s.io/clusterissuers.cert-manager.io/istio-system
-        overlays:
-          - kind: ClusterRole
-            name: istiod-clusterrole-istio-system
-            patches:
-              - path: rules[-1]
-                value: |
-                  apiGroups:
-                  - certificates.k8s.io
-                  resourceNames:
-                  - clusterissuers.cert-manager.io/foo
-                  - clusterissuers.cert-manager.io/bar
-                  - clusterissuers.cert-manager.io/istio-system
-                  resources:
-                  - signers
-                  verbs:
-                  - approve
-`;
+  return fillTemplate(istioYamlTemplate(TASK_CA_CERTIFICATES), {
+    ISTIOCA: indentPem(roots.istioca),
+    FOOCA: indentPem(roots.fooca),
+    BARCA: indentPem(roots.barca),
+  });
 }
 
-export const PROXYCONFIG_BAR = `apiVersion: networking.istio.io/v1beta1
-kind: ProxyConfig
-metadata:
-  name: barpc
-  namespace: bar
-spec:
-  environmentVariables:
-    ISTIO_META_CERT_SIGNER: bar
-`;
-
-export const PROXYCONFIG_FOO = `apiVersion: networking.istio.io/v1beta1
-kind: ProxyConfig
-metadata:
-  name: foopc
-  namespace: foo
-spec:
-  environmentVariables:
-    ISTIO_META_CERT_SIGNER: foo
-`;
+export const PROXYCONFIG_BAR = proxyConfigYaml('bar', 'bar');
+export const PROXYCONFIG_FOO = proxyConfigYaml('foo', 'foo');
 
 /** Writes the task's three files into `dir` (istio.yaml, proxyconfig-bar.yaml, proxyconfig-foo.yaml). */
-export function writeTaskFiles(dir: string, work: string): { istioca: string; fooca: string; barca: string } {
+export async function writeTaskFiles(
+  dir: string,
+  work: string,
+): Promise<{ istioca: string; fooca: string; barca: string }> {
   const roots = {
-    istioca: makeCa(work, 'istio-system').cert,
-    fooca: makeCa(work, 'foo').cert,
-    barca: makeCa(work, 'bar').cert,
+    istioca: (await makeCa(work, 'istio-system')).cert,
+    fooca: (await makeCa(work, 'foo')).cert,
+    barca: (await makeCa(work, 'bar')).cert,
   };
   write(join(dir, 'istio.yaml'), istioYaml(roots));
   write(join(dir, 'proxyconfig-bar.yaml'), PROXYCONFIG_BAR);
@@ -144,11 +100,6 @@ export async function problemsOf(
   assert.equal(err.code, 'MESH_CONFIG_INVALID');
   assert.equal(err.kind, 'config');
   return err.problems.map((p) => p.replaceAll(file, '$F').replaceAll(dir, '$D'));
-}
-
-/** cert-manager's CA ClusterIssuer reading the key pair in the secret `secretName`. */
-export function clusterIssuerYaml(name: string, secretName: string): string {
-  return `apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: ${name}\nspec:\n  ca:\n    secretName: ${secretName}\n`;
 }
 
 /** The task's three signers, each with a root of its own. */
@@ -188,4 +139,33 @@ export async function writeTaskRegistrationAuthority(
     TASK_SIGNERS.map((n) => clusterIssuerYaml(n, `${n}-ca-selfsigned`)).join('---\n'),
   );
   return { roots, config };
+}
+
+/**
+ * A CA server in RA mode for the custom-CA task (writeTaskRegistrationAuthority in a fresh data
+ * directory); close() stops it and removes the directory.
+ */
+export async function startTaskRegistrationAuthority(): Promise<{
+  ca: CaServerFixture;
+  roots: Record<(typeof TASK_SIGNERS)[number], string>;
+  close(): Promise<void>;
+}> {
+  const dataDir = makeTempDir('meshca-ra-');
+  const { roots, config } = await writeTaskRegistrationAuthority(dataDir.path);
+  const ca = await startFixtureServer({
+    dataDir: dataDir.path,
+    mesh: {
+      path: config,
+      initial: await loadMeshConfig(config, { dataDir: dataDir.path }),
+      dataDir: dataDir.path,
+    },
+  });
+  return {
+    ca,
+    roots,
+    close: async () => {
+      await ca.close();
+      dataDir.remove();
+    },
+  };
 }

@@ -3,18 +3,10 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { makeCa, problemsOf, tempDir, write } from './mesh-fixtures.js';
+import { describe, test } from 'node:test';
+import { caBeforeTests, problemsOf, tempDir, write } from './mesh-fixtures.js';
 
-const work = tempDir({ after });
-let caPem = '';
-let keyPem = '';
-
-before(() => {
-  const ca = makeCa(work, 'signers');
-  caPem = ca.cert;
-  keyPem = ca.key;
-});
+const ca = caBeforeTests('signers');
 
 const clusterIssuer = (name: string, spec: string, kind = 'ClusterIssuer') => `apiVersion: cert-manager.io/v1
 kind: ${kind}
@@ -36,9 +28,9 @@ describe('cert-manager issuers', () => {
     ].join('---\n');
     const problems = await problemsOf(t, yaml, {
       setup: (dir) => {
-        write(join(dir, 'secrets/nokey/tls.crt'), caPem);
-        write(join(dir, 'secrets/ok/tls.crt'), caPem);
-        write(join(dir, 'secrets/ok/tls.key'), keyPem);
+        write(join(dir, 'secrets/nokey/tls.crt'), ca.cert);
+        write(join(dir, 'secrets/ok/tls.crt'), ca.cert);
+        write(join(dir, 'secrets/ok/tls.key'), ca.key);
       },
     });
     assert.deepEqual(problems, [
@@ -70,8 +62,8 @@ describe('cert-manager issuers', () => {
     ].join('---\n');
     const problems = await problemsOf(t, yaml, {
       setup: (dir) => {
-        write(join(dir, 'secrets/ok/tls.crt'), caPem);
-        write(join(dir, 'secrets/ok/tls.key'), keyPem);
+        write(join(dir, 'secrets/ok/tls.crt'), ca.cert);
+        write(join(dir, 'secrets/ok/tls.key'), ca.key);
       },
     });
     assert.deepEqual(problems, [
@@ -98,11 +90,11 @@ describe('StepClusterIssuer', () => {
       ),
       stepIssuer(
         'nopassword',
-        `  url: https://step.example\n  caBundle: ${b64(caPem)}\n  provisioner:\n    name: admin\n    kid: abc\n    passwordRef: {name: ./secrets/pw, key: password}\n`,
+        `  url: https://step.example\n  caBundle: ${b64(ca.cert)}\n  provisioner:\n    name: admin\n    kid: abc\n    passwordRef: {name: ./secrets/pw, key: password}\n`,
       ),
       stepIssuer(
         'noref',
-        `  url: https://step.example\n  caBundle: ${b64(caPem)}\n  provisioner: {name: admin, kid: abc}\n`,
+        `  url: https://step.example\n  caBundle: ${b64(ca.cert)}\n  provisioner: {name: admin, kid: abc}\n`,
       ),
     ].join('---\n');
     const problems = await problemsOf(t, yaml, {

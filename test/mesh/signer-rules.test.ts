@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { indentPem } from '../../demo/custom-ca-yaml.js';
 import { defaultMeshConfig } from '../../src/mesh/default-mesh-config.js';
 import { fullSignerName } from '../../src/mesh/full-signer-name.js';
 import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
@@ -10,7 +11,7 @@ import { resolveSigner } from '../../src/mesh/resolve-signer.js';
 import { rootsForSigner } from '../../src/mesh/roots-for-signer.js';
 import { rootsForTrustDomain } from '../../src/mesh/roots-for-trust-domain.js';
 import type { MeshConfig } from '../../src/mesh/types.js';
-import { indent, makeCa, tempDir, write, writeTaskFiles } from './mesh-fixtures.js';
+import { makeCa, tempDir, write, writeTaskFiles } from './mesh-fixtures.js';
 
 const CI = 'clusterissuers.cert-manager.io';
 const work = tempDir({ after });
@@ -23,7 +24,7 @@ async function load(yaml: string): Promise<MeshConfig> {
 }
 
 before(async () => {
-  roots = writeTaskFiles(join(work, 'task'), work);
+  roots = await writeTaskFiles(join(work, 'task'), work);
   task = (await loadMeshConfig(join(work, 'task'))).config;
 });
 
@@ -144,21 +145,21 @@ describe('roots', () => {
   });
 
   test('a certificate listed twice is returned once; an entry may hold several certificates', async () => {
-    const extra = makeCa(work, 'extra').cert;
+    const extra = (await makeCa(work, 'extra')).cert;
     const config = await load(`apiVersion: install.istio.io/v1alpha1
 kind: IstioOperator
 spec:
   meshConfig:
     caCertificates:
     - pem: |
-${indent(roots.fooca + extra, 8)}
+${indentPem(roots.fooca + extra)}
       certSigners: [${CI}/foo]
       trustDomains: [foo.example, cluster.local]
     - pem: |
-${indent(roots.fooca, 8)}
+${indentPem(roots.fooca)}
       certSigners: [${CI}/foo, ${CI}/bar]
     - pem: |
-${indent(roots.barca, 8)}
+${indentPem(roots.barca)}
       trustDomains: [bar.example]
 `);
     assert.deepEqual(rootsForSigner(config, `${CI}/foo`), [roots.fooca, extra]);

@@ -99,7 +99,7 @@ describe('step-ca started from peers/harness/step-ca', () => {
     const untrusted = join(dir, 'untrusted.pem');
     writeFileSync(leafFile, chain[0]!);
     writeFileSync(untrusted, chain[1]!);
-    const verify = opensslOk([
+    const verify = await opensslOk([
       'verify',
       '-x509_strict',
       '-CAfile',
@@ -111,7 +111,7 @@ describe('step-ca started from peers/harness/step-ca', () => {
     assert.equal(verify, `${leafFile}: OK\n`);
     const ext = 'subjectAltName,extendedKeyUsage,basicConstraints';
     assert.equal(
-      opensslOk(['x509', '-in', leafFile, '-noout', '-subject', '-ext', ext]),
+      await opensslOk(['x509', '-in', leafFile, '-noout', '-subject', '-ext', ext]),
       [
         'subject=',
         'X509v3 Extended Key Usage: ',

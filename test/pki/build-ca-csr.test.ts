@@ -6,7 +6,8 @@ import { isMeshcaError } from '../../src/errors.js';
 import { buildCaCsr } from '../../src/pki/build-ca-csr.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { parseCsr } from '../../src/pki/parse-csr.js';
-import { makeTempDir, opensslOk, type TempDir } from '../support/openssl.js';
+import { opensslOk } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 describe('buildCaCsr', () => {
   let dir: TempDir;
@@ -23,7 +24,7 @@ describe('buildCaCsr', () => {
       dnsNames: ['istiod.istio-system.svc'],
     });
     assert.match(pem, /^-----BEGIN CERTIFICATE REQUEST-----\n/);
-    const out = opensslOk(['req', '-verify', '-noout', '-text', '-in', dir.write('ca.csr', pem)]);
+    const out = await opensslOk(['req', '-verify', '-noout', '-text', '-in', dir.write('ca.csr', pem)]);
     assert.match(out, /Subject: O = Istio, CN = Intermediate CA, L = cluster1\n/);
     assert.match(out, /Requested Extensions:/);
     assert.match(out, /X509v3 Basic Constraints: critical\n\s+CA:TRUE\n/);
@@ -38,7 +39,7 @@ describe('buildCaCsr', () => {
   it('like Istio root-cert.csr: an RSA root request without SANs', async () => {
     const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const pem = await buildCaCsr({ key, subject: { O: 'Istio', CN: 'Root CA' } });
-    const out = opensslOk(['req', '-verify', '-noout', '-text', '-in', dir.write('root.csr', pem)]);
+    const out = await opensslOk(['req', '-verify', '-noout', '-text', '-in', dir.write('root.csr', pem)]);
     assert.match(out, /Signature Algorithm: sha256WithRSAEncryption/);
     assert.doesNotMatch(out, /Subject Alternative Name/);
   });
@@ -46,7 +47,7 @@ describe('buildCaCsr', () => {
   it('asks for nothing when isCa is false and no SANs are given', async () => {
     const key = await generateKey('ec-p384');
     const pem = await buildCaCsr({ key, subject: { CN: 'plain' }, isCa: false });
-    const out = opensslOk(['req', '-verify', '-noout', '-text', '-in', dir.write('plain.csr', pem)]);
+    const out = await opensslOk(['req', '-verify', '-noout', '-text', '-in', dir.write('plain.csr', pem)]);
     assert.match(out, /Attributes:\n\s+\(none\)/);
     assert.match(out, /ecdsa-with-SHA384/);
     assert.equal(parseCsr(pem).requestsCa, false);

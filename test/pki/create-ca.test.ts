@@ -11,14 +11,11 @@ import { generateKey, keyFromPrivateKey, readPrivateKey } from '../../src/pki/ke
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
 import type { CertificateInfo, Issuer } from '../../src/pki/types.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
-import { makeTempDir, openssl, opensslOk, type TempDir } from '../support/openssl.js';
+import { openssl, opensslOk, opensslText } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const SAMPLES = SAMPLES_DIR;
 const NOW = new Date('2026-03-01T12:00:00Z');
-
-function text(cert: CertificateInfo): string {
-  return opensslOk(['x509', '-noout', '-text'], { input: cert.pem });
-}
 
 describe('createRootCertificate', () => {
   let dir: TempDir;
@@ -31,15 +28,18 @@ describe('createRootCertificate', () => {
   });
   after(() => dir.remove());
 
-  it('makes a self-signed v3 root that openssl verifies against itself', () => {
+  it('makes a self-signed v3 root that openssl verifies against itself', async () => {
     const path = dir.write('root.pem', root.pem);
-    assert.equal(openssl(['verify', '-auth_level', '1', '-CAfile', path, path]).stdout.trim(), `${path}: OK`);
+    assert.equal(
+      (await openssl(['verify', '-auth_level', '1', '-CAfile', path, path])).stdout.trim(),
+      `${path}: OK`,
+    );
     assert.equal(root.selfSigned, true);
     assert.equal(root.subject, 'O=Istio, CN=Root CA');
   });
 
-  it('carries the extensions of a root, as openssl -text shows them', () => {
-    const t = text(root);
+  it('carries the extensions of a root, as openssl -text shows them', async () => {
+    const t = await opensslText(root);
     assert.match(t, /Version: 3 \(0x2\)/);
     assert.match(t, /Signature Algorithm: ecdsa-with-SHA256/);
     assert.match(t, /Issuer: O = Istio, CN = Root CA\n/);
@@ -48,12 +48,12 @@ describe('createRootCertificate', () => {
     assert.match(t, /X509v3 Key Usage: critical\n\s+Digital Signature, Certificate Sign, CRL Sign\n/);
     assert.match(t, /X509v3 Subject Key Identifier: \n\s+([0-9A-F]{2}:){19}[0-9A-F]{2}\n/);
     assert.doesNotMatch(t, /pathlen/);
-    assert.equal(/UTF8STRING\s+:Istio/.test(opensslOk(['asn1parse'], { input: root.pem })), true);
+    assert.equal(/UTF8STRING\s+:Istio/.test(await opensslOk(['asn1parse'], { input: root.pem })), true);
   });
 
-  it('computes the subject key identifier as openssl does (SHA-1 of the key bits)', () => {
+  it('computes the subject key identifier as openssl does (SHA-1 of the key bits)', async () => {
     const keyPath = dir.write('root.key', key.export({ type: 'pkcs8', format: 'pem' }));
-    const byOpenssl = opensslOk([
+    const byOpenssl = await opensslOk([
       'req',
       '-x509',
       '-new',
@@ -93,7 +93,7 @@ describe('createRootCertificate', () => {
   it('writes GeneralizedTime from 2050 on, and openssl reads it', async () => {
     const r = await createRootCertificate({ key, subject: { CN: 'Long' }, days: 36500, now: NOW });
     assert.equal(r.notAfter.toISOString(), '2126-02-05T12:00:00.000Z');
-    assert.match(opensslOk(['asn1parse'], { input: r.pem }), /GENERALIZEDTIME\s+:21260205120000Z/);
+    assert.match(await opensslOk(['asn1parse'], { input: r.pem }), /GENERALIZEDTIME\s+:21260205120000Z/);
   });
 
   it('orders the subject O, CN, L, OU and signs with SHA-384 for a P-384 key', async () => {
@@ -105,7 +105,7 @@ describe('createRootCertificate', () => {
     });
     assert.equal(r.subject, 'O=Istio, CN=Root CA, L=cluster1, OU=Mesh');
     assert.equal(r.signatureAlgorithm, 'ecdsa-with-SHA384');
-    assert.match(text(r), /Signature Algorithm: ecdsa-with-SHA384/);
+    assert.match(await opensslText(r), /Signature Algorithm: ecdsa-with-SHA384/);
   });
 
   it('signs an RSA root with sha256WithRSAEncryption', async () => {
@@ -113,7 +113,7 @@ describe('createRootCertificate', () => {
     const r = await createRootCertificate({ key: rsa, subject: { O: 'Istio', CN: 'Root CA' }, days: 1 });
     assert.equal(r.signatureAlgorithm, 'sha256WithRSAEncryption');
     const path = dir.write('rsa-root.pem', r.pem);
-    assert.equal(openssl(['verify', '-CAfile', path, path]).status, 0);
+    assert.equal((await openssl(['verify', '-CAfile', path, path])).status, 0);
   });
 
   it('refuses an empty subject, a bad validity and a public key', async () => {
@@ -167,10 +167,10 @@ describe('createIntermediateCertificate', () => {
       dnsNames: ['istiod.istio-system.svc'],
     });
     const path = dir.write('intermediate.pem', int.pem);
-    const result = openssl(['verify', '-auth_level', '1', '-CAfile', dir.file('root.pem'), path]);
+    const result = await openssl(['verify', '-auth_level', '1', '-CAfile', dir.file('root.pem'), path]);
     assert.equal(result.stdout.trim(), `${path}: OK`);
 
-    const t = text(int);
+    const t = await opensslText(int);
     assert.match(t, /Issuer: O = Istio, CN = Root CA\n/);
     assert.match(t, /Subject: O = Istio, CN = Intermediate CA, L = cluster1\n/);
     assert.match(t, /X509v3 Basic Constraints: critical\n\s+CA:TRUE, pathlen:0\n/);
@@ -192,7 +192,7 @@ describe('createIntermediateCertificate', () => {
       days: 1,
       pathLen: 2,
     });
-    const t = text(int);
+    const t = await opensslText(int);
     assert.match(t, /CA:TRUE, pathlen:2\n/);
     assert.doesNotMatch(t, /Subject Alternative Name/);
     assert.equal(int.pathLen, 2);
@@ -211,7 +211,7 @@ describe('createIntermediateCertificate', () => {
     });
     assert.equal(sub.signatureAlgorithm, 'sha256WithRSAEncryption');
     assert.ok(sub.authorityKeyId && sub.authorityKeyId.length === 20);
-    const result = openssl([
+    const result = await openssl([
       'verify',
       '-CAfile',
       `${SAMPLES}/root-cert.pem`,

@@ -15,7 +15,8 @@ import { parseCsr, parseCsrDer } from '../../src/pki/parse-csr.js';
 import { decodePem, encodePem } from '../../src/pki/pem.js';
 import type { KeyType } from '../../src/pki/types.js';
 import { assertThrowsCode } from '../support/assert-error.js';
-import { mustOpenssl, newKeyArgs, openssl } from '../support/openssl-ca.js';
+import { openssl, opensslOk } from '../support/openssl.js';
+import { newKeyArgs } from '../support/openssl-ca.js';
 
 const SPIFFE_ID = 'spiffe://cluster.local/ns/default/sa/bookinfo-ratings';
 const BAD_SIGNATURE =
@@ -26,9 +27,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let fileCount = 0;
 
 /** Runs `openssl req -new` with extra arguments in the temp dir and returns the CSR PEM. */
-function opensslCsr(args: string[]): string {
+async function opensslReq(args: string[]): Promise<string> {
   const out = `csr-${++fileCount}.pem`;
-  mustOpenssl(['req', '-new', '-nodes', '-keyout', `key-${fileCount}.pem`, '-out', out, ...args], dir);
+  await opensslOk(['req', '-new', '-nodes', '-keyout', `key-${fileCount}.pem`, '-out', out, ...args], {
+    cwd: dir,
+  });
   return readFileSync(join(dir, out), 'utf8');
 }
 
@@ -72,7 +75,7 @@ describe('buildWorkloadCsr → parseCsr', () => {
       assert.ok(csr.publicKey.equals(createPublicKey(key)));
       assert.deepEqual(csr.der, decodePem(pem)[0]!.der);
 
-      const result = openssl(['req', '-in', writeTemp(pem), '-verify', '-noout', '-text']);
+      const result = await openssl(['req', '-in', writeTemp(pem), '-verify', '-noout', '-text']);
       assert.equal(result.status, 0, result.stderr);
       assert.match(result.stderr, /self-signature verify OK/);
       assert.match(result.stdout, /Subject: *\n/);
@@ -93,8 +96,8 @@ describe('buildWorkloadCsr → parseCsr', () => {
 });
 
 describe('parseCsr on CSRs made by openssl req', () => {
-  it('reads the subject and every kind of SAN', () => {
-    const pem = opensslCsr([
+  it('reads the subject and every kind of SAN', async () => {
+    const pem = await opensslReq([
       ...newKeyArgs('ec-p256'),
       '-subj',
       '/O=foo/CN=bar',
@@ -110,8 +113,8 @@ describe('parseCsr on CSRs made by openssl req', () => {
     assert.equal(csr.requestsCa, false);
   });
 
-  it('sees a request for a CA through basicConstraints CA:TRUE or keyUsage keyCertSign', () => {
-    const withBasicConstraints = opensslCsr([
+  it('sees a request for a CA through basicConstraints CA:TRUE or keyUsage keyCertSign', async () => {
+    const withBasicConstraints = await opensslReq([
       ...newKeyArgs('ec-p256'),
       '-subj',
       '/CN=sneaky',
@@ -122,7 +125,7 @@ describe('parseCsr on CSRs made by openssl req', () => {
     ]);
     assert.equal(parseCsr(withBasicConstraints).requestsCa, true);
     assert.deepEqual(parseCsr(withBasicConstraints).uris, [SPIFFE_ID]);
-    const withKeyUsage = opensslCsr([
+    const withKeyUsage = await opensslReq([
       ...newKeyArgs('ec-p256'),
       '-subj',
       '/CN=x',
@@ -130,7 +133,7 @@ describe('parseCsr on CSRs made by openssl req', () => {
       'keyUsage=keyCertSign',
     ]);
     assert.equal(parseCsr(withKeyUsage).requestsCa, true);
-    const leafLike = opensslCsr([
+    const leafLike = await opensslReq([
       ...newKeyArgs('ec-p256'),
       '-subj',
       '/CN=x',
@@ -142,11 +145,11 @@ describe('parseCsr on CSRs made by openssl req', () => {
     assert.equal(parseCsr(leafLike).requestsCa, false);
   });
 
-  it('formats a subject exactly as parseCertificate formats the same name', () => {
+  it('formats a subject exactly as parseCertificate formats the same name', async () => {
     const subject = '/C=CH/O=Zürich, AG/OU=a\\+b/CN=#1 ';
-    const pem = opensslCsr([...newKeyArgs('ec-p256'), '-utf8', '-subj', subject]);
+    const pem = await opensslReq([...newKeyArgs('ec-p256'), '-utf8', '-subj', subject]);
     const certPath = join(dir, 'same-name.pem');
-    mustOpenssl(
+    await opensslOk(
       [
         'req',
         '-x509',
@@ -160,18 +163,18 @@ describe('parseCsr on CSRs made by openssl req', () => {
         '-out',
         certPath,
       ],
-      dir,
+      { cwd: dir },
     );
     const csr = parseCsr(pem);
     assert.equal(csr.subject, 'C=CH, O=Zürich\\, AG, OU=a\\+b, CN=\\#1\\ ');
     assert.equal(csr.subject, parseCertificate(readFileSync(certPath, 'utf8')).subject);
   });
 
-  it('verifies Ed25519, RSA-PSS and ECDSA with a stronger hash than the curve', () => {
-    const ed = parseCsr(opensslCsr(['-newkey', 'ed25519', '-subj', '/CN=ed']));
+  it('verifies Ed25519, RSA-PSS and ECDSA with a stronger hash than the curve', async () => {
+    const ed = parseCsr(await opensslReq(['-newkey', 'ed25519', '-subj', '/CN=ed']));
     assert.deepEqual([ed.keyAlgorithm, ed.keyDescription, ed.subject], ['ed25519', 'Ed25519', 'CN=ed']);
     const pss = parseCsr(
-      opensslCsr([
+      await opensslReq([
         ...newKeyArgs('rsa-2048'),
         '-sha384',
         '-sigopt',
@@ -183,19 +186,27 @@ describe('parseCsr on CSRs made by openssl req', () => {
       ]),
     );
     assert.deepEqual([pss.keyAlgorithm, pss.keyBits], ['rsa', 2048]);
-    const ec512 = parseCsr(opensslCsr([...newKeyArgs('ec-p256'), '-sha512', '-subj', '/CN=e']));
+    const ec512 = parseCsr(await opensslReq([...newKeyArgs('ec-p256'), '-sha512', '-subj', '/CN=e']));
     assert.equal(ec512.keyDescription, 'EC P-256');
   });
 
-  it('refuses SHA-1 signatures and curves it does not issue for with PKI_CSR_UNSUPPORTED_ALGORITHM', () => {
+  it('refuses SHA-1 signatures and curves it does not issue for with PKI_CSR_UNSUPPORTED_ALGORITHM', async () => {
+    const sha1 = await opensslReq([...newKeyArgs('ec-p256'), '-sha1', '-subj', '/CN=old']);
+    const secp256k1 = await opensslReq([
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:secp256k1',
+      '-subj',
+      '/CN=k',
+    ]);
     assertCode(
-      () => parseCsr(opensslCsr([...newKeyArgs('ec-p256'), '-sha1', '-subj', '/CN=old'])),
+      () => parseCsr(sha1),
       'PKI_CSR_UNSUPPORTED_ALGORITHM',
       /^the CSR uses the signature algorithm ecdsa-with-SHA1, which meshca does not accept; /,
     );
     assertCode(
-      () =>
-        parseCsr(opensslCsr(['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1', '-subj', '/CN=k'])),
+      () => parseCsr(secp256k1),
       'PKI_CSR_UNSUPPORTED_ALGORITHM',
       /an EC key on a curve other than P-256, P-384 or P-521/,
     );
@@ -246,12 +257,12 @@ describe('parseCsr refusals', () => {
   const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
   const good = decodePem(buildWorkloadCsr({ key, uri: SPIFFE_ID }))[0]!.der;
 
-  it('refuses a CSR whose signature byte was flipped with PKI_CSR_BAD_SIGNATURE', () => {
+  it('refuses a CSR whose signature byte was flipped with PKI_CSR_BAD_SIGNATURE', async () => {
     const der = Buffer.from(good);
     der[der.length - 1]! ^= 0x01;
     assertCode(() => parseCsr(encodePem('CERTIFICATE REQUEST', der)), 'PKI_CSR_BAD_SIGNATURE', BAD_SIGNATURE);
     // OpenSSL 3.0's `req -verify` exits 0 even when the signature fails, so read its verdict.
-    const verdict = openssl([
+    const verdict = await openssl([
       'req',
       '-in',
       writeTemp(encodePem('CERTIFICATE REQUEST', der)),

@@ -127,7 +127,8 @@ describe('DER refusals reach the CSR parser with their reasons', () => {
     );
   });
 
-  it('names a megabyte OBJECT IDENTIFIER in the subject instead of spending minutes reading it', () => {
+  // How long the refusal takes (it once took minutes) is measured by `npm run bench` (bench/hostile-inputs.ts).
+  it('names a megabyte OBJECT IDENTIFIER in the subject instead of reading it', () => {
     const hugeOid = tlv(0x06, Buffer.alloc(1 << 20, 0xff).fill(0x7f, (1 << 20) - 1));
     const subjectWithOid = sequence(setOf(sequence(hugeOid, tlv(0x0c, Buffer.from('x')))));
     const csr = sequence(
@@ -135,12 +136,10 @@ describe('DER refusals reach the CSR parser with their reasons', () => {
       slice(algorithm!),
       bitString(Buffer.alloc(8)),
     );
-    const started = performance.now();
     refuses(
       () => parseCsrDer(csr),
       'PKI_CSR_MALFORMED',
       `the CSR is not a valid PKCS#10 request: malformed DER: OBJECT IDENTIFIER at offset ${csr.indexOf(hugeOid)} is ${1 << 20} bytes long; meshca reads at most ${MAX_OID_BYTES}`,
     );
-    assert.ok(performance.now() - started < 1000);
   });
 });

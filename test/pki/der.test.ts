@@ -37,7 +37,7 @@ import {
   x509Time,
 } from '../../src/pki/der-writer.js';
 import { assertThrowsCode } from '../support/assert-error.js';
-import { openssl } from '../support/openssl-ca.js';
+import { openssl } from '../support/openssl.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 const fromHex = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
@@ -148,7 +148,7 @@ describe('DER encoder, judged by openssl asn1parse', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meshca-der-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('produces a structure OpenSSL parses as intended, with a long-form length', () => {
+  it('produces a structure OpenSSL parses as intended, with a long-form length', async () => {
     const der = sequence(
       explicit(0, smallInteger(2)),
       integer(fromHex('7fffffffffffffffffffffffffffffff')),
@@ -163,7 +163,7 @@ describe('DER encoder, judged by openssl asn1parse', () => {
     );
     const path = join(dir, 'x.der');
     writeFileSync(path, der);
-    const result = openssl(['asn1parse', '-inform', 'DER', '-in', path]);
+    const result = await openssl(['asn1parse', '-inform', 'DER', '-in', path]);
     assert.equal(result.status, 0, result.stderr);
     const out = result.stdout;
     assert.match(out, /cons: SEQUENCE/);

@@ -46,7 +46,7 @@ describe('describeCertificate', () => {
     assert.match(lines[11]!, /^Subject key ID: {6}([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
     assert.match(lines[12]!, /^Authority key ID: {4}/);
     assert.equal(lines[13], 'Self-signed:         no');
-    const fingerprint = opensslOk(['x509', '-noout', '-fingerprint', '-sha256'], { input: int.pem })
+    const fingerprint = (await opensslOk(['x509', '-noout', '-fingerprint', '-sha256'], { input: int.pem }))
       .trim()
       .split('=')[1];
     assert.equal(lines[14], `SHA-256 fingerprint: ${fingerprint}`);

@@ -10,14 +10,8 @@ import { issueServingCertificate } from '../../src/pki/issue-serving-certificate
 import { encodePrivateKeyPem, generateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
 import { assertRejectsCode } from '../support/assert-error.js';
-import {
-  colonHex,
-  makeOpensslCa,
-  type OpensslCa,
-  openssl,
-  opensslText,
-  opensslVerify,
-} from '../support/openssl-ca.js';
+import { colonHex, openssl, opensslText } from '../support/openssl.js';
+import { makeOpensslCa, type OpensslCa } from '../support/openssl-ca.js';
 
 const DNS = ['meshca.istio-system.svc', 'localhost'];
 const IPS = ['127.0.0.1', '::1', 'fd00::10'];
@@ -34,8 +28,8 @@ before(async () => {
 for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
   describe(`issueServingCertificate with a ${caType} CA`, () => {
     let ca: OpensslCa;
-    before(() => {
-      ca = makeOpensslCa(caType);
+    before(async () => {
+      ca = await makeOpensslCa(caType);
     });
     after(() => ca.cleanup());
 
@@ -50,7 +44,7 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
         });
         const path = ca.write(`serving-${keyType}.pem`, issued.pem);
         for (const purpose of ['sslserver', 'sslclient'] as const) {
-          const verdict = opensslVerify(ca, path, purpose);
+          const verdict = await ca.verify(path, purpose);
           assert.equal(verdict.status, 0, verdict.stdout + verdict.stderr);
         }
         for (const check of [
@@ -60,7 +54,7 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
           ['-verify_ip', '::1'],
           ['-verify_ip', 'fd00:0::10'],
         ]) {
-          const verdict = openssl([
+          const verdict = await openssl([
             'verify',
             '-CAfile',
             ca.rootPath,
@@ -71,7 +65,7 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
           ]);
           assert.equal(verdict.status, 0, `${check.join(' ')}: ${verdict.stdout}${verdict.stderr}`);
         }
-        const wrong = openssl([
+        const wrong = await openssl([
           'verify',
           '-CAfile',
           ca.rootPath,
@@ -83,7 +77,7 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
         ]);
         assert.notEqual(wrong.status, 0, 'an address not in the SAN is refused');
 
-        const text = opensslText(path);
+        const text = await opensslText(path);
         assert.match(text, /Subject: *\n/);
         assert.match(
           text,
@@ -111,8 +105,8 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
 
 describe('issueServingCertificate subject, TLS and refusals', () => {
   let ca: OpensslCa;
-  before(() => {
-    ca = makeOpensslCa('ec-p256');
+  before(async () => {
+    ca = await makeOpensslCa('ec-p256');
   });
   after(() => ca.cleanup());
 
@@ -126,10 +120,10 @@ describe('issueServingCertificate subject, TLS and refusals', () => {
       commonName: 'meshca',
     });
     const path = ca.write('cn.pem', issued.pem);
-    const text = opensslText(path);
+    const text = await opensslText(path);
     assert.match(text, /Subject: CN = meshca\n/);
     assert.match(text, /X509v3 Subject Alternative Name: *\n\s+DNS:istiod\.istio-system\.svc\n/);
-    assert.equal(opensslVerify(ca, path, 'sslserver').status, 0);
+    assert.equal((await ca.verify(path, 'sslserver')).status, 0);
     assert.equal(parseCertificate(issued.der).subject, 'CN=meshca');
   });
 
@@ -144,7 +138,7 @@ describe('issueServingCertificate subject, TLS and refusals', () => {
     });
     const info = parseCertificate(issued.der);
     assert.deepEqual([info.subject, info.dnsNames, info.ips, info.uris], ['CN=meshca', [], [], []]);
-    assert.doesNotMatch(opensslText(ca.write('cn-only.pem', issued.pem)), /Subject Alternative Name/);
+    assert.doesNotMatch(await opensslText(ca.write('cn-only.pem', issued.pem)), /Subject Alternative Name/);
   });
 
   it('shares the workload validity rules: NotBefore = now − 120 s, NotAfter clamped to the issuer', async () => {

@@ -13,15 +13,8 @@ import { parseCertificate } from '../../src/pki/parse-certificate.js';
 import { parseCsr } from '../../src/pki/parse-csr.js';
 import type { ParsedCsr } from '../../src/pki/types.js';
 import { assertRejectsCode } from '../support/assert-error.js';
-import {
-  colonHex,
-  makeOpensslCa,
-  mustOpenssl,
-  type OpensslCa,
-  opensslText,
-  opensslVerify,
-  type TestKeyType,
-} from '../support/openssl-ca.js';
+import { colonHex, opensslOk, opensslText } from '../support/openssl.js';
+import { makeOpensslCa, type OpensslCa, type TestKeyType } from '../support/openssl-ca.js';
 
 const SPIFFE_ID = 'spiffe://cluster.local/ns/bookinfo/sa/reviews';
 const DAY = 86_400;
@@ -47,8 +40,8 @@ before(async () => {
 for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
   describe(`issueWorkloadCertificate with a ${caType} CA`, () => {
     let ca: OpensslCa;
-    before(() => {
-      ca = makeOpensslCa(caType);
+    before(async () => {
+      ca = await makeOpensslCa(caType);
     });
     after(() => ca.cleanup());
 
@@ -64,12 +57,12 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
         const path = ca.write(`leaf-${leafKey}.pem`, issued.pem);
 
         for (const purpose of [undefined, 'sslclient', 'sslserver'] as const) {
-          const verdict = opensslVerify(ca, path, purpose);
+          const verdict = await ca.verify(path, purpose);
           assert.equal(verdict.status, 0, `${purpose ?? 'default'}: ${verdict.stdout}${verdict.stderr}`);
           assert.equal(verdict.stdout.trim(), `${path}: OK`);
         }
 
-        const text = opensslText(path);
+        const text = await opensslText(path);
         assert.match(text, /Version: 3 \(0x2\)/);
         assert.match(text, /Subject: *\n/);
         assert.match(text, /Issuer: O = Istio, CN = Intermediate CA, L = cluster1\n/);
@@ -124,7 +117,7 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
       const info = parseCertificate(issued.der);
       assert.equal(info.notBefore.getTime(), issued.notBefore.getTime());
       assert.equal(info.notAfter.getTime(), issued.notAfter.getTime());
-      const dates = mustOpenssl([
+      const dates = await opensslOk([
         'x509',
         '-noout',
         '-startdate',
@@ -155,9 +148,9 @@ for (const caType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const) {
 describe('issueWorkloadCertificate serials, issuers and refusals', () => {
   let ca: OpensslCa;
   let caWithoutSki: OpensslCa;
-  before(() => {
-    ca = makeOpensslCa('ec-p256', { intermediateDays: 1 });
-    caWithoutSki = makeOpensslCa('ec-p256', { rootSubjectKeyId: false });
+  before(async () => {
+    ca = await makeOpensslCa('ec-p256', { intermediateDays: 1 });
+    caWithoutSki = await makeOpensslCa('ec-p256', { rootSubjectKeyId: false });
   });
   after(() => {
     ca.cleanup();
@@ -187,7 +180,7 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
       spiffeId: SPIFFE_ID,
       ttlSeconds: 60,
     });
-    const serial = mustOpenssl(['x509', '-noout', '-serial', '-in', ca.write('serial.pem', issued.pem)]);
+    const serial = await opensslOk(['x509', '-noout', '-serial', '-in', ca.write('serial.pem', issued.pem)]);
     assert.equal(serial.trim(), `serial=${issued.serialHex}`);
   });
 
@@ -199,7 +192,7 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
       ttlSeconds: 2 * DAY,
     });
     assert.equal(issued.notAfter.getTime(), ca.intermediate.certificate.notAfter.getTime());
-    const verdict = opensslVerify(ca, ca.write('clamped.pem', issued.pem), 'sslclient');
+    const verdict = await ca.verify(ca.write('clamped.pem', issued.pem), 'sslclient');
     assert.equal(verdict.status, 0, verdict.stdout + verdict.stderr);
   });
 
@@ -208,7 +201,7 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
     assert.equal(root.certificate.subjectKeyId, undefined);
     // Independent judge: OpenSSL's subjectKeyIdentifier=hash over the same key.
     const probe = join(caWithoutSki.dir, 'probe.pem');
-    mustOpenssl(
+    await opensslOk(
       [
         'req',
         '-x509',
@@ -222,7 +215,7 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
         '-out',
         probe,
       ],
-      caWithoutSki.dir,
+      { cwd: caWithoutSki.dir },
     );
     const expected = parseCertificate(readFileSync(probe, 'utf8')).subjectKeyId!;
     const issued = await issueWorkloadCertificate({
@@ -233,7 +226,14 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
     });
     assert.deepEqual(parseCertificate(issued.der).authorityKeyId, expected);
     const path = caWithoutSki.write('leaf-from-root.pem', issued.pem);
-    const verdict = mustOpenssl(['verify', '-CAfile', caWithoutSki.rootPath, '-purpose', 'sslserver', path]);
+    const verdict = await opensslOk([
+      'verify',
+      '-CAfile',
+      caWithoutSki.rootPath,
+      '-purpose',
+      'sslserver',
+      path,
+    ]);
     assert.equal(verdict.trim(), `${path}: OK`);
     // And the per-issuer constants do not leak between issuers used in turn.
     const fromIntermediate = await issueWorkloadCertificate({

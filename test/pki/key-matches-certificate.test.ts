@@ -23,15 +23,15 @@ const PAIRS: [key: string, cert: string, matches: boolean][] = [
 
 describe('keyMatchesCertificate', () => {
   for (const [keyFile, certFile, matches] of PAIRS) {
-    it(`${keyFile} ${matches ? 'matches' : 'does not match'} ${certFile}, as openssl sees it`, () => {
+    it(`${keyFile} ${matches ? 'matches' : 'does not match'} ${certFile}, as openssl sees it`, async () => {
       const keyPem = readFileSync(`${SAMPLES}/${keyFile}`, 'utf8');
       const certPem = readFileSync(`${SAMPLES}/${certFile}`, 'utf8');
       const [cert] = parseCertificates(certPem, certFile);
       const key = readPrivateKey(keyPem, keyFile);
       assert.equal(keyMatchesCertificate(key, cert!), matches);
       assert.equal(keyMatchesCertificate(createPublicKey(key), cert!), matches);
-      const fromKey = opensslOk(['pkey', '-pubout'], { input: keyPem });
-      const fromCert = opensslOk(['x509', '-noout', '-pubkey'], { input: cert!.pem });
+      const fromKey = await opensslOk(['pkey', '-pubout'], { input: keyPem });
+      const fromCert = await opensslOk(['x509', '-noout', '-pubkey'], { input: cert!.pem });
       assert.equal(fromKey === fromCert, matches);
     });
   }

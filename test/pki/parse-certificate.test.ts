@@ -8,7 +8,8 @@ import { isMeshcaError } from '../../src/errors.js';
 import { parseCertificate, parseCertificates } from '../../src/pki/parse-certificate.js';
 import type { CertificateInfo } from '../../src/pki/types.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
-import { makeTempDir, opensslOk, type TempDir } from '../support/openssl.js';
+import { opensslOk } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const SAMPLES = SAMPLES_DIR;
 const sample = (name: string) => readFileSync(join(SAMPLES, name), 'utf8');
@@ -19,8 +20,8 @@ const EKU_TEXT: Record<string, string> = {
 };
 
 /** `openssl x509 -ext …` output as { "X509v3 Key Usage": { critical, value } }. */
-function opensslExtensions(pem: string): Record<string, { critical: boolean; value: string }> {
-  const out = opensslOk(
+async function opensslExtensions(pem: string): Promise<Record<string, { critical: boolean; value: string }>> {
+  const out = await opensslOk(
     [
       'x509',
       '-noout',
@@ -46,8 +47,8 @@ function opensslExtensions(pem: string): Record<string, { critical: boolean; val
 const colonHex = (b: Buffer | undefined) =>
   b && (b.toString('hex').toUpperCase().match(/../g) ?? []).join(':');
 
-function expectMatchesOpenssl(cert: CertificateInfo, where: string): void {
-  const fields = opensslOk(
+async function expectMatchesOpenssl(cert: CertificateInfo, where: string): Promise<void> {
+  const fields = await opensslOk(
     [
       'x509',
       '-noout',
@@ -73,7 +74,7 @@ function expectMatchesOpenssl(cert: CertificateInfo, where: string): void {
   assert.equal(cert.notBefore.toISOString(), new Date(field('notBefore')!.replace(' ', 'T')).toISOString());
   assert.equal(cert.notAfter.toISOString(), new Date(field('notAfter')!.replace(' ', 'T')).toISOString());
 
-  const ext = opensslExtensions(cert.pem);
+  const ext = await opensslExtensions(cert.pem);
   const ku = ext['X509v3 Key Usage'];
   assert.deepEqual(cert.keyUsage, ku?.value.split(', '), `${where}: keyUsage`);
   assert.equal(cert.keyUsageCritical, ku?.critical ?? false, `${where}: keyUsage critical`);
@@ -106,7 +107,7 @@ function expectMatchesOpenssl(cert: CertificateInfo, where: string): void {
     `${where}: AKI`,
   );
   const sigAlg = /Signature Algorithm: (\S+)/.exec(
-    opensslOk(['x509', '-noout', '-text'], { input: cert.pem }),
+    await opensslOk(['x509', '-noout', '-text'], { input: cert.pem }),
   )?.[1];
   assert.equal(cert.signatureAlgorithm, sigAlg, `${where}: signature algorithm`);
 }
@@ -114,11 +115,11 @@ function expectMatchesOpenssl(cert: CertificateInfo, where: string): void {
 describe('parseCertificate on the Istio sample certificates', () => {
   const files = readdirSync(SAMPLES).filter((f) => f.endsWith('.pem') && !f.includes('-key'));
 
-  it('reads every certificate of every sample file exactly as openssl does', () => {
+  it('reads every certificate of every sample file exactly as openssl does', async () => {
     let count = 0;
     for (const file of files) {
       for (const [i, cert] of parseCertificates(sample(file), file).entries()) {
-        expectMatchesOpenssl(cert, `${file}#${i + 1}`);
+        await expectMatchesOpenssl(cert, `${file}#${i + 1}`);
         count++;
       }
     }
@@ -180,9 +181,9 @@ describe('parseCertificate on the Istio sample certificates', () => {
 
 describe('parseCertificate on certificates openssl mints', () => {
   let dir: TempDir;
-  before(() => {
+  before(async () => {
     dir = makeTempDir();
-    opensslOk([
+    await opensslOk([
       'genpkey',
       '-algorithm',
       'EC',
@@ -191,7 +192,7 @@ describe('parseCertificate on certificates openssl mints', () => {
       '-out',
       dir.file('ec.key'),
     ]);
-    opensslOk([
+    await opensslOk([
       'genpkey',
       '-algorithm',
       'RSA',
@@ -200,7 +201,7 @@ describe('parseCertificate on certificates openssl mints', () => {
       '-out',
       dir.file('rsa.key'),
     ]);
-    opensslOk([
+    await opensslOk([
       'genpkey',
       '-algorithm',
       'EC',
@@ -212,28 +213,28 @@ describe('parseCertificate on certificates openssl mints', () => {
   });
   after(() => dir.remove());
 
-  const selfSigned = (key: string, extra: string[]) => {
+  const selfSigned = async (key: string, extra: string[]) => {
     const out = dir.file(`${Math.random().toString(36).slice(2)}.pem`);
-    opensslOk(['req', '-x509', '-new', '-key', dir.file(key), '-days', '2', '-out', out, ...extra]);
+    await opensslOk(['req', '-x509', '-new', '-key', dir.file(key), '-days', '2', '-out', out, ...extra]);
     return parseCertificate(readFileSync(out, 'utf8'), out);
   };
 
-  it('derives the hash of SHA-1 signatures (sha1WithRSAEncryption, ecdsa-with-SHA1)', () => {
-    const rsa = selfSigned('rsa.key', ['-sha1', '-subj', '/CN=old rsa']);
+  it('derives the hash of SHA-1 signatures (sha1WithRSAEncryption, ecdsa-with-SHA1)', async () => {
+    const rsa = await selfSigned('rsa.key', ['-sha1', '-subj', '/CN=old rsa']);
     assert.equal(rsa.signatureAlgorithm, 'sha1WithRSAEncryption');
     assert.equal(rsa.signatureHash, 'sha1');
-    const ec = selfSigned('ec.key', ['-sha1', '-subj', '/CN=old ec']);
+    const ec = await selfSigned('ec.key', ['-sha1', '-subj', '/CN=old ec']);
     assert.equal(ec.signatureAlgorithm, 'ecdsa-with-SHA1');
     assert.equal(ec.signatureHash, 'sha1');
-    const p384 = selfSigned('ec384.key', ['-sha384', '-subj', '/CN=new ec']);
+    const p384 = await selfSigned('ec384.key', ['-sha384', '-subj', '/CN=new ec']);
     assert.equal(p384.signatureAlgorithm, 'ecdsa-with-SHA384');
     assert.equal(p384.signatureHash, 'sha384');
     assert.equal(p384.keyDescription, 'EC P-384');
-    for (const cert of [rsa, ec, p384]) expectMatchesOpenssl(cert, cert.subject);
+    for (const cert of [rsa, ec, p384]) await expectMatchesOpenssl(cert, cert.subject);
   });
 
-  it('reads IP and email SANs, escapes special characters and keeps multi-valued RDNs', () => {
-    const cert = selfSigned('ec.key', [
+  it('reads IP and email SANs, escapes special characters and keeps multi-valued RDNs', async () => {
+    const cert = await selfSigned('ec.key', [
       '-subj',
       '/O=Acme\\, Inc./CN=a+OU=b',
       '-multivalue-rdn',
@@ -244,13 +245,13 @@ describe('parseCertificate on certificates openssl mints', () => {
     assert.deepEqual(cert.ips, ['10.1.2.3', '2001:db8::1']);
     assert.deepEqual(cert.emails, ['ops@example.com']);
     assert.deepEqual(cert.dnsNames, ['x.example']);
-    expectMatchesOpenssl(cert, 'special');
+    await expectMatchesOpenssl(cert, 'special');
   });
 
-  it('is not self-signed when only the names match', () => {
-    const root = selfSigned('ec.key', ['-subj', '/O=Istio/CN=Root CA']);
+  it('is not self-signed when only the names match', async () => {
+    const root = await selfSigned('ec.key', ['-subj', '/O=Istio/CN=Root CA']);
     assert.equal(root.selfSigned, true);
-    opensslOk([
+    await opensslOk([
       'req',
       '-new',
       '-key',
@@ -261,7 +262,7 @@ describe('parseCertificate on certificates openssl mints', () => {
       dir.file('same.csr'),
     ]);
     dir.write('root.pem', root.pem);
-    opensslOk([
+    await opensslOk([
       'x509',
       '-req',
       '-in',

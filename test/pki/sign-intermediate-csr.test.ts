@@ -9,7 +9,8 @@ import { keyMatchesCertificate } from '../../src/pki/key-matches-certificate.js'
 import { generateKey, keyFromPrivateKey } from '../../src/pki/keys.js';
 import { signIntermediateCsr } from '../../src/pki/sign-intermediate-csr.js';
 import type { CertificateInfo, Issuer } from '../../src/pki/types.js';
-import { makeTempDir, openssl, opensslOk, type TempDir } from '../support/openssl.js';
+import { openssl, opensslOk } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 describe('signIntermediateCsr', () => {
   let dir: TempDir;
@@ -26,8 +27,8 @@ describe('signIntermediateCsr', () => {
   });
   after(() => dir.remove());
 
-  const verifies = (cert: CertificateInfo, name: string) => {
-    const result = openssl([
+  const verifies = async (cert: CertificateInfo, name: string) => {
+    const result = await openssl([
       'verify',
       '-auth_level',
       '1',
@@ -50,12 +51,12 @@ describe('signIntermediateCsr', () => {
     assert.deepEqual(int.dnsNames, ['istiod.istio-system.svc']);
     assert.equal(int.pathLen, 0);
     assert.ok(keyMatchesCertificate(key, int));
-    verifies(int, 'from-meshca.pem');
+    await verifies(int, 'from-meshca.pem');
   });
 
   it('signs a request openssl made, keeping its PrintableString subject verbatim', async () => {
     const keyPath = dir.write('int.key', key.export({ type: 'pkcs8', format: 'pem' }));
-    const csrPem = opensslOk([
+    const csrPem = await opensslOk([
       'req',
       '-new',
       '-key',
@@ -68,10 +69,14 @@ describe('signIntermediateCsr', () => {
     assert.equal(int.subject, 'O=Istio, CN=Intermediate CA, L=cluster3');
     assert.equal(int.pathLen, 1);
     assert.deepEqual(int.dnsNames, []);
-    const csrSubject = opensslOk(['req', '-noout', '-subject', '-nameopt', 'RFC2253'], { input: csrPem });
-    const certSubject = opensslOk(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], { input: int.pem });
+    const csrSubject = await opensslOk(['req', '-noout', '-subject', '-nameopt', 'RFC2253'], {
+      input: csrPem,
+    });
+    const certSubject = await opensslOk(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], {
+      input: int.pem,
+    });
     assert.equal(certSubject, csrSubject);
-    verifies(int, 'from-openssl.pem');
+    await verifies(int, 'from-openssl.pem');
   });
 
   it('replaces the subject when asked', async () => {
@@ -83,7 +88,7 @@ describe('signIntermediateCsr', () => {
       subjectOverride: { O: 'Istio', CN: 'Intermediate CA' },
     });
     assert.equal(int.subject, 'O=Istio, CN=Intermediate CA');
-    verifies(int, 'override.pem');
+    await verifies(int, 'override.pem');
   });
 
   it('refuses a request whose signature does not verify', async () => {
@@ -101,7 +106,7 @@ describe('signIntermediateCsr', () => {
 
   it('refuses a request with an empty subject unless a subject is given', async () => {
     const keyPath = dir.write('empty.key', key.export({ type: 'pkcs8', format: 'pem' }));
-    const csrPem = opensslOk(['req', '-new', '-key', keyPath, '-subj', '/']);
+    const csrPem = await opensslOk(['req', '-new', '-key', keyPath, '-subj', '/']);
     await assert.rejects(
       signIntermediateCsr({ csrPem, issuer, days: 1 }),
       (err) => isMeshcaError(err) && err.code === 'PKI_NAME_INVALID' && /empty subject/.test(err.message),

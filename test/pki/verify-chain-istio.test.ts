@@ -6,13 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { createIntermediateCertificate } from '../../src/pki/create-intermediate-certificate.js';
 import { keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate, parseCertificates } from '../../src/pki/parse-certificate.js';
-import {
-  makeTempDir,
-  opensslIssue,
-  opensslKey,
-  opensslSelfSigned,
-  type TempDir,
-} from '../support/openssl.js';
+import { opensslIssue, opensslKey, opensslSelfSigned } from '../support/openssl-ca.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { INT, judgeChain, LEAF_EXT, pathOf, ROOT, reasonsOf, samples } from './verify-chain-judge.js';
 
 let dir: TempDir;
@@ -25,44 +20,44 @@ before(() => {
 after(() => dir.remove());
 
 describe('verifyChain on the Istio sample certificates', () => {
-  it('verifies ca-cert.pem with root-cert.pem', () => {
+  it('verifies ca-cert.pem with root-cert.pem', async () => {
     const [ca] = samples('ca-cert.pem');
-    const verdict = judge({ leaf: ca!, roots: samples('root-cert.pem') });
+    const verdict = await judge({ leaf: ca!, roots: samples('root-cert.pem') });
     assert.deepEqual(pathOf(verdict), [
       'C=US, ST=California, L=Sunnyvale, O=Istio, CN=Istio CA',
       'C=US, ST=California, L=Sunnyvale, O=Istio, OU=Test, CN=Root CA, emailAddress=testrootca@istio.io',
     ]);
   });
 
-  it('verifies the -alt set, alone and as cert-chain bundles', () => {
+  it('verifies the -alt set, alone and as cert-chain bundles', async () => {
     for (const file of ['ca-cert-alt.pem', 'ca-cert-alt-2.pem']) {
-      judge({ leaf: samples(file)[0]!, roots: samples('root-cert-alt.pem') });
+      await judge({ leaf: samples(file)[0]!, roots: samples('root-cert-alt.pem') });
     }
     for (const file of ['cert-chain-alt.pem', 'cert-chain-alt-2.pem']) {
       const [leaf, ...rest] = samples(file);
-      const verdict = judge({ leaf: leaf!, intermediates: rest, roots: samples('root-cert-alt.pem') });
+      const verdict = await judge({ leaf: leaf!, intermediates: rest, roots: samples('root-cert-alt.pem') });
       assert.equal(pathOf(verdict).length, 2);
     }
   });
 
-  it('verifies against root-cert-combined*.pem, which hold several roots', () => {
+  it('verifies against root-cert-combined*.pem, which hold several roots', async () => {
     assert.equal(samples('root-cert-combined.pem').length, 2);
     assert.equal(samples('root-cert-combined-2.pem').length, 3);
     for (const roots of ['root-cert-combined.pem', 'root-cert-combined-2.pem']) {
       for (const file of ['ca-cert.pem', 'ca-cert-alt.pem', 'ca-cert-alt-2.pem']) {
-        judge({ leaf: samples(file)[0]!, roots: samples(roots) });
+        await judge({ leaf: samples(file)[0]!, roots: samples(roots) });
       }
     }
   });
 
-  it('verifies the foo and bar workload certificates', () => {
+  it('verifies the foo and bar workload certificates', async () => {
     for (const who of ['foo', 'bar']) {
       const [leaf, ...chain] = samples(`workload-${who}-cert.pem`);
-      const verdict = judge({ leaf: leaf!, intermediates: chain, roots: samples('root-cert.pem') });
+      const verdict = await judge({ leaf: leaf!, intermediates: chain, roots: samples('root-cert.pem') });
       assert.equal(pathOf(verdict)[0], `spiffe://trust-domain-${who}/ns/${who}/sa/${who}`);
       // The -root-certs bundle holds the intermediate too, both trusted.
-      judge({ leaf: leaf!, roots: samples(`workload-${who}-root-certs.pem`) });
-      judge({
+      await judge({ leaf: leaf!, roots: samples(`workload-${who}-root-certs.pem`) });
+      await judge({
         leaf: samples(`leaf-workload-${who}-cert.pem`)[0]!,
         intermediates: samples('ca-cert.pem'),
         roots: samples('root-cert.pem'),
@@ -70,8 +65,8 @@ describe('verifyChain on the Istio sample certificates', () => {
     }
   });
 
-  it('does not verify a sample intermediate against the other set’s root', () => {
-    const verdict = judge({ leaf: samples('ca-cert-alt.pem')[0]!, roots: samples('root-cert.pem') });
+  it('does not verify a sample intermediate against the other set’s root', async () => {
+    const verdict = await judge({ leaf: samples('ca-cert-alt.pem')[0]!, roots: samples('root-cert.pem') });
     assert.deepEqual(reasonsOf(verdict), [
       `no issuer found for "${INT}" (issuer "${ROOT}"): the chain is missing an intermediate`,
     ]);
@@ -79,10 +74,10 @@ describe('verifyChain on the Istio sample certificates', () => {
 });
 
 describe('verifyChain on a bundle openssl makes with Istio’s Makefile.selfsigned.mk profile', () => {
-  it('parses and verifies root, intermediate and a workload under them', () => {
+  it('parses and verifies root, intermediate and a workload under them', async () => {
     // root-ca.conf: RSA 4096, O=Istio, CN=Root CA, signed with its own key by `openssl x509 -req -signkey`.
-    const rootKey = opensslKey(dir, 'istio-root', 'rsa-4096');
-    const rootPem = opensslSelfSigned(dir, {
+    const rootKey = await opensslKey(dir, 'istio-root', 'rsa-4096');
+    const rootPem = await opensslSelfSigned(dir, {
       subj: '/O=Istio/CN=Root CA',
       key: rootKey,
       days: 3650,
@@ -94,8 +89,8 @@ describe('verifyChain on a bundle openssl makes with Istio’s Makefile.selfsign
     });
     const rootPath = dir.write('istio-root.pem', rootPem);
     // cluster1/intermediate.conf: pathlen:0, L=cluster1, DNS:istiod.istio-system.svc.
-    const intKey = opensslKey(dir, 'istio-int', 'rsa-2048');
-    const intPem = opensslIssue(dir, {
+    const intKey = await opensslKey(dir, 'istio-int', 'rsa-2048');
+    const intPem = await opensslIssue(dir, {
       subj: '/O=Istio/CN=Intermediate CA/L=cluster1',
       key: intKey,
       caCert: rootPath,
@@ -115,18 +110,18 @@ describe('verifyChain on a bundle openssl makes with Istio’s Makefile.selfsign
     assert.equal(int.subject, INT);
     assert.equal(int.pathLen, 0);
     assert.deepEqual(int.dnsNames, ['istiod.istio-system.svc']);
-    assert.deepEqual(pathOf(judge({ leaf: int, roots: [root] })), [INT, ROOT]);
+    assert.deepEqual(pathOf(await judge({ leaf: int, roots: [root] })), [INT, ROOT]);
 
-    const leafPem = opensslIssue(dir, {
+    const leafPem = await opensslIssue(dir, {
       subj: '/',
-      key: opensslKey(dir, 'istio-leaf'),
+      key: await opensslKey(dir, 'istio-leaf'),
       caCert: dir.write('istio-int.pem', intPem),
       caKey: intKey,
       days: 1,
       ext: [...LEAF_EXT, 'subjectAltName=critical,URI:spiffe://cluster.local/ns/default/sa/sleep'],
     });
     const chain = parseCertificates(intPem + rootPem, 'cert-chain.pem');
-    const verdict = judge({ leaf: parseCertificate(leafPem), intermediates: chain, roots: [root] });
+    const verdict = await judge({ leaf: parseCertificate(leafPem), intermediates: chain, roots: [root] });
     assert.deepEqual(pathOf(verdict), ['spiffe://cluster.local/ns/default/sa/sleep', INT, ROOT]);
 
     // An intermediate meshca makes under the openssl root verifies too.
@@ -139,8 +134,8 @@ describe('verifyChain on a bundle openssl makes with Istio’s Makefile.selfsign
       subject: { O: 'Istio', CN: 'Intermediate CA', L: 'cluster2' },
       issuer: signer,
       days: 30,
-    }).then((ours) => {
-      assert.ok(judge({ leaf: ours, roots: [root] }).ok);
+    }).then(async (ours) => {
+      assert.ok((await judge({ leaf: ours, roots: [root] })).ok);
     });
   });
 });

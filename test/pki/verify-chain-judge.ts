@@ -6,7 +6,8 @@ import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import type { CertificateInfo, ChainVerdict } from '../../src/pki/types.js';
 import { verifyChain } from '../../src/pki/verify-chain.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
-import { opensslVerify, type TempDir } from '../support/openssl.js';
+import { opensslVerify } from '../support/openssl.js';
+import type { TempDir } from '../support/temp-dir.js';
 
 export const ROOT = 'O=Istio, CN=Root CA';
 export const INT = 'O=Istio, CN=Intermediate CA, L=cluster1';
@@ -20,12 +21,12 @@ export const samples = (file: string) =>
   parseCertificates(readFileSync(`${SAMPLES_DIR}/${file}`, 'utf8'), file);
 
 /** Runs verifyChain and openssl (working in `dir`) on the same input, asserts they agree, and returns meshca's verdict. */
-export function judgeChain(
+export async function judgeChain(
   dir: TempDir,
   o: { leaf: CertificateInfo; intermediates?: CertificateInfo[]; roots: CertificateInfo[]; at?: Date },
-): ChainVerdict {
+): Promise<ChainVerdict> {
   const verdict = verifyChain(o);
-  const theirs = opensslVerify(dir, {
+  const theirs = await opensslVerify(dir, {
     roots: o.roots.map((c) => c.pem),
     intermediates: o.intermediates?.map((c) => c.pem),
     leaf: o.leaf.pem,

@@ -1,5 +1,5 @@
 // Shared setup for the sidecar tests: workload directories from a test CA, a log that tests can
-// wait on, and curl/openssl runners that report exit codes instead of throwing.
+// wait on, and a curl runner that reports exit codes instead of throwing.
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,18 +71,18 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs a command to completion; a non-zero exit is a result, not an exception. */
-export function run(command: string, args: string[]): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin?.end(); // openssl s_client closes the connection once its input ends
-  });
-}
-
-/** curl with the flags every test wants: silent but showing errors, and a bounded wait. */
+/** curl with the flags every test wants: silent but showing errors, and a bounded wait; a non-zero exit is a result. */
 export function curl(args: string[]): Promise<RunResult> {
-  return run('curl', ['-sS', '--max-time', '20', ...args]);
+  return new Promise((resolve) => {
+    const child = execFile(
+      'curl',
+      ['-sS', '--max-time', '20', ...args],
+      { maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    child.stdin?.end();
+  });
 }

@@ -12,7 +12,8 @@ import {
   type WorkloadCredentialsWatcher,
   watchWorkloadCredentials,
 } from '../../src/proxy/workload-credentials.js';
-import { createMeshCa, issueWorkloadCert, makeTempDir, removeDir } from '../support/mesh-certs.js';
+import { createMeshCa, issueWorkloadCert } from '../support/mesh-certs.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { HTTPBIN_ID, makeWorkload, SLEEP_ID } from './fixture.js';
 
 const PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason:';
@@ -24,7 +25,7 @@ function listening(server: net.Server): Promise<number> {
 }
 
 describe('sidecar outbound: Envoy-style 503s', { timeout: 120_000 }, () => {
-  let root: string;
+  let root: TempDir;
   let watcher: WorkloadCredentialsWatcher;
   let sidecar: Sidecar;
   let leafOnly: tls.Server;
@@ -32,10 +33,10 @@ describe('sidecar outbound: Envoy-style 503s', { timeout: 120_000 }, () => {
   let sServer: ChildProcess | undefined;
 
   before(async () => {
-    root = await makeTempDir('proxy-outbound-errors');
-    const ca = await createMeshCa(root);
-    const rogueCa = await createMeshCa(await makeTempDir('proxy-outbound-rogue'), { name: 'rogue' });
-    const sleep = await makeWorkload(ca, root, 'sleep', SLEEP_ID);
+    root = makeTempDir('meshca-proxy-outbound-errors-');
+    const ca = await createMeshCa(root.path);
+    const rogueCa = await createMeshCa(root.file('rogue-ca'), { name: 'rogue' });
+    const sleep = await makeWorkload(ca, root.path, 'sleep', SLEEP_ID);
     const server = await issueWorkloadCert(ca, { spiffeId: HTTPBIN_ID });
 
     // Sends its leaf without the intermediate, so the client cannot build a path to the root.
@@ -75,7 +76,6 @@ describe('sidecar outbound: Envoy-style 503s', { timeout: 120_000 }, () => {
       });
       sServer!.once('exit', (code) => reject(new Error(`openssl s_server exited with ${code}`)));
     });
-    await removeDir(rogueCa.dir);
 
     watcher = watchWorkloadCredentials({ dir: sleep.dir });
     const upstream = (name: string, port: number) => ({
@@ -100,7 +100,7 @@ describe('sidecar outbound: Envoy-style 503s', { timeout: 120_000 }, () => {
     sServer?.kill();
     await new Promise<void>((resolve) => (leafOnly ? leafOnly.close(() => resolve()) : resolve()));
     await new Promise<void>((resolve) => (dropper ? dropper.close(() => resolve()) : resolve()));
-    await removeDir(root);
+    root.remove();
   });
 
   it('CERTIFICATE_VERIFY_FAILED (unable to verify the first certificate) when the chain is incomplete', async () => {

@@ -9,16 +9,17 @@ import {
   spiffeIdFromSubjectAltName,
   trustDomainOf,
 } from '../../src/proxy/peer-identity.js';
-import { createMeshCa, issueWorkloadCert, makeTempDir, removeDir } from '../support/mesh-certs.js';
+import { createMeshCa, issueWorkloadCert } from '../support/mesh-certs.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const SLEEP = 'spiffe://cluster.local/ns/foo/sa/sleep';
 
 describe('peer identity', () => {
-  let dir: string;
-  before(async () => {
-    dir = await makeTempDir('proxy-peer');
+  let dir: TempDir;
+  before(() => {
+    dir = makeTempDir('meshca-proxy-peer-');
   });
-  after(() => removeDir(dir));
+  after(() => dir.remove());
 
   it('splits subjectaltname, unquoting JSON-quoted values', () => {
     assert.deepEqual(
@@ -53,7 +54,7 @@ describe('peer identity', () => {
   });
 
   it('reads the SPIFFE ID of an openssl-made leaf', async () => {
-    const ca = await createMeshCa(dir);
+    const ca = await createMeshCa(dir.path);
     const cert = await issueWorkloadCert(ca, { spiffeId: SLEEP });
     assert.equal(peerSpiffeId(new X509Certificate(cert.leafPem)), SLEEP);
     assert.equal(peerSpiffeId({ subjectaltname: `URI:${SLEEP}` }), SLEEP);

@@ -9,11 +9,12 @@ import {
   type WorkloadCredentialsWatcher,
   watchWorkloadCredentials,
 } from '../../src/proxy/workload-credentials.js';
-import { createMeshCa, makeTempDir, removeDir } from '../support/mesh-certs.js';
+import { createMeshCa } from '../support/mesh-certs.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { captureLog, curl, HTTPBIN_ID, makeWorkload, SLEEP_ID, type Workload } from './fixture.js';
 
 describe('sidecar inbound: mTLS modes', { timeout: 120_000 }, () => {
-  let root: string;
+  let root: TempDir;
   let sleep: Workload;
   let watcher: WorkloadCredentialsWatcher;
   let httpbin: Httpbin;
@@ -34,10 +35,10 @@ describe('sidecar inbound: mTLS modes', { timeout: 120_000 }, () => {
     ]);
 
   before(async () => {
-    root = await makeTempDir('proxy-modes');
-    const ca = await createMeshCa(root);
-    sleep = await makeWorkload(ca, root, 'sleep', SLEEP_ID);
-    const server = await makeWorkload(ca, root, 'httpbin', HTTPBIN_ID);
+    root = makeTempDir('meshca-proxy-modes-');
+    const ca = await createMeshCa(root.path);
+    sleep = await makeWorkload(ca, root.path, 'sleep', SLEEP_ID);
+    const server = await makeWorkload(ca, root.path, 'httpbin', HTTPBIN_ID);
     httpbin = await startHttpbin({ port: 0 });
     watcher = watchWorkloadCredentials({ dir: server.dir });
     sidecar = await startSidecar({
@@ -51,7 +52,7 @@ describe('sidecar inbound: mTLS modes', { timeout: 120_000 }, () => {
     await sidecar?.close();
     await httpbin?.close();
     watcher?.close();
-    await removeDir(root);
+    root.remove();
   });
 
   it('STRICT: refuses plaintext and logs it, accepts mutual TLS', async () => {

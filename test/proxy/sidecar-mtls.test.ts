@@ -11,11 +11,13 @@ import {
   watchWorkloadCredentials,
 } from '../../src/proxy/workload-credentials.js';
 import { parseXfcc } from '../../src/proxy/xfcc.js';
-import { createMeshCa, type MeshCa, makeTempDir, removeDir } from '../support/mesh-certs.js';
-import { captureLog, curl, HTTPBIN_ID, makeWorkload, run, SLEEP_ID, type Workload } from './fixture.js';
+import { createMeshCa, type MeshCa } from '../support/mesh-certs.js';
+import { openssl } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { captureLog, curl, HTTPBIN_ID, makeWorkload, SLEEP_ID, type Workload } from './fixture.js';
 
 describe('sidecar: sleep → httpbin over mutual TLS (STRICT)', { timeout: 120_000 }, () => {
-  let root: string;
+  let root: TempDir;
   let ca: MeshCa;
   let sleep: Workload;
   let httpbinWorkload: Workload;
@@ -27,10 +29,10 @@ describe('sidecar: sleep → httpbin over mutual TLS (STRICT)', { timeout: 120_0
   const log = captureLog();
 
   before(async () => {
-    root = await makeTempDir('proxy-mtls');
-    ca = await createMeshCa(root);
-    sleep = await makeWorkload(ca, root, 'sleep', SLEEP_ID);
-    httpbinWorkload = await makeWorkload(ca, root, 'httpbin', HTTPBIN_ID);
+    root = makeTempDir('meshca-proxy-mtls-');
+    ca = await createMeshCa(root.path);
+    sleep = await makeWorkload(ca, root.path, 'sleep', SLEEP_ID);
+    httpbinWorkload = await makeWorkload(ca, root.path, 'httpbin', HTTPBIN_ID);
     httpbin = await startHttpbin({ port: 0 });
     const httpbinCreds = watchWorkloadCredentials({ dir: httpbinWorkload.dir });
     const sleepCreds = watchWorkloadCredentials({ dir: sleep.dir });
@@ -61,7 +63,7 @@ describe('sidecar: sleep → httpbin over mutual TLS (STRICT)', { timeout: 120_0
     await httpbinSidecar?.close();
     await httpbin?.close();
     for (const watcher of watchers) watcher.close();
-    await removeDir(root);
+    root.remove();
   });
 
   it('serves /html through both sidecars', async () => {
@@ -100,7 +102,7 @@ describe('sidecar: sleep → httpbin over mutual TLS (STRICT)', { timeout: 120_0
   });
 
   it('serves leaf, intermediate and root to openssl s_client presenting a client certificate', async () => {
-    const result = await run('openssl', [
+    const result = await openssl([
       's_client',
       '-showcerts',
       '-connect',
@@ -115,7 +117,7 @@ describe('sidecar: sleep → httpbin over mutual TLS (STRICT)', { timeout: 120_0
       ca.rootCertPath,
       '-verify_return_error',
     ]);
-    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.status, 0, result.stderr);
     const served = [
       ...result.stdout.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g),
     ].map((m) => m[0]);

@@ -19,12 +19,12 @@ import {
   createMeshCa,
   issueWorkloadCert,
   type MeshCa,
-  makeTempDir,
-  removeDir,
   type WorkloadCert,
   writeWorkloadFiles,
 } from '../support/mesh-certs.js';
-import { HTTPBIN_ID, makeWorkload, run, SLEEP_ID, type Workload } from './fixture.js';
+import { openssl } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { HTTPBIN_ID, makeWorkload, SLEEP_ID, type Workload } from './fixture.js';
 
 function leafHash(pem: string): string {
   return createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
@@ -40,7 +40,7 @@ function nextChange(watcher: WorkloadCredentialsWatcher): Promise<WorkloadCreden
 }
 
 describe('sidecar: credential rotation', { timeout: 120_000 }, () => {
-  let root: string;
+  let root: TempDir;
   let ca: MeshCa;
   let sleep: Workload;
   let server: Workload;
@@ -90,10 +90,10 @@ describe('sidecar: credential rotation', { timeout: 120_000 }, () => {
   };
 
   before(async () => {
-    root = await makeTempDir('proxy-rotation');
-    ca = await createMeshCa(root);
-    sleep = await makeWorkload(ca, root, 'sleep', SLEEP_ID);
-    server = await makeWorkload(ca, root, 'httpbin', HTTPBIN_ID);
+    root = makeTempDir('meshca-proxy-rotation-');
+    ca = await createMeshCa(root.path);
+    sleep = await makeWorkload(ca, root.path, 'sleep', SLEEP_ID);
+    server = await makeWorkload(ca, root.path, 'httpbin', HTTPBIN_ID);
     sleepCreds = watchWorkloadCredentials({ dir: sleep.dir });
     serverCreds = watchWorkloadCredentials({ dir: server.dir });
     httpbin = await startHttpbin({ port: 0 });
@@ -130,7 +130,7 @@ describe('sidecar: credential rotation', { timeout: 120_000 }, () => {
     await httpbin?.close();
     sleepCreds?.close();
     serverCreds?.close();
-    await removeDir(root);
+    root.remove();
   });
 
   it('serves the new leaf to new connections and keeps old keep-alive connections', async () => {
@@ -156,7 +156,7 @@ describe('sidecar: credential rotation', { timeout: 120_000 }, () => {
 
     assert.equal(await servedSerial(), newServer.serialHex);
     // openssl as an independent judge of what a new connection is served.
-    const shown = await run('openssl', [
+    const shown = await openssl([
       's_client',
       '-connect',
       `127.0.0.1:${serverSidecar.inboundPort}`,
@@ -167,12 +167,12 @@ describe('sidecar: credential rotation', { timeout: 120_000 }, () => {
       '-key',
       newSleep.keyPath,
     ]);
-    assert.equal(shown.code, 0, shown.stderr);
-    const leafPath = `${root}/served-leaf.pem`;
+    assert.equal(shown.status, 0, shown.stderr);
+    const leafPath = root.file('served-leaf.pem');
     const served = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/.exec(shown.stdout)?.[0];
     assert.ok(served, shown.stdout);
     await writeFile(leafPath, served);
-    const serial = await run('openssl', ['x509', '-in', leafPath, '-noout', '-serial']);
+    const serial = await openssl(['x509', '-in', leafPath, '-noout', '-serial']);
     assert.equal(serial.stdout.trim(), `serial=${newServer.serialHex}`);
     assert.equal(await readFile(leafPath, 'utf8'), newServer.leafPem);
 

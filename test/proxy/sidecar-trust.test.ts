@@ -10,13 +10,14 @@ import {
   type WorkloadCredentialsWatcher,
   watchWorkloadCredentials,
 } from '../../src/proxy/workload-credentials.js';
-import { createMeshCa, type MeshCa, makeTempDir, removeDir } from '../support/mesh-certs.js';
+import { createMeshCa, type MeshCa } from '../support/mesh-certs.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { captureLog, curl, HTTPBIN_ID, makeWorkload, SLEEP_ID, type Workload } from './fixture.js';
 
 const FOREIGN_ID = 'spiffe://other.example/ns/foo/sa/sleep';
 
 describe('sidecar: trust', { timeout: 120_000 }, () => {
-  let root: string;
+  let root: TempDir;
   let ca: MeshCa;
   let rogueCa: MeshCa;
   let sleep: Workload;
@@ -46,18 +47,14 @@ describe('sidecar: trust', { timeout: 120_000 }, () => {
     ]);
 
   before(async () => {
-    root = await makeTempDir('proxy-trust');
-    ca = await createMeshCa(await makeTempDir('proxy-trust-ca'));
-    rogueCa = await createMeshCa(await makeTempDir('proxy-trust-rogue'), { name: 'rogue' });
-    closers.push(
-      () => removeDir(ca.dir),
-      () => removeDir(rogueCa.dir),
-    );
-    sleep = await makeWorkload(ca, root, 'sleep', SLEEP_ID);
-    rogueSleep = await makeWorkload(rogueCa, root, 'rogue-sleep', SLEEP_ID);
-    foreignSleep = await makeWorkload(ca, root, 'foreign-sleep', FOREIGN_ID);
-    const httpbinWorkload = await makeWorkload(ca, root, 'httpbin', HTTPBIN_ID);
-    const rogueHttpbin = await makeWorkload(rogueCa, root, 'rogue-httpbin', HTTPBIN_ID);
+    root = makeTempDir('meshca-proxy-trust-');
+    ca = await createMeshCa(root.file('ca'));
+    rogueCa = await createMeshCa(root.file('rogue-ca'), { name: 'rogue' });
+    sleep = await makeWorkload(ca, root.path, 'sleep', SLEEP_ID);
+    rogueSleep = await makeWorkload(rogueCa, root.path, 'rogue-sleep', SLEEP_ID);
+    foreignSleep = await makeWorkload(ca, root.path, 'foreign-sleep', FOREIGN_ID);
+    const httpbinWorkload = await makeWorkload(ca, root.path, 'httpbin', HTTPBIN_ID);
+    const rogueHttpbin = await makeWorkload(rogueCa, root.path, 'rogue-httpbin', HTTPBIN_ID);
     httpbin = await startHttpbin({ port: 0 });
     server = await startSidecar({
       credentials: watch(httpbinWorkload.dir),
@@ -100,7 +97,7 @@ describe('sidecar: trust', { timeout: 120_000 }, () => {
     await httpbin?.close();
     for (const watcher of watchers) watcher.close();
     for (const close of closers) await close();
-    await removeDir(root);
+    root.remove();
   });
 
   it('inbound: accepts a client of the same root and trust domain', async () => {

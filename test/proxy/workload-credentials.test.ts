@@ -13,11 +13,10 @@ import {
   createMeshCa,
   issueWorkloadCert,
   type MeshCa,
-  makeTempDir,
-  removeDir,
   type WorkloadCert,
   writeWorkloadFiles,
 } from '../support/mesh-certs.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { captureLog, SLEEP_ID } from './fixture.js';
 
 async function rejects(dir: string): Promise<{ code: string; message: string }> {
@@ -30,7 +29,7 @@ async function rejects(dir: string): Promise<{ code: string; message: string }> 
 }
 
 describe('workload credentials', { timeout: 120_000 }, () => {
-  let root: string;
+  let root: TempDir;
   let ca: MeshCa;
   let otherCa: MeshCa;
   let first: WorkloadCert;
@@ -38,13 +37,13 @@ describe('workload credentials', { timeout: 120_000 }, () => {
   let n = 0;
   const watchers: WorkloadCredentialsWatcher[] = [];
   const freshDir = async () => {
-    const dir = join(root, `out-${n++}`);
+    const dir = join(root.path, `out-${n++}`);
     await mkdir(dir);
     return dir;
   };
 
   before(async () => {
-    root = await makeTempDir('proxy-creds');
+    root = makeTempDir('meshca-proxy-creds-');
     ca = await createMeshCa(await freshDir());
     otherCa = await createMeshCa(await freshDir(), { name: 'other' });
     first = await issueWorkloadCert(ca, { spiffeId: SLEEP_ID });
@@ -53,7 +52,7 @@ describe('workload credentials', { timeout: 120_000 }, () => {
 
   after(async () => {
     for (const watcher of watchers) watcher.close();
-    await removeDir(root);
+    root.remove();
   });
 
   it('loads a consistent set', async () => {
@@ -123,7 +122,7 @@ describe('workload credentials', { timeout: 120_000 }, () => {
   });
 
   it('whenReady also works when the directory itself appears later (poll fallback)', async () => {
-    const dir = join(root, 'not-yet');
+    const dir = join(root.path, 'not-yet');
     const watcher = watchWorkloadCredentials({ dir, pollIntervalMs: 20 });
     watchers.push(watcher);
     await mkdir(dir);

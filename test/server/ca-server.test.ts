@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import type { CaCallError } from '../../src/agent/ca-client.js';
 import { makeIntermediate } from '../../src/ca/offline/make-intermediate.js';
 import { DEFAULT_INTERMEDIATE } from '../../src/ca/offline/profile.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import { encodePem } from '../../src/pki/pem.js';
 import {
+  assertCallRefused,
   type CaServerFixture,
   makePluggedBundle,
   readText,
@@ -20,23 +20,11 @@ import {
 } from '../support/ca-server-fixture.js';
 import { makeIstioMakefileBundle } from '../support/istio-makefile-bundle.js';
 import { SAMPLES_DIR } from '../support/istio-samples.js';
-import { makeTempDir, openssl, opensslCsr, opensslOk } from '../support/openssl.js';
+import { openssl, opensslCsr, opensslText } from '../support/openssl.js';
+import { makeTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
 
 const SAMPLES = `${SAMPLES_DIR}/`;
-
-async function rejects(promise: Promise<unknown>, code: status, details: RegExp | string): Promise<void> {
-  await assert.rejects(promise, (err: CaCallError) => {
-    assert.equal(err.grpcCode, code, `expected ${status[code]}, got ${status[err.grpcCode]}: ${err.message}`);
-    if (typeof details === 'string') assert.ok(err.message.endsWith(details), `message was: ${err.message}`);
-    else assert.match(err.message, details);
-    return true;
-  });
-}
-
-function x509Text(pem: string): string {
-  return opensslOk(['x509', '-noout', '-text'], { input: pem });
-}
 
 describe('plugged-in CA made by meshca certs', () => {
   let dir: string;
@@ -56,8 +44,8 @@ describe('plugged-in CA made by meshca certs', () => {
     const { csrPem } = await workloadCsr('foo', 'sleep');
     const chain = await ca.client().createCertificate({ csrPem, token: await ca.token('foo', 'sleep') });
     assert.equal(chain.length, 3, 'leaf, intermediate, root');
-    assert.equal(x509Text(chain[2]!), x509Text(await readText(join(cluster, 'root-cert.pem'))));
-    assert.equal(x509Text(chain[1]!), x509Text(await readText(join(cluster, 'ca-cert.pem'))));
+    assert.equal(await opensslText({ pem: chain[2]! }), await opensslText(join(cluster, 'root-cert.pem')));
+    assert.equal(await opensslText({ pem: chain[1]! }), await opensslText(join(cluster, 'ca-cert.pem')));
     const tmp = makeTempDir();
     try {
       tmp.write(
@@ -65,12 +53,20 @@ describe('plugged-in CA made by meshca certs', () => {
         (await readText(join(cluster, 'ca-cert.pem'))) + (await readText(join(cluster, 'root-cert.pem'))),
       );
       tmp.write('leaf.pem', chain[0]!);
-      const verified = openssl(['verify', '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')]);
+      const verified = await openssl(['verify', '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')]);
       assert.equal(verified.stdout.trim(), `${tmp.file('leaf.pem')}: OK`);
       for (const purpose of ['sslclient', 'sslserver']) {
         assert.equal(
-          openssl(['verify', '-purpose', purpose, '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')])
-            .status,
+          (
+            await openssl([
+              'verify',
+              '-purpose',
+              purpose,
+              '-CAfile',
+              tmp.file('ca.pem'),
+              tmp.file('leaf.pem'),
+            ])
+          ).status,
           0,
         );
       }
@@ -88,7 +84,7 @@ describe('plugged-in CA made by meshca certs', () => {
 
   test("the SAN is the caller's own identity; a CSR naming another is PERMISSION_DENIED naming both", async () => {
     const { csrPem } = await workloadCsr('foo', 'httpbin');
-    await rejects(
+    await assertCallRefused(
       ca.client().createCertificate({ csrPem, token: await ca.token('foo', 'sleep') }),
       status.PERMISSION_DENIED,
       'the CSR asks for identity spiffe://cluster.local/ns/foo/sa/httpbin but the caller is spiffe://cluster.local/ns/foo/sa/sleep; a workload may only get a certificate for its own identity',
@@ -110,7 +106,7 @@ describe('plugged-in CA made by meshca certs', () => {
     ];
     for (const [name, tokenPromise, code] of cases) {
       const token = await tokenPromise;
-      await rejects(
+      await assertCallRefused(
         client.createCertificate({ csrPem, token }),
         status.UNAUTHENTICATED,
         'request authenticate failure',
@@ -124,7 +120,7 @@ describe('plugged-in CA made by meshca certs', () => {
   test('bad CSRs are INVALID_ARGUMENT saying which', async () => {
     const token = await ca.token('foo', 'sleep');
     const client = ca.client();
-    await rejects(
+    await assertCallRefused(
       client.createCertificate({ csrPem: 'garbage', token }),
       status.INVALID_ARGUMENT,
       /no PEM block|not a valid PKCS#10/,
@@ -132,7 +128,7 @@ describe('plugged-in CA made by meshca certs', () => {
     const { csrPem } = await workloadCsr('foo', 'sleep');
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     der[der.length - 5] = der[der.length - 5]! ^ 0xff;
-    await rejects(
+    await assertCallRefused(
       client.createCertificate({ csrPem: encodePem('CERTIFICATE REQUEST', der), token }),
       status.INVALID_ARGUMENT,
       /signature does not verify/,
@@ -140,15 +136,17 @@ describe('plugged-in CA made by meshca certs', () => {
     const tmp = makeTempDir();
     try {
       const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
-      const weakCsr = opensslCsr(tmp, weak, ['subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep']);
-      await rejects(
+      const weakCsr = await opensslCsr(tmp, weak, [
+        'subjectAltName=URI:spiffe://cluster.local/ns/foo/sa/sleep',
+      ]);
+      await assertCallRefused(
         client.createCertificate({ csrPem: weakCsr, token }),
         status.INVALID_ARGUMENT,
         /RSA 1024, weaker than the minimum RSA 2048/,
       );
       const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-      const caCsr = opensslCsr(tmp, ec, ['basicConstraints=critical,CA:TRUE'], '/CN=evil');
-      await rejects(
+      const caCsr = await opensslCsr(tmp, ec, ['basicConstraints=critical,CA:TRUE'], '/CN=evil');
+      await assertCallRefused(
         client.createCertificate({ csrPem: caCsr, token }),
         status.INVALID_ARGUMENT,
         /asks for a CA certificate/,
@@ -162,7 +160,7 @@ describe('plugged-in CA made by meshca certs', () => {
     const token = await ca.token('foo', 'sleep');
     const { csrPem } = await workloadCsr('foo', 'sleep');
     const client = ca.client();
-    await rejects(
+    await assertCallRefused(
       client.createCertificate({ csrPem, token, ttlSeconds: 90 * 24 * 3600 + 1 }),
       status.INVALID_ARGUMENT,
       'requested TTL 2160h1s is greater than the max allowed TTL 2160h',
@@ -195,7 +193,7 @@ describe('plugged-in CA made by meshca certs', () => {
     const renewed = await renewing.createCertificate({ csrPem: next.csrPem });
     assert.deepEqual(parseCertificates(renewed[0]!)[0]!.uris, ['spiffe://cluster.local/ns/foo/sa/sleep']);
     const other = await workloadCsr('foo', 'httpbin');
-    await rejects(
+    await assertCallRefused(
       renewing.createCertificate({ csrPem: other.csrPem }),
       status.PERMISSION_DENIED,
       /caller is spiffe:\/\/cluster.local\/ns\/foo\/sa\/sleep/,
@@ -265,7 +263,7 @@ describe('plugged-in CA made by meshca certs', () => {
       10_000,
     );
     const renewed = await ca.client().createCertificate({ csrPem, token });
-    assert.equal(x509Text(renewed[1]!), x509Text(await readText(join(cluster, 'ca-cert.pem'))));
+    assert.equal(await opensslText({ pem: renewed[1]! }), await opensslText(join(cluster, 'ca-cert.pem')));
   });
 });
 
@@ -286,7 +284,10 @@ describe("plugged-in CA from Istio's sample certificates", () => {
           const chain = await ca
             .client()
             .createCertificate({ csrPem, token: await ca.token('foo', 'sleep') });
-          assert.equal(x509Text(chain.at(-1)!), x509Text(await readText(join(dir, 'root-cert.pem'))));
+          assert.equal(
+            await opensslText({ pem: chain.at(-1)! }),
+            await opensslText(join(dir, 'root-cert.pem')),
+          );
           const tmp = makeTempDir();
           try {
             tmp.write('roots.pem', chain.at(-1)!);
@@ -299,7 +300,7 @@ describe("plugged-in CA from Istio's sample certificates", () => {
               ...(chain.length > 2 ? ['-untrusted', tmp.file('untrusted.pem')] : []),
               tmp.file('leaf.pem'),
             ];
-            assert.equal(openssl(args).status, 0);
+            assert.equal((await openssl(args)).status, 0);
           } finally {
             tmp.remove();
           }
@@ -313,20 +314,26 @@ describe("plugged-in CA from Istio's sample certificates", () => {
   }
 
   test("a bundle made by openssl with Istio's Makefile profile (RSA 4096) issues chains openssl verifies", async () => {
-    const bundle = makeIstioMakefileBundle();
+    const bundle = await makeIstioMakefileBundle();
     try {
       const ca = await startFixtureServer({ ca: { kind: 'plugged', dir: bundle.clusterDir } });
       try {
         const { csrPem } = await workloadCsr('foo', 'sleep');
         const chain = await ca.client().createCertificate({ csrPem, token: await ca.token('foo', 'sleep') });
-        assert.equal(x509Text(chain[2]!), x509Text(await readText(join(bundle.clusterDir, 'root-cert.pem'))));
-        assert.equal(x509Text(chain[1]!), x509Text(await readText(join(bundle.clusterDir, 'ca-cert.pem'))));
+        assert.equal(
+          await opensslText({ pem: chain[2]! }),
+          await opensslText(join(bundle.clusterDir, 'root-cert.pem')),
+        );
+        assert.equal(
+          await opensslText({ pem: chain[1]! }),
+          await opensslText(join(bundle.clusterDir, 'ca-cert.pem')),
+        );
         const tmp = makeTempDir();
         try {
           tmp.write('ca.pem', chain[1]! + chain[2]!);
           tmp.write('leaf.pem', chain[0]!);
           assert.equal(
-            openssl(['verify', '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')]).stdout.trim(),
+            (await openssl(['verify', '-CAfile', tmp.file('ca.pem'), tmp.file('leaf.pem')])).stdout.trim(),
             `${tmp.file('leaf.pem')}: OK`,
           );
         } finally {
@@ -376,7 +383,7 @@ describe("plugged-in CA from Istio's sample certificates", () => {
         const { csrPem } = await workloadCsr('bar', 'web');
         const chain = await ca.client().createCertificate({ csrPem, token: await ca.token('bar', 'web') });
         assert.equal(chain.length, 3);
-        assert.equal(x509Text(chain[1]!), x509Text(await readText(join(cluster, 'ca-cert.pem'))));
+        assert.equal(await opensslText({ pem: chain[1]! }), await opensslText(join(cluster, 'ca-cert.pem')));
       } finally {
         await ca.close();
       }

@@ -4,10 +4,7 @@
 // registry. Real CA servers in process, real gRPC over TLS, real tokens.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -15,14 +12,18 @@ import { register as globalRegistry, Registry } from 'prom-client';
 import type { CaCallError } from '../../src/agent/ca-client.js';
 import { quoteForMessage } from '../../src/identity/kubernetes-names.js';
 import { CALLER_TEXT_LIMIT, capCallerText } from '../../src/log.js';
-import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
 import { buildWorkloadCsr } from '../../src/pki/build-workload-csr.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { MESSAGE_LIMIT } from '../../src/server/create-certificate.js';
 import { UNKNOWN_SIGNER } from '../../src/server/metrics.js';
 import { startMonitoringServer } from '../../src/server/monitoring-server.js';
-import { writeTaskRegistrationAuthority } from '../mesh/mesh-fixtures.js';
-import { type CaServerFixture, startFixtureServer, workloadCsr } from '../support/ca-server-fixture.js';
+import { startTaskRegistrationAuthority } from '../mesh/mesh-fixtures.js';
+import {
+  assertCallRefused,
+  type CaServerFixture,
+  startFixtureServer,
+  workloadCsr,
+} from '../support/ca-server-fixture.js';
 
 const HUGE = 500 * 1024;
 /** A log line or status that carries a capped caller value and a capped message stays below this. */
@@ -38,20 +39,6 @@ async function series(registry: Registry, name: string): Promise<Series[]> {
 
 async function total(registry: Registry, name: string): Promise<number> {
   return (await series(registry, name)).reduce((sum, s) => sum + s.value, 0);
-}
-
-async function refused(promise: Promise<unknown>, code: status): Promise<CaCallError> {
-  let caught: CaCallError | undefined;
-  await assert.rejects(promise, (err: CaCallError) => {
-    caught = err;
-    assert.equal(
-      err.grpcCode,
-      code,
-      `expected ${status[code]}, got ${status[err.grpcCode]}: ${err.message.slice(0, 300)}`,
-    );
-    return true;
-  });
-  return caught!;
 }
 
 /** The log lines `work` adds, each checked to be small, and all of them together. */
@@ -92,14 +79,17 @@ describe('CA mode', () => {
     const names = Array.from({ length: 1000 }, () => `signer-${randomBytes(12).toString('hex')}`);
     await Promise.all(
       names.map((certSigner) =>
-        refused(client.createCertificate({ csrPem: 'garbage', token, certSigner }), status.INVALID_ARGUMENT),
+        assertCallRefused(
+          client.createCertificate({ csrPem: 'garbage', token, certSigner }),
+          status.INVALID_ARGUMENT,
+        ),
       ),
     );
-    await refused(
+    await assertCallRefused(
       client.createCertificate({ csrPem: 'garbage', token, certSigner: 'meshca/local' }),
       status.INVALID_ARGUMENT,
     );
-    await refused(client.createCertificate({ csrPem: 'garbage', token }), status.INVALID_ARGUMENT);
+    await assertCallRefused(client.createCertificate({ csrPem: 'garbage', token }), status.INVALID_ARGUMENT);
     const signErrors = await series(registry, 'citadel_server_csr_sign_err_count');
     assert.deepEqual(
       signErrors.map((s) => [s.labels.error, s.labels.signer, s.value]),
@@ -119,7 +109,7 @@ describe('CA mode', () => {
     const csrPem = buildWorkloadCsr({ key, uri });
     let err: CaCallError | undefined;
     const lines = await logsOf(ca, async () => {
-      err = await refused(
+      err = await assertCallRefused(
         ca.client().createCertificate({ csrPem, token: await ca.token('foo', 'sleep') }),
         status.PERMISSION_DENIED,
       );
@@ -139,7 +129,7 @@ describe('CA mode', () => {
     const certSigner = `s${'b'.repeat(HUGE)}`;
     const clusterId = 'c'.repeat(4000);
     const lines = await logsOf(ca, async () => {
-      await refused(
+      await assertCallRefused(
         ca.client().createCertificate({
           csrPem: 'garbage',
           token: await ca.token('foo', 'sleep'),
@@ -158,14 +148,17 @@ describe('CA mode', () => {
     const token = await ca.token('foo', 'sleep');
     const client = ca.client();
     const before = await total(registry, 'citadel_server_csr_parsing_err_count');
-    await refused(client.createCertificate({ csrPem: 'garbage', token }), status.INVALID_ARGUMENT);
-    await refused(client.createCertificate({ csrPem: '', token }), status.INVALID_ARGUMENT);
+    await assertCallRefused(client.createCertificate({ csrPem: 'garbage', token }), status.INVALID_ARGUMENT);
+    await assertCallRefused(client.createCertificate({ csrPem: '', token }), status.INVALID_ARGUMENT);
     assert.equal(await total(registry, 'citadel_server_csr_parsing_err_count'), before + 2);
     // A CSR that parses but is refused (another identity, TTL too long) is a sign error, not a parsing one.
     const other = await workloadCsr('foo', 'httpbin');
-    await refused(client.createCertificate({ csrPem: other.csrPem, token }), status.PERMISSION_DENIED);
+    await assertCallRefused(
+      client.createCertificate({ csrPem: other.csrPem, token }),
+      status.PERMISSION_DENIED,
+    );
     const own = await workloadCsr('foo', 'sleep');
-    await refused(
+    await assertCallRefused(
       client.createCertificate({ csrPem: own.csrPem, token, ttlSeconds: 1e9 }),
       status.INVALID_ARGUMENT,
     );
@@ -241,7 +234,7 @@ describe('caller identity extraction', () => {
       };
       const token = await sign(claims);
       if (code) {
-        await refused(client.createCertificate({ csrPem, token }), status.UNAUTHENTICATED);
+        await assertCallRefused(client.createCertificate({ csrPem, token }), status.UNAUTHENTICATED);
         assert.equal(ca.logs.filter((l) => l.msg === 'authentication failed').at(-1)?.code, code, name);
       } else {
         await client.createCertificate({ csrPem, token });
@@ -259,12 +252,12 @@ describe('caller identity extraction', () => {
     }
     // Credentials that do not authenticate at all are authentication failures, not id extraction errors.
     const before = await total(registry, 'citadel_server_id_extraction_err_count');
-    await refused(
+    await assertCallRefused(
       client.createCertificate({ csrPem, token: await sign({ sub: 'user:alice' }, '-2h') }),
       status.UNAUTHENTICATED,
     );
-    await refused(client.createCertificate({ csrPem, token: 'not.a.jwt' }), status.UNAUTHENTICATED);
-    await refused(client.createCertificate({ csrPem }), status.UNAUTHENTICATED);
+    await assertCallRefused(client.createCertificate({ csrPem, token: 'not.a.jwt' }), status.UNAUTHENTICATED);
+    await assertCallRefused(client.createCertificate({ csrPem }), status.UNAUTHENTICATED);
     assert.equal(await total(registry, 'citadel_server_id_extraction_err_count'), before);
   });
 });
@@ -272,29 +265,21 @@ describe('caller identity extraction', () => {
 const DOMAIN = 'clusterissuers.cert-manager.io';
 
 describe('RA mode', () => {
-  let dataDir: string;
+  let ra: Awaited<ReturnType<typeof startTaskRegistrationAuthority>>;
   let roots: Record<string, string>;
   let ca: CaServerFixture;
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'meshca-ra-hardening-'));
-    let config: string;
-    ({ roots, config } = await writeTaskRegistrationAuthority(dataDir));
-    ca = await startFixtureServer({
-      dataDir,
-      mesh: { path: config, initial: await loadMeshConfig(config, { dataDir }), dataDir },
-    });
+    ra = await startTaskRegistrationAuthority();
+    ({ ca, roots } = ra);
   });
-  after(async () => {
-    await ca?.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => ra?.close());
 
   test('sign errors are labelled with the configured signer asked for (bare or full name), else "unknown"', async () => {
     const client = ca.client({ rootsPem: roots['istio-system'] });
     const foo = await workloadCsr('foo', 'sleep');
     const fooToken = await ca.token('foo', 'sleep');
     for (const certSigner of ['bar', `${DOMAIN}/bar`]) {
-      await refused(
+      await assertCallRefused(
         client.createCertificate({ csrPem: foo.csrPem, token: fooToken, certSigner }),
         status.PERMISSION_DENIED,
       );
@@ -307,7 +292,7 @@ describe('RA mode', () => {
     );
     await Promise.all(
       names.map((certSigner) =>
-        refused(
+        assertCallRefused(
           client.createCertificate({ csrPem: baz.csrPem, token: bazToken, certSigner }),
           status.INTERNAL,
         ),
@@ -333,7 +318,7 @@ describe('RA mode', () => {
       const { csrPem } = await workloadCsr(namespace, 'sleep');
       let err: CaCallError | undefined;
       const lines = await logsOf(ca, async () => {
-        err = await refused(
+        err = await assertCallRefused(
           client.createCertificate({ csrPem, token: await ca.token(namespace, 'sleep'), certSigner }),
           grpcCode,
         );

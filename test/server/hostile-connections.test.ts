@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { createCaClient } from '../../src/agent/ca-client.js';
 import { type CaServerFixture, startFixtureServer, workloadCsr } from '../support/ca-server-fixture.js';
-import { waitFor } from '../support/mesh-workloads.js';
 import { runMeshca, startServe } from '../support/meshca-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 

@@ -1,9 +1,11 @@
 // Starts a real meshca CA server in the test process (real gRPC over TLS on 127.0.0.1, free
 // ports) and gives tests a client, tokens and captured logs.
+import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CaClient, createCaClient } from '../../src/agent/ca-client.js';
+import { status } from '@grpc/grpc-js';
+import { type CaCallError, type CaClient, createCaClient } from '../../src/agent/ca-client.js';
 import type { CaMode } from '../../src/ca/certificate-authority.js';
 import { makeIntermediate } from '../../src/ca/offline/make-intermediate.js';
 import { makeRootCa } from '../../src/ca/offline/make-root-ca.js';
@@ -98,3 +100,27 @@ export async function makePluggedBundle(dir: string, cluster = 'cluster1'): Prom
 }
 
 export const readText = (path: string) => readFile(path, 'utf8');
+
+/**
+ * `call` (a CA client call) is refused with gRPC `code` and, when given, a message matching `details`
+ * (a pattern, or the text the message ends with); resolves with the error for further checks.
+ */
+export async function assertCallRefused(
+  call: Promise<unknown>,
+  code: status,
+  details?: RegExp | string,
+): Promise<CaCallError> {
+  let caught: CaCallError | undefined;
+  await assert.rejects(call, (err: CaCallError) => {
+    caught = err;
+    assert.equal(
+      err.grpcCode,
+      code,
+      `expected ${status[code]}, got ${status[err.grpcCode]}: ${err.message.slice(0, 300)}`,
+    );
+    if (typeof details === 'string') assert.ok(err.message.endsWith(details), `message was: ${err.message}`);
+    else if (details) assert.match(err.message, details);
+    return true;
+  });
+  return caught!;
+}

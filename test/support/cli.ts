@@ -1,67 +1,10 @@
-// Test support for the `meshca` command: runs the built CLI (bin/meshca.js → dist/) as a real
-// process with a small, fixed environment, and reads what OpenSSL says about the files it writes.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// Test support for the `meshca certs` tests: the repository's folder, what OpenSSL says about the
+// files meshca writes, and the shell commands its configs document. Running meshca: meshca-process.ts.
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const MESHCA_BIN = join(REPO_DIR, 'bin', 'meshca.js');
-
-export interface MeshcaResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface RunMeshcaOptions {
-  cwd?: string;
-  /** Added to a minimal environment (PATH, HOME, TMPDIR): the caller's own ROOTCA_DAYS & co never leak in. */
-  env?: Record<string, string>;
-  input?: string;
-}
-
-/** `node bin/meshca.js args…`; resolves with the exit code and both streams, never rejects on a non-zero exit. */
-export function runMeshca(args: string[], opts: RunMeshcaOptions = {}): Promise<MeshcaResult> {
-  if (!existsSync(join(REPO_DIR, 'dist', 'src', 'cli', 'main.js'))) {
-    throw new Error('the CLI is not built: run "npm run build" before the CLI tests');
-  }
-  const env: Record<string, string> = {};
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'SYSTEMROOT']) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  Object.assign(env, opts.env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MESHCA_BIN, ...args], {
-      cwd: opts.cwd ?? REPO_DIR,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
-}
-
-/** Like runMeshca, but fails the test with both streams when the command does not exit 0. */
-export async function runMeshcaOk(args: string[], opts: RunMeshcaOptions = {}): Promise<MeshcaResult> {
-  const result = await runMeshca(args, opts);
-  if (result.code !== 0) {
-    throw new Error(`meshca ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`);
-  }
-  return result;
-}
 
 /**
  * The X509v3 extensions of `openssl x509 -text` or `openssl req -text` output, one line per

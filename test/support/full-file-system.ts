@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir } from './openssl.js';
+import { makeTempDir } from './temp-dir.js';
 
 export interface FullFileSystem {
   /** The mount point; every write below it fails with ENOSPC. */

@@ -3,10 +3,14 @@
 // not write. Made fresh on every call (nothing cached): RSA 4096 keys, as the Makefile uses.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir, opensslOk, type TempDir } from './openssl.js';
+import { opensslOk } from './openssl.js';
+import { makeTempDir, type TempDir } from './temp-dir.js';
 
-/** common.mk's root-ca.conf, with the Makefile's default variables. */
-function rootCaConf(keyBits: number): string {
+/**
+ * common.mk's root-ca.conf and %/intermediate.conf, with the Makefile's default variables: they
+ * differ only in the intermediate's path length, its istiod SAN and its `L` (the cluster's name).
+ */
+function caConf(keyBits: number, cluster?: string): string {
   return [
     '[ req ]',
     'encrypt_key = no',
@@ -19,38 +23,12 @@ function rootCaConf(keyBits: number): string {
     'distinguished_name = req_dn',
     '[ req_ext ]',
     'subjectKeyIdentifier = hash',
-    'basicConstraints = critical, CA:true',
+    cluster ? 'basicConstraints = critical, CA:true, pathlen:0' : 'basicConstraints = critical, CA:true',
     'keyUsage = critical, digitalSignature, nonRepudiation, keyEncipherment, keyCertSign',
+    ...(cluster ? ['subjectAltName=@san', '[ san ]', 'DNS.1 = istiod.istio-system.svc'] : []),
     '[ req_dn ]',
     'O = Istio',
-    'CN = Root CA',
-    '',
-  ].join('\n');
-}
-
-/** common.mk's %/intermediate.conf, with `L` the cluster directory's name. */
-function intermediateConf(keyBits: number, cluster: string): string {
-  return [
-    '[ req ]',
-    'encrypt_key = no',
-    'prompt = no',
-    'utf8 = yes',
-    'default_md = sha256',
-    `default_bits = ${keyBits}`,
-    'req_extensions = req_ext',
-    'x509_extensions = req_ext',
-    'distinguished_name = req_dn',
-    '[ req_ext ]',
-    'subjectKeyIdentifier = hash',
-    'basicConstraints = critical, CA:true, pathlen:0',
-    'keyUsage = critical, digitalSignature, nonRepudiation, keyEncipherment, keyCertSign',
-    'subjectAltName=@san',
-    '[ san ]',
-    'DNS.1 = istiod.istio-system.svc',
-    '[ req_dn ]',
-    'O = Istio',
-    'CN = Intermediate CA',
-    `L = ${cluster}`,
+    ...(cluster ? ['CN = Intermediate CA', `L = ${cluster}`] : ['CN = Root CA']),
     '',
   ].join('\n');
 }
@@ -70,21 +48,24 @@ export interface IstioMakefileBundle {
  * openssl commands. The Makefile concatenates ca-cert.pem and root-cert.pem into the chain file;
  * here it is written under the name the cacerts secret (and meshca) reads, cert-chain.pem.
  */
-export function makeIstioMakefileBundle(
+export async function makeIstioMakefileBundle(
   opts: { cluster?: string; keyBits?: number } = {},
-): IstioMakefileBundle {
+): Promise<IstioMakefileBundle> {
   const cluster = opts.cluster ?? 'cluster1';
   const keyBits = opts.keyBits ?? 4096;
   const dir = makeTempDir('meshca-istio-make-');
   try {
     const cwd = dir.path;
     // root-ca: root-key.pem, root-cert.csr, root-cert.pem
-    dir.write('root-ca.conf', rootCaConf(keyBits));
-    opensslOk(['genrsa', '-out', 'root-key.pem', String(keyBits)], { cwd });
-    opensslOk(['req', '-new', '-key', 'root-key.pem', '-config', 'root-ca.conf', '-out', 'root-cert.csr'], {
-      cwd,
-    });
-    opensslOk(
+    dir.write('root-ca.conf', caConf(keyBits));
+    await opensslOk(['genrsa', '-out', 'root-key.pem', String(keyBits)], { cwd });
+    await opensslOk(
+      ['req', '-new', '-key', 'root-key.pem', '-config', 'root-ca.conf', '-out', 'root-cert.csr'],
+      {
+        cwd,
+      },
+    );
+    await opensslOk(
       [
         'x509',
         '-req',
@@ -106,9 +87,9 @@ export function makeIstioMakefileBundle(
     // <cluster>-cacerts: <cluster>/ca-key.pem, cluster-ca.csr, ca-cert.pem, the chain, root-cert.pem
     const clusterDir = join(cwd, cluster);
     mkdirSync(clusterDir);
-    writeFileSync(join(clusterDir, 'intermediate.conf'), intermediateConf(keyBits, cluster));
-    opensslOk(['genrsa', '-out', `${cluster}/ca-key.pem`, String(keyBits)], { cwd });
-    opensslOk(
+    writeFileSync(join(clusterDir, 'intermediate.conf'), caConf(keyBits, cluster));
+    await opensslOk(['genrsa', '-out', `${cluster}/ca-key.pem`, String(keyBits)], { cwd });
+    await opensslOk(
       [
         'req',
         '-new',
@@ -121,7 +102,7 @@ export function makeIstioMakefileBundle(
       ],
       { cwd },
     );
-    opensslOk(
+    await opensslOk(
       [
         'x509',
         '-req',

@@ -1,27 +1,14 @@
 // Test-time mesh certificates made by the `openssl` CLI (an independent implementation, so our
 // code is judged by certificates it did not make): EC P-256 root → intermediate → SPIFFE leaves.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { writeFileAtomic } from '../../src/lib/atomic-file.js';
+import { opensslOk } from './openssl.js';
+import { mintCommands } from './openssl-ca.js';
 
-const execFileAsync = promisify(execFile);
-
-export async function openssl(args: string[], opts: { cwd?: string } = {}): Promise<string> {
-  const { stdout } = await execFileAsync('openssl', args, { cwd: opts.cwd, maxBuffer: 16 * 1024 * 1024 });
-  return stdout;
-}
-
-export function makeTempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `meshca-${prefix}-`));
-}
-
-export function removeDir(dir: string): Promise<void> {
-  return rm(dir, { recursive: true, force: true });
-}
+/** For test/kubernetes/meshca-in-kubernetes.test.ts, until it imports opensslOk from openssl.js itself. */
+export { opensslOk as openssl } from './openssl.js';
 
 /** A positive 64-bit serial whose hex form has no leading zero, so Node and OpenSSL print it alike. */
 export function randomSerialHex(): string {
@@ -58,18 +45,45 @@ export interface MeshCa {
 }
 
 async function newKey(path: string): Promise<void> {
-  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path]);
+  await opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path]);
 }
 
-/** A root and one intermediate ("signing") CA in `dir`, valid for two days. */
+/** A new P-256 key at `keyPath` and a certificate for it at `certPath`, signed by `ca` (cert, key). */
+async function mintSigned(o: {
+  keyPath: string;
+  certPath: string;
+  subj: string;
+  ca: { certPath: string; keyPath: string };
+  days: number;
+  serialHex: string;
+  extFile: string;
+  extensions: string;
+}): Promise<void> {
+  await newKey(o.keyPath);
+  const commands = mintCommands({
+    key: o.keyPath,
+    subj: o.subj,
+    csr: `${o.certPath}.csr`,
+    out: o.certPath,
+    signer: ['-CA', o.ca.certPath, '-CAkey', o.ca.keyPath],
+    serial: `0x${o.serialHex}`,
+    days: o.days,
+    extFile: o.extFile,
+    extensions: o.extensions,
+  });
+  for (const args of commands) await opensslOk(args);
+}
+
+/** A root and one intermediate ("signing") CA in `dir` (made if missing), valid for two days. */
 export async function createMeshCa(dir: string, opts: { name?: string } = {}): Promise<MeshCa> {
   const name = opts.name ?? 'meshca-test';
+  await mkdir(dir, { recursive: true });
   const config = join(dir, 'openssl.cnf');
   await writeFile(config, CONFIG);
   const rootKeyPath = join(dir, 'root-key.pem');
   const rootCertPath = join(dir, 'root-cert.pem');
   await newKey(rootKeyPath);
-  await openssl([
+  await opensslOk([
     'req',
     '-x509',
     '-new',
@@ -91,41 +105,16 @@ export async function createMeshCa(dir: string, opts: { name?: string } = {}): P
   ]);
   const caKeyPath = join(dir, 'ca-key.pem');
   const caCertPath = join(dir, 'ca-cert.pem');
-  const csrPath = join(dir, 'ca.csr');
-  await newKey(caKeyPath);
-  await openssl([
-    'req',
-    '-new',
-    '-config',
-    config,
-    '-key',
-    caKeyPath,
-    '-subj',
-    `/O=${name}/CN=Intermediate CA`,
-    '-out',
-    csrPath,
-  ]);
-  await openssl([
-    'x509',
-    '-req',
-    '-in',
-    csrPath,
-    '-CA',
-    rootCertPath,
-    '-CAkey',
-    rootKeyPath,
-    '-days',
-    '2',
-    '-sha256',
-    '-set_serial',
-    `0x${randomSerialHex()}`,
-    '-extfile',
-    config,
-    '-extensions',
-    'v3_intermediate',
-    '-out',
-    caCertPath,
-  ]);
+  await mintSigned({
+    keyPath: caKeyPath,
+    certPath: caCertPath,
+    subj: `/O=${name}/CN=Intermediate CA`,
+    ca: { certPath: rootCertPath, keyPath: rootKeyPath },
+    days: 2,
+    serialHex: randomSerialHex(),
+    extFile: config,
+    extensions: 'v3_intermediate',
+  });
   return {
     name,
     dir,
@@ -176,42 +165,17 @@ authorityKeyIdentifier = keyid
 `,
   );
   const keyPath = join(dir, 'key.pem');
-  const csrPath = join(dir, 'leaf.csr');
   const leafPath = join(dir, 'leaf.pem');
-  await newKey(keyPath);
-  await openssl([
-    'req',
-    '-new',
-    '-config',
-    join(ca.dir, 'openssl.cnf'),
-    '-key',
+  await mintSigned({
     keyPath,
-    '-subj',
-    '/',
-    '-out',
-    csrPath,
-  ]);
-  await openssl([
-    'x509',
-    '-req',
-    '-in',
-    csrPath,
-    '-CA',
-    ca.caCertPath,
-    '-CAkey',
-    ca.caKeyPath,
-    '-days',
-    '1',
-    '-sha256',
-    '-set_serial',
-    `0x${serialHex}`,
-    '-extfile',
-    ext,
-    '-extensions',
-    'v3_workload',
-    '-out',
-    leafPath,
-  ]);
+    certPath: leafPath,
+    subj: '/',
+    ca: { certPath: ca.caCertPath, keyPath: ca.caKeyPath },
+    days: 1,
+    serialHex,
+    extFile: ext,
+    extensions: 'v3_workload',
+  });
   const leafPem = await readFile(leafPath, 'utf8');
   const issuersPath = join(dir, 'issuers.pem');
   await writeFile(issuersPath, ca.caCertPem + ca.rootCertPem);

@@ -2,14 +2,15 @@
 // `meshca certs`, `meshca serve`, httpbin behind a STRICT sidecar, and sleep's sidecar with an
 // outbound port to httpbin. Plus the probes the scenarios share: HTTP through the mesh, the agents'
 // /metrics, the certificate files, and `openssl s_client` as the judge of what a sidecar serves.
-import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MeshcaProcess, runMeshca, startMeshca } from './meshca-process.js';
+import { type MeshcaProcess, runMeshcaOk, startMeshca } from './meshca-process.js';
+import { openssl } from './openssl.js';
+import { waitFor } from './wait-for.js';
 
 export const NAMESPACE = 'foo';
 export const HTTPBIN_ID = `spiffe://cluster.local/ns/${NAMESPACE}/sa/httpbin`;
@@ -19,33 +20,15 @@ export const DEADLINE_MS = 60_000;
 
 type LogLine = Record<string, unknown>;
 
-/** Runs `meshca args…` and fails with its output unless it exits 0. */
-export async function meshcaOk(args: string[]): Promise<string> {
-  const result = await runMeshca(args);
-  if (result.code !== 0) {
-    throw new Error(`meshca ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`);
-  }
-  return result.stdout;
-}
-
-import { waitFor } from './wait-for.js';
-
+/** For test/docs/readme-blocks.test.ts, until it imports waitFor from wait-for.js itself. */
 export { waitFor };
-
-export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Replaces `path` in one rename, so a watcher never reads half a file. */
-export async function writeFileAtomically(path: string, content: string, mode = 0o644): Promise<void> {
-  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(temp, content, { mode });
-  await rename(temp, path);
-}
 
 /** Serials compare without leading zeros: OpenSSL pads to whole bytes, other printers may not. */
 export function normalizeSerial(serial: string): string {
   return serial.trim().toUpperCase().replace(/^0+/, '');
 }
 
+/** Splits a PEM bundle into its certificates, each without a trailing newline (files differ in that). */
 export function pemBlocks(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
@@ -78,31 +61,6 @@ export async function readChainFacts(dir: string): Promise<ChainFacts> {
 /** The serial of the first certificate in a PEM file. */
 export async function certSerial(path: string): Promise<string> {
   return normalizeSerial(new X509Certificate(await readFile(path, 'utf8')).serialNumber);
-}
-
-/** Runs a command to completion with stdin at end-of-file (so `openssl s_client` exits after the handshake). */
-function run(
-  command: string,
-  args: string[],
-  timeoutMs = 30_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 export interface WorkloadCredentialFiles {
@@ -141,7 +99,7 @@ export async function servedLeafSerial(port: number, clientDir: string, rootsFil
     const keyFile = join(scratch, 'key.pem');
     await writeFile(certFile, chainPem);
     await writeFile(keyFile, keyPem, { mode: 0o600 });
-    const shake = await run('openssl', [
+    const shake = await openssl([
       's_client',
       '-connect',
       `127.0.0.1:${port}`,
@@ -156,14 +114,14 @@ export async function servedLeafSerial(port: number, clientDir: string, rootsFil
       '-verify_return_error',
     ]);
     const served = pemBlocks(shake.stdout)[0];
-    if (shake.code !== 0 || !served) {
-      throw new Error(`openssl s_client to 127.0.0.1:${port} failed (${shake.code}):\n${shake.stderr}`);
+    if (shake.status !== 0 || !served) {
+      throw new Error(`openssl s_client to 127.0.0.1:${port} failed (${shake.status}):\n${shake.stderr}`);
     }
     const servedFile = join(scratch, 'served.pem');
     await writeFile(servedFile, `${served}\n`);
-    const printed = await run('openssl', ['x509', '-noout', '-serial', '-in', servedFile]);
+    const printed = await openssl(['x509', '-noout', '-serial', '-in', servedFile]);
     const match = /^serial=([0-9A-F]+)$/m.exec(printed.stdout);
-    if (printed.code !== 0 || !match) throw new Error(`openssl x509 -serial failed: ${printed.stderr}`);
+    if (printed.status !== 0 || !match) throw new Error(`openssl x509 -serial failed: ${printed.stderr}`);
     return normalizeSerial(match[1]!);
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -210,10 +168,14 @@ export function httpGet(
   });
 }
 
-/** One sample of a Prometheus text exposition, labels ignored (the agent's counters have one series). */
+/** The samples of `name` on a Prometheus text page, summed over every label set; undefined when it has none. */
 export function metricValue(text: string, name: string): number | undefined {
-  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : undefined;
+  const samples = text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`));
+  return samples.length === 0
+    ? undefined
+    : samples.reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
 
 /** A `meshca sidecar` process: the agent and the proxy of one workload. */
@@ -316,8 +278,8 @@ export async function startMesh(opts: { name: string; ttl: string }): Promise<Me
     const rootDir = join(dir, 'certs');
     const cacertsDir = join(rootDir, 'cluster1');
     const dataDir = join(dir, 'data');
-    await meshcaOk(['certs', 'root-ca', '--dir', rootDir]);
-    await meshcaOk(['certs', 'intermediate', 'cluster1', '--dir', rootDir]);
+    await runMeshcaOk(['certs', 'root-ca', '--dir', rootDir]);
+    await runMeshcaOk(['certs', 'intermediate', 'cluster1', '--dir', rootDir]);
     const caRootFile = join(dir, 'ca-roots.pem');
     await writeFile(caRootFile, await readFile(join(rootDir, 'root-cert.pem'), 'utf8'));
     const ca = await startMeshca(caArgs({ cacertsDir, dataDir }, 0), caServing);
@@ -336,15 +298,9 @@ export async function startMesh(opts: { name: string; ttl: string }): Promise<Me
     await Promise.all([
       appStarting,
       ...(['sleep', 'httpbin'] as const).map(async (sa) => {
-        const token = await meshcaOk([
-          'token',
-          '-n',
-          NAMESPACE,
-          '--service-account',
-          sa,
-          '--data-dir',
-          dataDir,
-        ]);
+        const token = (
+          await runMeshcaOk(['token', '-n', NAMESPACE, '--service-account', sa, '--data-dir', dataDir])
+        ).stdout;
         await writeFile(tokens[sa], token);
       }),
     ]);
@@ -405,20 +361,21 @@ export async function startMesh(opts: { name: string; ttl: string }): Promise<Me
       sleep,
       outboundPort: sleep.outboundPorts.httpbin!,
       async restartCa() {
-        // The port was the old process's; should something else hold it for a moment, try again.
-        let lastError: unknown;
-        for (let attempt = 0; attempt < 5; attempt++) {
-          try {
-            mesh.ca = await startMeshca(caArgs(mesh, caPort), caServing);
-            started.push(mesh.ca);
-            return mesh.ca;
-          } catch (err) {
-            lastError = err;
-            if (!/EADDRINUSE|address already in use/i.test((err as Error).message)) throw err;
-            await delay(1000);
-          }
-        }
-        throw lastError;
+        // The port was the old process's; should something else still hold it, start again once it is free.
+        mesh.ca = await waitFor(
+          `the CA to start again on 127.0.0.1:${caPort}`,
+          async () => {
+            try {
+              return await startMeshca(caArgs(mesh, caPort), caServing);
+            } catch (err) {
+              if (/EADDRINUSE|address already in use/i.test((err as Error).message)) return undefined;
+              throw err;
+            }
+          },
+          10_000,
+        );
+        started.push(mesh.ca);
+        return mesh.ca;
       },
       async close() {
         // The sidecars first: they would otherwise log the CA and httpbin going away.

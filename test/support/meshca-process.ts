@@ -1,10 +1,13 @@
 // Runs the real `meshca` command (the compiled CLI, as users run it) in child processes and cleans
-// them up. `startServe` waits for the CA's "serving" log line and reads the ports from it.
+// them up: to completion (runMeshca), or long-running until a log line says it is ready (startMeshca);
+// `startServe` waits for the CA's "serving" log line and reads the ports from it.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { REPO_DIR } from './cli.js';
 
-export const MESHCA_BIN = fileURLToPath(new URL('../../bin/meshca.js', import.meta.url));
+export const MESHCA_BIN = join(REPO_DIR, 'bin', 'meshca.js');
 
 const running = new Set<ChildProcess>();
 const killAll = () => {
@@ -152,31 +155,59 @@ export function startServe(
   }));
 }
 
-/** Runs `meshca args…` to completion. */
-export function runMeshca(
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export interface MeshcaResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunMeshcaOptions {
+  cwd?: string;
+  /** Added to a minimal environment (PATH, HOME, TMPDIR): the caller's own ROOTCA_DAYS & co never leak in. */
+  env?: Record<string, string>;
+  input?: string;
+}
+
+/** `node bin/meshca.js args…` to completion; resolves with the exit code and both streams, never rejects on a non-zero exit. */
+export function runMeshca(args: string[], opts: RunMeshcaOptions = {}): Promise<MeshcaResult> {
+  if (!existsSync(join(REPO_DIR, 'dist', 'src', 'cli', 'main.js'))) {
+    throw new Error('the CLI is not built: run "npm run build" before the tests that run it');
+  }
+  const env: Record<string, string> = {};
+  for (const name of ['PATH', 'HOME', 'TMPDIR', 'SYSTEMROOT']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, opts.env);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MESHCA_BIN, ...args], {
-      cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd ?? REPO_DIR,
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     running.add(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
     });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
     });
     child.on('error', reject);
-    child.on('exit', (code) => {
+    child.on('close', (code, signal) => {
       running.delete(child);
-      resolve({ code, stdout, stderr });
+      resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr });
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** Like runMeshca, but fails the test with both streams when the command does not exit 0. */
+export async function runMeshcaOk(args: string[], opts: RunMeshcaOptions = {}): Promise<MeshcaResult> {
+  const result = await runMeshca(args, opts);
+  if (result.code !== 0) {
+    throw new Error(`meshca ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`);
+  }
+  return result;
 }

@@ -1,12 +1,12 @@
-// Test support: a root and an intermediate CA made by the real `openssl` CLI (an independent
-// maker), loaded as meshca Issuers, plus a helper to run openssl and read its verdicts.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Test support: certificates minted by the real `openssl` CLI (an independent maker): single
+// certificates from a key file, and a root with an intermediate CA loaded as meshca Issuers.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
 import type { Issuer } from '../../src/pki/types.js';
+import { type OpensslResult, openssl, opensslOk } from './openssl.js';
+import { makeTempDir, type TempDir } from './temp-dir.js';
 
 export type TestKeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048';
 
@@ -22,21 +22,99 @@ export function newKeyArgs(type: TestKeyType): string[] {
   }
 }
 
-export interface OpensslResult {
-  status: number;
-  stdout: string;
-  stderr: string;
+/** `ec` = P-256; RSA sizes as given. Resolves with the key file's path. */
+export async function opensslKey(
+  dir: TempDir,
+  name: string,
+  type: 'ec' | 'ec-p384' | 'rsa-512' | 'rsa-2048' | 'rsa-4096' = 'ec',
+): Promise<string> {
+  const path = dir.file(`${name}.key`);
+  const opts =
+    type === 'ec'
+      ? ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']
+      : type === 'ec-p384'
+        ? ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384']
+        : ['-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${type.slice(4)}`];
+  await opensslOk(['genpkey', ...opts, '-out', path]);
+  return path;
 }
 
-/** Runs openssl with `args` (in `cwd`), returning its status and output rather than throwing. */
-export function openssl(args: string[], cwd?: string, input?: string | Buffer): OpensslResult {
-  const result = spawnSync('openssl', args, { cwd, input, encoding: 'utf8' });
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+/**
+ * The two commands that mint a certificate for an existing key: `openssl req -new` (the CSR), then
+ * `openssl x509 -req` signed as `signer` says (`-signkey KEY`, or `-CA CERT -CAkey KEY`) with the
+ * extensions of section `extensions` in `extFile`. Shared by every minting helper, synchronous or not.
+ */
+export function mintCommands(o: {
+  key: string;
+  subj: string;
+  csr: string;
+  out: string;
+  signer: string[];
+  days: number;
+  digest?: string;
+  serial?: string;
+  extFile?: string;
+  extensions?: string;
+}): [string[], string[]] {
+  const x509 = ['x509', '-req', '-in', o.csr, ...o.signer];
+  if (o.serial) x509.push('-set_serial', o.serial);
+  x509.push('-days', String(o.days), `-${o.digest ?? 'sha256'}`);
+  if (o.extFile) x509.push('-extfile', o.extFile);
+  if (o.extensions) x509.push('-extensions', o.extensions);
+  return [
+    ['req', '-new', '-key', o.key, '-subj', o.subj, '-out', o.csr],
+    [...x509, '-out', o.out],
+  ];
 }
 
-/** Runs openssl and throws with its stderr when it fails: for setup steps that must work. */
-export function mustOpenssl(args: string[], cwd?: string): string {
-  return execFileSync('openssl', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+export interface OpensslCertOptions {
+  /** OpenSSL `-subj` form, e.g. `/O=Istio/CN=Root CA`; `/` for an empty subject. */
+  subj: string;
+  /** Path of the subject's private key (see opensslKey). */
+  key: string;
+  /** Lines of an x509v3 extension section, e.g. `basicConstraints=critical,CA:TRUE`. */
+  ext?: string[];
+  days?: number;
+  /** Signature digest (`sha256` by default; `sha1` for weak-signature tests). */
+  digest?: string;
+}
+
+let certCount = 0;
+
+async function signWithOpenssl(
+  dir: TempDir,
+  o: OpensslCertOptions,
+  signer: string[],
+  serial?: string,
+): Promise<string> {
+  const n = ++certCount;
+  const out = dir.file(`mint-${n}.pem`);
+  const commands = mintCommands({
+    key: o.key,
+    subj: o.subj,
+    csr: dir.file(`mint-${n}.csr`),
+    out,
+    signer,
+    serial,
+    days: o.days ?? 30,
+    digest: o.digest,
+    extFile: o.ext && o.ext.length > 0 ? dir.write(`mint-${n}.ext`, `${o.ext.join('\n')}\n`) : undefined,
+  });
+  for (const args of commands) await opensslOk(args);
+  return readFileSync(out, 'utf8');
+}
+
+/** A self-signed certificate made as Istio's Makefile makes roots (`openssl x509 -req -signkey`); PEM. */
+export function opensslSelfSigned(dir: TempDir, o: OpensslCertOptions): Promise<string> {
+  return signWithOpenssl(dir, o, ['-signkey', o.key]);
+}
+
+/** A certificate for `o.key` signed by the CA in `caCert` (PEM path) with `caKey`; PEM. */
+export function opensslIssue(
+  dir: TempDir,
+  o: OpensslCertOptions & { caCert: string; caKey: string },
+): Promise<string> {
+  return signWithOpenssl(dir, o, ['-CA', o.caCert, '-CAkey', o.caKey], String(Date.now() * 1000 + certCount));
 }
 
 export interface OpensslCa {
@@ -49,6 +127,8 @@ export interface OpensslCa {
   intermediate: Issuer;
   /** Writes `pem` into the temp directory and returns its path. */
   write(name: string, content: string | Buffer): string;
+  /** `openssl verify -CAfile root -untrusted intermediate [-purpose p] leaf`: OpenSSL's verdict line and status. */
+  verify(leafPath: string, purpose?: 'sslclient' | 'sslserver'): Promise<OpensslResult>;
   cleanup(): void;
 }
 
@@ -76,13 +156,14 @@ function loadIssuer(dir: string, cert: string, key: string): Issuer {
  * L=cluster1`, `intermediateDays` days), both of `type`. `rootSubjectKeyId: false` leaves the
  * root without a subjectKeyIdentifier, to exercise the computed authorityKeyIdentifier.
  */
-export function makeOpensslCa(
+export async function makeOpensslCa(
   type: TestKeyType,
   opts: { intermediateDays?: number; rootSubjectKeyId?: boolean } = {},
-): OpensslCa {
-  const dir = mkdtempSync(join(tmpdir(), 'meshca-ca-'));
+): Promise<OpensslCa> {
+  const tmp = makeTempDir('meshca-ca-');
+  const dir = tmp.path;
   try {
-    mustOpenssl(
+    await opensslOk(
       [
         'req',
         '-x509',
@@ -104,9 +185,9 @@ export function makeOpensslCa(
           ? ['-addext', 'subjectKeyIdentifier=none', '-addext', 'authorityKeyIdentifier=none']
           : []),
       ],
-      dir,
+      { cwd: dir },
     );
-    mustOpenssl(
+    await opensslOk(
       [
         'req',
         '-new',
@@ -119,10 +200,10 @@ export function makeOpensslCa(
         '-subj',
         '/O=Istio/CN=Intermediate CA/L=cluster1',
       ],
-      dir,
+      { cwd: dir },
     );
     writeFileSync(join(dir, 'ca.cnf'), caExtensions(opts.rootSubjectKeyId !== false));
-    mustOpenssl(
+    await opensslOk(
       [
         'x509',
         '-req',
@@ -143,50 +224,31 @@ export function makeOpensslCa(
         '-out',
         'intermediate.pem',
       ],
-      dir,
+      { cwd: dir },
     );
+    const rootPath = join(dir, 'root.pem');
+    const intermediatePath = join(dir, 'intermediate.pem');
     return {
       dir,
-      rootPath: join(dir, 'root.pem'),
-      intermediatePath: join(dir, 'intermediate.pem'),
+      rootPath,
+      intermediatePath,
       root: loadIssuer(dir, 'root.pem', 'root-key.pem'),
       intermediate: loadIssuer(dir, 'intermediate.pem', 'intermediate-key.pem'),
-      write(name, content) {
-        const path = join(dir, name);
-        writeFileSync(path, content);
-        return path;
-      },
-      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+      write: tmp.write,
+      verify: (leafPath, purpose) =>
+        openssl([
+          'verify',
+          '-CAfile',
+          rootPath,
+          '-untrusted',
+          intermediatePath,
+          ...(purpose ? ['-purpose', purpose] : []),
+          leafPath,
+        ]),
+      cleanup: tmp.remove,
     };
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
     throw err;
   }
-}
-
-/** `openssl verify -CAfile root -untrusted intermediate [-purpose p] leaf`: OpenSSL's verdict line and status. */
-export function opensslVerify(
-  ca: OpensslCa,
-  leafPath: string,
-  purpose?: 'sslclient' | 'sslserver',
-): OpensslResult {
-  return openssl([
-    'verify',
-    '-CAfile',
-    ca.rootPath,
-    '-untrusted',
-    ca.intermediatePath,
-    ...(purpose ? ['-purpose', purpose] : []),
-    leafPath,
-  ]);
-}
-
-/** `openssl x509 -noout -text` of a certificate file; throws when OpenSSL cannot read it. */
-export function opensslText(certPath: string): string {
-  return mustOpenssl(['x509', '-in', certPath, '-noout', '-text']);
-}
-
-/** `AA:BB:…`, the way OpenSSL prints key identifiers. */
-export function colonHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex').toUpperCase().match(/../g)!.join(':');
 }

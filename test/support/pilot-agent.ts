@@ -1,5 +1,6 @@
 // Istio's real agent (pilot-agent from the peers harness) as a test's workload: started in its own
 // working directory with Istio's variables, its JSON log collected, stopped by PID at the end.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,8 +15,10 @@ import {
   pilotAgentEnv,
   writePilotAgentFiles,
 } from '../../peers/harness/pilot-agent.js';
-import { pemBlocks, waitFor, writeFileAtomically } from './mesh-workloads.js';
+import { writeFileAtomic } from '../../src/lib/atomic-file.js';
+import { pemBlocks } from './mesh-workloads.js';
 import { peerBinary } from './peers.js';
+import { waitFor } from './wait-for.js';
 
 type LogLine = Record<string, unknown>;
 
@@ -176,7 +179,7 @@ export async function startPilotAgent(opts: StartPilotAgentOptions): Promise<Run
         throw new Error(`${err.message}; its output:\n${withoutFlags(text).slice(-6000)}`);
       }),
     readFiles,
-    writeToken: (token) => writeFileAtomically(join(workDir, PILOT_AGENT_TOKEN), token, 0o600),
+    writeToken: (token) => writeFileAtomic(join(workDir, PILOT_AGENT_TOKEN), token, 0o600),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

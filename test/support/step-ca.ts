@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { opensslOk } from './openssl.js';
+import { opensslOkSync } from './openssl.js';
+import { mintCommands } from './openssl-ca.js';
 import { peerBinary } from './peers.js';
 
 export { freePort } from '../../peers/harness/free-port.js';
@@ -50,24 +51,21 @@ export function opensslCertificate(opts: {
     string,
   ];
   writeFileSync(extFile, `[v3]\n${opts.extensions}\n`);
-  opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
-  opensslOk(['req', '-new', '-key', keyFile, '-subj', opts.subject, '-out', csrFile]);
-  const signWith = opts.issuer
-    ? ['-CA', opts.issuer.certFile, '-CAkey', opts.issuer.keyFile]
-    : ['-signkey', keyFile];
-  const serial = `0x${randomBytes(12).toString('hex')}`;
-  const days = String(opts.days ?? 30);
-  opensslOk(
-    ['x509', '-req', '-in', csrFile, ...signWith, '-set_serial', serial, '-days', days].concat([
-      '-sha256',
-      '-extfile',
-      extFile,
-      '-extensions',
-      'v3',
-      '-out',
-      certFile,
-    ]),
-  );
+  opensslOkSync(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
+  const commands = mintCommands({
+    key: keyFile,
+    subj: opts.subject,
+    csr: csrFile,
+    out: certFile,
+    signer: opts.issuer
+      ? ['-CA', opts.issuer.certFile, '-CAkey', opts.issuer.keyFile]
+      : ['-signkey', keyFile],
+    serial: `0x${randomBytes(12).toString('hex')}`,
+    days: opts.days ?? 30,
+    extFile,
+    extensions: 'v3',
+  });
+  for (const args of commands) opensslOkSync(args);
   return {
     certPem: readFileSync(certFile, 'utf8'),
     keyPem: readFileSync(keyFile, 'utf8'),

@@ -11,7 +11,8 @@ import { parseCertificate } from '../../../src/pki/parse-certificate.js';
 import { parseCsr } from '../../../src/pki/parse-csr.js';
 import { decodePem, encodePem } from '../../../src/pki/pem.js';
 import type { CertificateInfo } from '../../../src/pki/types.js';
-import { makeTempDir, openssl, opensslCsr, type TempDir } from '../../support/openssl.js';
+import { openssl, opensslCsr } from '../../support/openssl.js';
+import { makeTempDir, type TempDir } from '../../support/temp-dir.js';
 
 /** What a backend's test file hands the suite; the suite closes the signer, then calls cleanup. */
 export interface SignerSubject {
@@ -73,7 +74,10 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
 
     let judged = 0;
     /** openssl's verdict on leaf + intermediates against the backend's roots, for one purpose. */
-    function opensslVerdict(chain: CertificateInfo[], purpose: 'sslclient' | 'sslserver'): string {
+    async function opensslVerdict(
+      chain: CertificateInfo[],
+      purpose: 'sslclient' | 'sslserver',
+    ): Promise<string> {
       const n = ++judged;
       const args = ['verify', '-x509_strict', '-purpose', purpose, '-CAfile', tmp.file('roots.pem')];
       tmp.write('roots.pem', s.rootsPem.join(''));
@@ -89,7 +93,7 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
           ),
         );
       const leaf = tmp.write(`leaf-${n}.pem`, chain[0]!.pem);
-      const result = openssl([...args, leaf]);
+      const result = await openssl([...args, leaf]);
       assert.equal(result.status, 0, `openssl verify -purpose ${purpose}: ${result.stdout}${result.stderr}`);
       return result.stdout.trim().slice(leaf.length);
     }
@@ -123,7 +127,7 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
       it('verifies with openssl against the roots, for TLS clients and servers alike', async () => {
         const chain = certificatesOf((await s.signer.sign(requestFor(idFor('openssl')))).chain);
         for (const purpose of ['sslclient', 'sslserver'] as const)
-          assert.equal(opensslVerdict(chain, purpose), ': OK');
+          assert.equal(await opensslVerdict(chain, purpose), ': OK');
       });
 
       it("roots() names the backend's roots", async () => {
@@ -168,7 +172,7 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
 
       it('stays a leaf when the CSR asks for a CA certificate', async () => {
         const spiffeId = idFor('wants-ca');
-        const csrPem = opensslCsr(tmp, newKey(), [
+        const csrPem = await opensslCsr(tmp, newKey(), [
           `subjectAltName=URI:${spiffeId}`,
           'basicConstraints=critical,CA:TRUE',
           'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
@@ -211,7 +215,7 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
           const chain = certificatesOf((await s.signer.sign(requestFor(idFor('capped'), ttl))).chain);
           const expected = Math.floor(limit.notAfter.getTime() / 1000) * 1000;
           assert.equal(chain[0]!.notAfter.getTime(), expected, 'ends with its signing CA');
-          assert.equal(opensslVerdict(chain, 'sslclient'), ': OK');
+          assert.equal(await opensslVerdict(chain, 'sslclient'), ': OK');
         } else {
           const at = certificatesOf(
             (await s.signer.sign(requestFor(idFor('at-limit'), limit.maxSeconds))).chain,
@@ -291,7 +295,7 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
           serials.add(leaf.serialHex);
         }
         assert.equal(serials.size, requests.length);
-        assert.equal(opensslVerdict(certificatesOf(chains[49]!.chain), 'sslserver'), ': OK');
+        assert.equal(await opensslVerdict(certificatesOf(chains[49]!.chain), 'sslserver'), ': OK');
       });
     });
   });

@@ -7,8 +7,8 @@ import { createStepCaSigner } from '../../../src/issuance/signers/step-ca-signer
 import { buildWorkloadCsr } from '../../../src/pki/build-workload-csr.js';
 import { generateKey } from '../../../src/pki/keys.js';
 import { parseCsr } from '../../../src/pki/parse-csr.js';
-import { makeTempDir, type TempDir } from '../../support/openssl.js';
 import { opensslCertificate, opensslHierarchy, type TestCertificate } from '../../support/step-ca.js';
+import { makeTempDir, type TempDir } from '../../support/temp-dir.js';
 
 let dir: TempDir;
 let server: Server;

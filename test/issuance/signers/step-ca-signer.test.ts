@@ -119,14 +119,17 @@ describe('step-ca signer', () => {
   };
 
   /** openssl's verdict on the chain, and the leaf as openssl prints its identity fields. */
-  function judge(chain: string[], name: string): { verify: string; leafText: string; leaf: X509Certificate } {
+  async function judge(
+    chain: string[],
+    name: string,
+  ): Promise<{ verify: string; leafText: string; leaf: X509Certificate }> {
     assert.equal(chain.length, 2, 'step-ca answers leaf + intermediate');
     assert.deepEqual(new X509Certificate(chain[1]!).raw, new X509Certificate(stepIntermediate.certPem).raw);
     const leafFile = join(dir, `${name}-leaf.pem`);
     writeFileSync(leafFile, chain[0]!);
     const untrusted = join(dir, `${name}-untrusted.pem`);
     writeFileSync(untrusted, chain.slice(1).join(''));
-    const verify = opensslOk([
+    const verify = await opensslOk([
       'verify',
       '-x509_strict',
       '-CAfile',
@@ -136,7 +139,7 @@ describe('step-ca signer', () => {
       leafFile,
     ]);
     const ext = 'subjectAltName,keyUsage,extendedKeyUsage,basicConstraints';
-    const leafText = opensslOk(['x509', '-in', leafFile, '-noout', '-subject', '-ext', ext]);
+    const leafText = await opensslOk(['x509', '-in', leafFile, '-noout', '-subject', '-ext', ext]);
     return { verify, leafText, leaf: new X509Certificate(chain[0]!) };
   }
 
@@ -187,7 +190,7 @@ describe('step-ca signer', () => {
 
   test('issues a SPIFFE leaf through a JWK provisioner; openssl verifies the chain to the root', async () => {
     const { chain } = await jwkSigner('meshca').sign(signRequest(SPIFFE_ID, 3600), signal);
-    const { verify, leafText, leaf } = judge(chain, 'jwk');
+    const { verify, leafText, leaf } = await judge(chain, 'jwk');
     assert.match(verify, /jwk-leaf\.pem: OK\n$/);
     assert.equal(leafText, spiffeLeafText);
     assert.equal(leaf.subject, undefined, 'Node reports an empty subject as undefined');
@@ -198,7 +201,7 @@ describe('step-ca signer', () => {
 
   test('issues a SPIFFE leaf through an X5C provisioner with meshca certificate as the token signer', async () => {
     const { chain } = await x5cSigner().sign(signRequest(SPIFFE_ID, 7200), signal);
-    const { verify, leafText } = judge(chain, 'x5c');
+    const { verify, leafText } = await judge(chain, 'x5c');
     assert.match(verify, /x5c-leaf\.pem: OK\n$/);
     assert.equal(leafText, spiffeLeafText);
   });
