@@ -16,7 +16,7 @@ import { prepareRotation } from '../../src/ca/rotation/prepare-rotation.js';
 import { createRotationOverlay } from '../../src/ca/rotation/rotation-overlay.js';
 import { readRotationState } from '../../src/ca/rotation/rotation-state.js';
 import { assertRejectsCode } from '../support/assert-error.js';
-import { makeTempDir, type TempDir } from '../support/openssl.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 const HOUR = 3_600_000;
 

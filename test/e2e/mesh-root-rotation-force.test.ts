@@ -10,13 +10,12 @@ import {
   certSerial,
   HTTPBIN_ID,
   type Mesh,
-  meshcaOk,
   NAMESPACE,
   readChainFacts,
   SLEEP_ID,
   startMesh,
 } from '../support/mesh-workloads.js';
-import { runMeshca } from '../support/meshca-process.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
 
 /** GET /status/200 on a sidecar's mesh port, presenting the certificate in `dir`; the HTTP status. */
 async function mutualTlsGet(port: number, dir: string): Promise<number> {
@@ -61,8 +60,8 @@ describe('activate --force before every workload has renewed', { timeout: 180_00
   test('status and activate name the pending workloads; forced, a renewed peer is refused by them', async () => {
     const rotate = (...args: string[]) => runMeshca(['rotate', ...args, '--data-dir', mesh.dataDir]);
     const nextDir = join(mesh.dir, 'certs-next');
-    await meshcaOk(['certs', 'root-ca', '--dir', nextDir]);
-    await meshcaOk(['certs', 'intermediate', 'cluster1', '--dir', nextDir]);
+    await runMeshcaOk(['certs', 'root-ca', '--dir', nextDir]);
+    await runMeshcaOk(['certs', 'intermediate', 'cluster1', '--dir', nextDir]);
     const intermediateB = await certSerial(join(nextDir, 'cluster1', 'ca-cert.pem'));
     const prepared = await rotate('prepare', '--new-cacerts', join(nextDir, 'cluster1'));
     assert.equal(prepared.code, 0, prepared.stderr);
@@ -112,7 +111,7 @@ describe('activate --force before every workload has renewed', { timeout: 180_00
 
     // A sleep replica starting now: its certificate comes from the new intermediate.
     const replica = join(mesh.dir, 'sleep-replica');
-    await meshcaOk([
+    await runMeshcaOk([
       'csr',
       '-n',
       NAMESPACE,

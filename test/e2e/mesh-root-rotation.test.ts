@@ -5,36 +5,39 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as pause } from 'node:timers/promises';
 import { PILOT_AGENT_CA_ROOT } from '../../peers/harness/pilot-agent.js';
+import { writeFileAtomic } from '../../src/lib/atomic-file.js';
 import {
   certSerial,
-  delay,
   HTTPBIN_ID,
   httpGet,
   type Mesh,
-  meshcaOk,
   pemBlocks,
   readChainFacts,
   SLEEP_ID,
   startMesh,
   waitFor,
-  writeFileAtomically,
 } from '../support/mesh-workloads.js';
-import { runMeshca } from '../support/meshca-process.js';
+import { runMeshca, runMeshcaOk } from '../support/meshca-process.js';
 import { opensslOk } from '../support/openssl.js';
 import { type RunningPilotAgent, startPilotAgent } from '../support/pilot-agent.js';
+
+/** `meshca args…`, which must succeed; its standard output. */
+const meshcaStdout = async (args: string[]) => (await runMeshcaOk(args)).stdout;
 
 /** SHA-256 fingerprints of every certificate in a PEM file, as openssl prints them, sorted. */
 async function fingerprints(path: string): Promise<string[]> {
   const blocks = pemBlocks(await readFile(path, 'utf8'));
-  return blocks
-    .map((pem) => opensslOk(['x509', '-noout', '-fingerprint', '-sha256'], { input: pem }).trim())
-    .sort();
+  const printed = await Promise.all(
+    blocks.map((pem) => opensslOk(['x509', '-noout', '-fingerprint', '-sha256'], { input: pem })),
+  );
+  return printed.map((line) => line.trim()).sort();
 }
 
 /** Checks with openssl that the workload's certificate verifies against the roots it holds. */
-function verifiesAgainstOwnRoots(dir: string): void {
-  const out = opensslOk([
+async function verifiesAgainstOwnRoots(dir: string): Promise<void> {
+  const out = await opensslOk([
     'verify',
     '-CAfile',
     join(dir, 'root-cert.pem'),
@@ -59,7 +62,7 @@ function startTraffic(port: number) {
       } catch (err) {
         failures.push(`${new Date().toISOString()} ${(err as Error).message}`);
       }
-      await delay(100); // the request rate, not a synchronization
+      await pause(100); // the request rate, not a synchronization
     }
   })();
   return {
@@ -83,7 +86,7 @@ describe('root rotation A → A+B → B with meshca rotate, under traffic', { ti
       dir: mesh.dir,
       caAddress: `127.0.0.1:${mesh.caPort}`,
       caRootPem: await readFile(mesh.caRootFile, 'utf8'),
-      token: await meshcaOk([
+      token: await meshcaStdout([
         'token',
         '-n',
         'foo',
@@ -110,8 +113,8 @@ describe('root rotation A → A+B → B with meshca rotate, under traffic', { ti
     const workloads = [mesh.httpbin.dir, mesh.sleep.dir, istioAgent.outputDir];
     const rootA = await fingerprints(join(mesh.rootDir, 'root-cert.pem'));
     const nextDir = join(mesh.dir, 'certs-next');
-    await meshcaOk(['certs', 'root-ca', '--dir', nextDir]);
-    await meshcaOk(['certs', 'intermediate', 'cluster1', '--dir', nextDir]);
+    await meshcaStdout(['certs', 'root-ca', '--dir', nextDir]);
+    await meshcaStdout(['certs', 'intermediate', 'cluster1', '--dir', nextDir]);
     const rootB = await fingerprints(join(nextDir, 'root-cert.pem'));
     const intermediateB = await certSerial(join(nextDir, 'cluster1', 'ca-cert.pem'));
     const both = [...rootA, ...rootB].sort();
@@ -140,10 +143,10 @@ describe('root rotation A → A+B → B with meshca rotate, under traffic', { ti
       // The agents must trust the CA's serving certificate once B's intermediate signs it.
       const caRoots = await readFile(join(mesh.dataDir, 'root-cert.pem'), 'utf8');
       await writeFile(mesh.caRootFile, caRoots);
-      await writeFileAtomically(join(istioAgent.workDir, PILOT_AGENT_CA_ROOT), caRoots);
+      await writeFileAtomic(join(istioAgent.workDir, PILOT_AGENT_CA_ROOT), caRoots);
       for (const dir of workloads) {
         await waitFor(`${dir} trusts A and B`, () => holding(dir, both));
-        verifiesAgainstOwnRoots(dir);
+        await verifiesAgainstOwnRoots(dir);
       }
       const confirmed = await waitFor('every identity confirmed', async () => {
         const text = await status();
@@ -178,7 +181,7 @@ describe('root rotation A → A+B → B with meshca rotate, under traffic', { ti
           return (await readChainFacts(dir)).intermediateSerial === intermediateB;
         });
         assert.ok(await holding(dir, both), `${dir} still trusts A and B`);
-        verifiesAgainstOwnRoots(dir);
+        await verifiesAgainstOwnRoots(dir);
       }
 
       // finish, once every certificate issued under A has expired.
@@ -192,7 +195,7 @@ describe('root rotation A → A+B → B with meshca rotate, under traffic', { ti
       assert.deepEqual(await fingerprints(join(mesh.dataDir, 'root-cert.pem')), rootB);
       for (const dir of workloads) {
         await waitFor(`${dir} trusts B alone`, () => holding(dir, rootB), DEADLINE);
-        verifiesAgainstOwnRoots(dir);
+        await verifiesAgainstOwnRoots(dir);
       }
       assert.match(await status(), /^phase: finished/m);
       // A few more requests with B alone on both sides.
