@@ -1,11 +1,13 @@
 // Runs `meshca demo …` as a user would (a real process) and inspects what it leaves behind:
 // its descendants from /proc, and whether the ports it printed still answer. Shared by the demo e2e tests.
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { CliContext } from '../../src/cli/context.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUN_DEMO = join(ROOT, 'test', 'support', 'run-demo.ts');
@@ -136,4 +138,29 @@ export function answers(port: number): Promise<boolean> {
 /** Every port the demo printed (CAs, step-ca, httpbin, mesh and outbound ports). */
 export function printedPorts(output: string): number[] {
   return [...output.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])).filter((p) => p > 0);
+}
+
+/** Every port the demo printed is closed. */
+export async function assertPortsClosed(output: string): Promise<void> {
+  for (const port of new Set(printedPorts(output)))
+    assert.equal(await answers(port), false, `port ${port} still answers`);
+}
+
+/** Every process the demo started (`children`, seen while it ran) has exited, and its ports are closed. */
+export async function assertNothingLeft(output: string, children: Map<number, string>): Promise<void> {
+  const left = [...children].filter(([pid, command]) => stillRunning(pid, command));
+  assert.deepEqual(left, [], 'every process the demo started has exited');
+  await assertPortsClosed(output);
+}
+
+/** A CLI context run from the repository's folder that keeps what a command prints, for runDemo(). */
+export function printingContext(): { ctx: CliContext; printed: string[] } {
+  const printed: string[] = [];
+  const ctx: CliContext = {
+    out: (t) => printed.push(t),
+    err: (t) => printed.push(t),
+    env: process.env,
+    cwd: ROOT,
+  };
+  return { ctx, printed };
 }
