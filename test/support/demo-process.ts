@@ -5,9 +5,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { CliContext } from '../../src/cli/context.js';
+import { killAfterTests } from './kill-after-tests.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUN_DEMO = join(ROOT, 'test', 'support', 'run-demo.ts');
@@ -19,17 +19,12 @@ export interface DemoProcess {
   exited: Promise<number | null>;
 }
 
-const started = new Set<ChildProcess>();
-after(() => {
-  for (const child of started) child.kill('SIGKILL');
-});
-
 export function startDemo(args: string[], waitTimeoutMs = 60_000): DemoProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', RUN_DEMO, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  started.add(child);
+  killAfterTests(child);
   let text = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: string) => {
@@ -40,7 +35,6 @@ export function startDemo(args: string[], waitTimeoutMs = 60_000): DemoProcess {
   child.stderr!.setEncoding('utf8').on('data', onData);
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code, signal) => {
-      started.delete(child);
       resolve(code ?? (signal ? -1 : null));
     }),
   );
