@@ -453,5 +453,14 @@ export async function runServe(argv: string[], ctx: CliContext): Promise<number>
   });
   process.off('SIGHUP', onHup);
   log.info('stopped', { event: 'stopped' });
+  // Everything was drained and released; a handle a library still holds (an idle keep-alive socket,
+  // a watch) must not keep a stopped CA process alive, so it exits shortly after, saying what held it.
+  setTimeout(() => {
+    log.warn('exiting with handles still open', {
+      event: 'exit-forced',
+      handles: process.getActiveResourcesInfo(),
+    });
+    process.exit(0);
+  }, 2000).unref();
   return 0;
 }

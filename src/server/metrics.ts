@@ -1,5 +1,6 @@
 // Prometheus metrics with Istio's names (citadel_server_*), so existing dashboards and alerts work,
-// plus meshca's own. One registry per server, so several servers can live in one test process.
+// plus meshca's own: every metric of the CA process, a server's and (under `--workers N`) the
+// primary's. One registry per server, so several servers can live in one test process.
 // Under `--workers N` the primary sums the workers' counters and histograms (prom-client's default
 // aggregator); a gauge says how it combines, since adding up expiry times would mean nothing.
 // Label values come from configuration only (error codes, configured signer names, UNKNOWN_SIGNER),
@@ -165,5 +166,29 @@ export function createCaMetrics(): CaMetrics {
       bundle = next;
       expiryWarning.set(next.warnings.length > 0 ? 1 : 0);
     },
+  };
+}
+
+/** The primary's own metrics under `--workers N`, scraped beside the workers' aggregated ones. */
+export interface PrimaryMetrics {
+  registry: Registry;
+  /** Workers that died unexpectedly and were restarted. */
+  restarts: Counter;
+}
+
+export function createPrimaryMetrics(workers: number): PrimaryMetrics {
+  const registry = new Registry();
+  new Gauge({
+    name: 'meshca_workers',
+    help: 'Workers configured (--workers).',
+    registers: [registry],
+  }).set(workers);
+  return {
+    registry,
+    restarts: new Counter({
+      name: 'meshca_worker_restarts_total',
+      help: 'Workers that died unexpectedly and were restarted.',
+      registers: [registry],
+    }),
   };
 }

@@ -6,7 +6,7 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
-import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, type Counter, type Registry } from 'prom-client';
 import { errorForCode, type MeshcaError, unavailable } from '../errors.js';
 import type { MetricsServer } from '../http/metrics-server.js';
 import type { Logger } from '../log.js';
@@ -19,6 +19,7 @@ import {
   type ToWorker,
   type WorkerSettings,
 } from './cluster-messages.js';
+import { createPrimaryMetrics } from './metrics.js';
 import { type Readiness, startMonitoringServer } from './monitoring-server.js';
 
 export interface ServeClusterOptions {
@@ -111,12 +112,7 @@ export async function startServeCluster(opts: ServeClusterOptions): Promise<Serv
 }
 
 function newCluster(opts: ServeClusterOptions): Cluster {
-  const registry = new Registry();
-  new Gauge({
-    name: 'meshca_workers',
-    help: 'Workers configured (--workers).',
-    registers: [registry],
-  }).set(opts.workers);
+  const { registry, restarts } = createPrimaryMetrics(opts.workers);
   return {
     settings: opts.settings,
     log: opts.log,
@@ -133,11 +129,7 @@ function newCluster(opts: ServeClusterOptions): Cluster {
     pending: new Map(),
     nextId: 0,
     registry,
-    restarts: new Counter({
-      name: 'meshca_worker_restarts_total',
-      help: 'Workers that died unexpectedly and were restarted.',
-      registers: [registry],
-    }),
+    restarts,
   };
 }
 

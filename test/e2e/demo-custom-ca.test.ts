@@ -3,29 +3,20 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { CliContext } from '../../src/cli/context.js';
 import { runDemo } from '../../src/cli/demo.js';
 import {
-  answers,
+  assertNothingLeft,
+  assertPortsClosed,
   descendants,
-  printedPorts,
+  printingContext,
   startDemo as startAnyDemo,
-  stillRunning,
 } from '../support/demo-process.js';
 import { stepCaBinary } from '../support/step-ca.js';
 
 const startDemo = (args: string[]) => startAnyDemo(['custom-ca', ...args], 90_000);
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // step-ca is built (or this file fails) before the demo runs, so the demo never skips step 5 here.
 stepCaBinary();
-
-/** Every port the demo printed (the CA, step-ca, httpbin, mesh and outbound ports) is closed. */
-async function assertPortsClosed(output: string): Promise<void> {
-  for (const port of new Set(printedPorts(output)))
-    assert.equal(await answers(port), false, `port ${port} still answers`);
-}
 
 describe('meshca demo custom-ca', () => {
   test("runs Istio's custom-CA task: Moby-Dick within foo, CERTIFICATE_VERIFY_FAILED foo → bar, then step-ca", async () => {
@@ -139,20 +130,12 @@ describe('meshca demo custom-ca', () => {
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 130, demo.output());
     assert.match(demo.output(), /Interrupted by SIGINT: stopping \d+ processes and cleaning up\./);
-    const left = [...children].filter(([pid, command]) => stillRunning(pid, command));
-    assert.deepEqual(left, [], 'every process the demo started has exited');
-    await assertPortsClosed(demo.output());
+    await assertNothingLeft(demo.output(), children);
     assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
   });
 
   test('usage: --no-step-ca belongs to custom-ca; the help names both demos', async () => {
-    const printed: string[] = [];
-    const ctx: CliContext = {
-      out: (t) => printed.push(t),
-      err: (t) => printed.push(t),
-      env: process.env,
-      cwd: ROOT,
-    };
+    const { ctx, printed } = printingContext();
     await assert.rejects(runDemo(['plug-in-ca', '--no-step-ca'], ctx), {
       code: 'DEMO_FLAG_NOT_FOR_DEMO',
       message: /^--no-step-ca is a flag of custom-ca, not of plug-in-ca\n/,

@@ -5,28 +5,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { splitCertificates } from '../../demo/split-certificates.js';
-import type { CliContext } from '../../src/cli/context.js';
 import { runDemo } from '../../src/cli/demo.js';
 import {
-  answers,
-  type DemoProcess,
+  assertNothingLeft,
+  assertPortsClosed,
   descendants,
-  printedPorts,
+  printingContext,
   startDemo,
-  stillRunning,
 } from '../support/demo-process.js';
 import { peerBinary } from '../support/peers.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-async function assertNothingLeft(demo: DemoProcess, children: Map<number, string>): Promise<void> {
-  const left = [...children].filter(([pid, command]) => stillRunning(pid, command));
-  assert.deepEqual(left, [], 'every process the demo started has exited');
-  for (const port of new Set(printedPorts(demo.output())))
-    assert.equal(await answers(port), false, `port ${port} no longer answers`);
-}
 
 describe('meshca demo plug-in-ca', () => {
   test("runs Istio's task end to end: identical certificates, OK, 200, CERTIFICATE_VERIFY_FAILED", async () => {
@@ -55,7 +43,7 @@ describe('meshca demo plug-in-ca', () => {
     assert.match(out, /All 12 checks passed in [\d.]+ s\./);
     assert.doesNotMatch(out, /✗/);
     assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
-    for (const port of new Set(printedPorts(out))) assert.equal(await answers(port), false, `port ${port}`);
+    await assertPortsClosed(out);
   });
 
   test("--agent istio: Istio's pilot-agent fetches every workload's certificate; the task's checks all pass", async () => {
@@ -89,7 +77,7 @@ describe('meshca demo plug-in-ca', () => {
     assert.match(out, /✓ sleep under an unrelated root .* — HTTP 503, CERTIFICATE_VERIFY_FAILED/);
     assert.match(out, /All 12 checks passed in [\d.]+ s\./);
     assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
-    for (const port of new Set(printedPorts(out))) assert.equal(await answers(port), false, `port ${port}`);
+    await assertPortsClosed(out);
   });
 
   test('Ctrl-C during step 3 stops every process it started and removes the temporary directory', async () => {
@@ -104,7 +92,7 @@ describe('meshca demo plug-in-ca', () => {
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 130, demo.output());
     assert.match(demo.output(), /Interrupted by SIGINT: stopping \d+ processes and cleaning up\./);
-    await assertNothingLeft(demo, children);
+    await assertNothingLeft(demo.output(), children);
     assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
   });
 
@@ -122,20 +110,14 @@ describe('meshca demo plug-in-ca', () => {
       assert.match(out, /✓ sleep → httpbin through the mesh: HTTP 200/);
       assert.match(out, new RegExp(`Kept ${dir.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
       assert.ok(existsSync(join(dir, 'certs', 'cluster1', 'ca-cert.pem')), 'the files are kept');
-      await assertNothingLeft(demo, children);
+      await assertNothingLeft(demo.output(), children);
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
   });
 
   test('usage: unknown demo, extra arguments and a non-empty --dir are refused with their codes', async () => {
-    const printed: string[] = [];
-    const ctx: CliContext = {
-      out: (t) => printed.push(t),
-      err: (t) => printed.push(t),
-      env: process.env,
-      cwd: ROOT,
-    };
+    const { ctx, printed } = printingContext();
     await assert.rejects(runDemo(['custom-ca-someday'], ctx), {
       code: 'DEMO_UNKNOWN',
       message: /no demo named "custom-ca-someday"; demos: plug-in-ca/,

@@ -1,7 +1,6 @@
 // Workloads end to end: the operator swaps the CA's plugged-in files under a running mesh. A new
 // intermediate from the same root, then a new root (with the old one kept in root-cert.pem for the
 // overlap): the CA hot-reloads, and the agents pick each change up on their next renewal.
-
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

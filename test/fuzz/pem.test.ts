@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { decodePem, encodePem } from '../../src/pki/pem.js';
 import { check, guarded, outcomeOf, runsFor } from './fuzz-settings.js';
+import { applyTextEdit, type TextEdit } from './text-edits.js';
 
 const PEM_ERROR = /^PKI_PEM_(MALFORMED|ENCRYPTED)$/;
 const decoded = (text: string) => outcomeOf(() => decodePem(text, 'fuzz'), ['invalid-input'], PEM_ERROR);
@@ -55,16 +56,11 @@ const validBundle = fc
         .join(between.length > 0 ? `${between}${eol}` : ''),
   }));
 
-type Edit =
-  | { op: 'flip'; at: number; char: string }
-  | { op: 'delete'; at: number; count: number }
-  | { op: 'insert'; at: number; text: string }
-  | { op: 'truncate'; keep: number }
-  | { op: 'duplicate-line'; line: number };
+type Edit = TextEdit | { op: 'duplicate-line'; line: number };
 
 const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({
-    op: fc.constant('flip' as const),
+    op: fc.constant('replace' as const),
     at: fc.nat(),
     char: fc.string({ minLength: 1, maxLength: 1 }),
   }),
@@ -75,23 +71,11 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
 );
 
 function applyEdit(text: string, e: Edit): string {
-  const at = (n: number) => n % (text.length + 1);
-  switch (e.op) {
-    case 'flip':
-      return text.slice(0, at(e.at)) + e.char + text.slice(at(e.at) + 1);
-    case 'delete':
-      return text.slice(0, at(e.at)) + text.slice(at(e.at) + e.count);
-    case 'insert':
-      return text.slice(0, at(e.at)) + e.text + text.slice(at(e.at));
-    case 'truncate':
-      return text.slice(0, at(e.keep));
-    case 'duplicate-line': {
-      const lines = text.split('\n');
-      const i = e.line % lines.length;
-      lines.splice(i, 0, lines[i]!);
-      return lines.join('\n');
-    }
-  }
+  if (e.op !== 'duplicate-line') return applyTextEdit(text, e);
+  const lines = text.split('\n');
+  const i = e.line % lines.length;
+  lines.splice(i, 0, lines[i]!);
+  return lines.join('\n');
 }
 
 /** Repetitions that cost a backtracking `-----BEGIN (label)-----(body)-----END …` matcher dearly. */

@@ -15,6 +15,7 @@ import {
   type TokenVerifier,
 } from '../../src/identity/token-verifier.js';
 import { checkAsync, guardedAsync, outcomeOfAsync, runsFor } from './fuzz-settings.js';
+import { applyTextEdit, type TextEdit } from './text-edits.js';
 
 const NOW = new Date('2031-03-04T05:06:07.000Z');
 const NOW_S = NOW.getTime() / 1000;
@@ -205,12 +206,7 @@ const headerFor = (key: SigningKey) =>
     objectText({ alg: key.alg, ...(key.kid === undefined ? {} : { kid: key.kid }), typ: 'JWT' }, edits),
   );
 
-type TokenEdit =
-  | { op: 'replace'; at: number; char: string }
-  | { op: 'delete'; at: number; count: number }
-  | { op: 'insert'; at: number; text: string }
-  | { op: 'truncate'; keep: number }
-  | { op: 'segments'; order: number[] };
+type TokenEdit = TextEdit | { op: 'segments'; order: number[] };
 
 const tokenChar = fc.oneof(
   fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('')),
@@ -232,21 +228,9 @@ const tokenEdit: fc.Arbitrary<TokenEdit> = fc.oneof(
 );
 
 function applyTokenEdit(token: string, e: TokenEdit): string {
-  const at = (n: number) => n % (token.length + 1);
-  switch (e.op) {
-    case 'replace':
-      return token.slice(0, at(e.at)) + e.char + token.slice(at(e.at) + 1);
-    case 'delete':
-      return token.slice(0, at(e.at)) + token.slice(at(e.at) + e.count);
-    case 'insert':
-      return token.slice(0, at(e.at)) + e.text + token.slice(at(e.at));
-    case 'truncate':
-      return token.slice(0, at(e.keep));
-    case 'segments': {
-      const parts = token.split('.');
-      return e.order.map((i) => parts[i] ?? '').join('.');
-    }
-  }
+  if (e.op !== 'segments') return applyTextEdit(token, e);
+  const parts = token.split('.');
+  return e.order.map((i) => parts[i] ?? '').join('.');
 }
 
 const VERIFIERS: Record<string, TokenVerifier> = { 'local JWKS': verifier, cached };

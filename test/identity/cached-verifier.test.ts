@@ -1,37 +1,23 @@
 // The token cache in front of a real verifier: it passes the same conformance suite, and a cached
 // token is still refused once it expires or before it is valid.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cacheVerifiedTokens } from '../../src/identity/cache-verified-tokens.js';
-import { ISSUER_KEY_FILE, loadOrCreateTokenIssuer } from '../../src/identity/token-issuer.js';
+import { loadOrCreateTokenIssuer } from '../../src/identity/token-issuer.js';
 import {
   createTokenVerifier,
   ISTIO_CA_AUDIENCE,
   type TokenVerifier,
 } from '../../src/identity/token-verifier.js';
-import { readPrivateKey } from '../../src/pki/keys.js';
+import { embeddedIssuerSubject } from './embedded-issuer-subject.js';
 import { runTokenVerifierConformance } from './token-verifier.conformance.js';
 
-runTokenVerifierConformance('embedded token issuer behind the token cache', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'meshca-identity-'));
-  const issuer = await loadOrCreateTokenIssuer(join(dir, 'issuer'));
-  const jwks = issuer.jwks();
-  return {
-    verifier: cacheVerifiedTokens(
-      createTokenVerifier([{ issuer: issuer.issuer, audiences: [ISTIO_CA_AUDIENCE], jwks }]),
-    ),
-    issuer: issuer.issuer,
-    audience: ISTIO_CA_AUDIENCE,
-    signingKey: readPrivateKey(await readFile(join(dir, 'issuer', ISSUER_KEY_FILE), 'utf8')),
-    alg: 'ES256',
-    kid: jwks.keys[0]?.kid,
-    mintServiceAccountToken: (opts) => issuer.mint(opts),
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
-});
+runTokenVerifierConformance('embedded token issuer behind the token cache', () =>
+  embeddedIssuerSubject(cacheVerifiedTokens),
+);
 
 test('a cached token is checked again against the clock, and the inner verifier runs once per token', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'meshca-identity-'));

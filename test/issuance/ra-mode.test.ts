@@ -41,14 +41,12 @@ async function verifiesAgainst(chain: string[], rootPem: string): Promise<boolea
 }
 
 describe('RA mode with the custom-CA task configuration', () => {
-  let ra: Awaited<ReturnType<typeof startTaskRegistrationAuthority>>;
-  let roots: Record<string, string>;
   let ca: CaServerFixture;
+  let roots: Record<string, string>;
   before(async () => {
-    ra = await startTaskRegistrationAuthority();
-    ({ ca, roots } = ra);
+    ({ ca, roots } = await startTaskRegistrationAuthority());
   });
-  after(() => ra?.close());
+  after(() => ca?.close());
 
   test("PILOT_CERT_PROVIDER: the CA's own certificate comes from the istio-system signer", async () => {
     const { csrPem } = await workloadCsr('foo', 'sleep');

@@ -143,12 +143,11 @@ export async function writeTaskRegistrationAuthority(
 
 /**
  * A CA server in RA mode for the custom-CA task (writeTaskRegistrationAuthority in a fresh data
- * directory); close() stops it and removes the directory.
+ * directory), with each signer's root; its close() also removes the directory.
  */
 export async function startTaskRegistrationAuthority(): Promise<{
   ca: CaServerFixture;
   roots: Record<(typeof TASK_SIGNERS)[number], string>;
-  close(): Promise<void>;
 }> {
   const dataDir = makeTempDir('meshca-ra-');
   const { roots, config } = await writeTaskRegistrationAuthority(dataDir.path);
@@ -160,12 +159,9 @@ export async function startTaskRegistrationAuthority(): Promise<{
       dataDir: dataDir.path,
     },
   });
-  return {
-    ca,
-    roots,
-    close: async () => {
-      await ca.close();
-      dataDir.remove();
-    },
+  const close = async () => {
+    await ca.close();
+    dataDir.remove();
   };
+  return { ca: { ...ca, close }, roots };
 }

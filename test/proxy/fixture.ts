@@ -3,6 +3,11 @@
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type Sidecar, startSidecar } from '../../src/proxy/sidecar.js';
+import type {
+  WorkloadCredentials,
+  WorkloadCredentialsWatcher,
+} from '../../src/proxy/workload-credentials.js';
 import {
   issueWorkloadCert,
   type MeshCa,
@@ -30,6 +35,52 @@ export async function makeWorkload(
   const cert = await issueWorkloadCert(ca, { spiffeId });
   await writeWorkloadFiles(dir, cert);
   return { dir, cert };
+}
+
+/**
+ * httpbin's sidecar (STRICT, in front of `appPort`) and sleep's, whose outbound port "httpbin" reaches
+ * it over mutual TLS expecting httpbin's SPIFFE ID: the two-workload mesh of the sidecar tests.
+ */
+export async function startSidecarPair(o: {
+  server: WorkloadCredentialsWatcher;
+  client: WorkloadCredentialsWatcher;
+  appPort: number;
+  log?: (event: object) => void;
+}): Promise<{ server: Sidecar; client: Sidecar; outboundPort: number }> {
+  const server = await startSidecar({
+    credentials: o.server,
+    inbound: { port: 0, appPort: o.appPort, mode: () => 'STRICT' },
+    log: o.log,
+  });
+  try {
+    const client = await startSidecar({
+      credentials: o.client,
+      outbound: [
+        {
+          name: 'httpbin',
+          listenPort: 0,
+          upstreamHost: '127.0.0.1',
+          upstreamPort: server.inboundPort!,
+          expectedSpiffeId: HTTPBIN_ID,
+        },
+      ],
+      log: o.log,
+    });
+    return { server, client, outboundPort: client.outboundPorts['httpbin']! };
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+}
+
+/** Resolves with the credentials of the watcher's next change. */
+export function nextChange(watcher: WorkloadCredentialsWatcher): Promise<WorkloadCredentials> {
+  return new Promise((resolve) => {
+    const off = watcher.onChange((credentials) => {
+      off();
+      resolve(credentials);
+    });
+  });
 }
 
 export interface LogCapture {

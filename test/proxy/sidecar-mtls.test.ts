@@ -5,7 +5,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type Httpbin, startHttpbin } from '../../demo/samples/httpbin.js';
 import { fetchThrough } from '../../demo/samples/sleep.js';
-import { type Sidecar, startSidecar } from '../../src/proxy/sidecar.js';
+import type { Sidecar } from '../../src/proxy/sidecar.js';
 import {
   type WorkloadCredentialsWatcher,
   watchWorkloadCredentials,
@@ -14,7 +14,15 @@ import { parseXfcc } from '../../src/proxy/xfcc.js';
 import { createMeshCa, type MeshCa } from '../support/mesh-certs.js';
 import { openssl } from '../support/openssl.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
-import { captureLog, curl, HTTPBIN_ID, makeWorkload, SLEEP_ID, type Workload } from './fixture.js';
+import {
+  captureLog,
+  curl,
+  HTTPBIN_ID,
+  makeWorkload,
+  SLEEP_ID,
+  startSidecarPair,
+  type Workload,
+} from './fixture.js';
 
 describe('sidecar: sleep → httpbin over mutual TLS (STRICT)', { timeout: 120_000 }, () => {
   let root: TempDir;
@@ -37,25 +45,16 @@ describe('sidecar: sleep → httpbin over mutual TLS (STRICT)', { timeout: 120_0
     const httpbinCreds = watchWorkloadCredentials({ dir: httpbinWorkload.dir });
     const sleepCreds = watchWorkloadCredentials({ dir: sleep.dir });
     watchers.push(httpbinCreds, sleepCreds);
-    httpbinSidecar = await startSidecar({
-      credentials: httpbinCreds,
-      inbound: { port: 0, appPort: httpbin.port, mode: () => 'STRICT' },
+    ({
+      server: httpbinSidecar,
+      client: sleepSidecar,
+      outboundPort,
+    } = await startSidecarPair({
+      server: httpbinCreds,
+      client: sleepCreds,
+      appPort: httpbin.port,
       log: log.log,
-    });
-    sleepSidecar = await startSidecar({
-      credentials: sleepCreds,
-      outbound: [
-        {
-          name: 'httpbin',
-          listenPort: 0,
-          upstreamHost: '127.0.0.1',
-          upstreamPort: httpbinSidecar.inboundPort!,
-          expectedSpiffeId: HTTPBIN_ID,
-        },
-      ],
-      log: log.log,
-    });
-    outboundPort = sleepSidecar.outboundPorts['httpbin']!;
+    }));
   });
 
   after(async () => {

@@ -8,9 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { type Httpbin, startHttpbin } from '../../demo/samples/httpbin.js';
 import { fetchThrough } from '../../demo/samples/sleep.js';
-import { type Sidecar, startSidecar } from '../../src/proxy/sidecar.js';
+import type { Sidecar } from '../../src/proxy/sidecar.js';
 import {
-  type WorkloadCredentials,
   type WorkloadCredentialsWatcher,
   watchWorkloadCredentials,
 } from '../../src/proxy/workload-credentials.js';
@@ -24,19 +23,17 @@ import {
 } from '../support/mesh-certs.js';
 import { openssl } from '../support/openssl.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
-import { HTTPBIN_ID, makeWorkload, SLEEP_ID, type Workload } from './fixture.js';
+import {
+  HTTPBIN_ID,
+  makeWorkload,
+  nextChange,
+  SLEEP_ID,
+  startSidecarPair,
+  type Workload,
+} from './fixture.js';
 
 function leafHash(pem: string): string {
   return createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
-}
-
-function nextChange(watcher: WorkloadCredentialsWatcher): Promise<WorkloadCredentials> {
-  return new Promise((resolve) => {
-    const off = watcher.onChange((credentials) => {
-      off();
-      resolve(credentials);
-    });
-  });
 }
 
 describe('sidecar: credential rotation', { timeout: 120_000 }, () => {
@@ -97,22 +94,11 @@ describe('sidecar: credential rotation', { timeout: 120_000 }, () => {
     sleepCreds = watchWorkloadCredentials({ dir: sleep.dir });
     serverCreds = watchWorkloadCredentials({ dir: server.dir });
     httpbin = await startHttpbin({ port: 0 });
-    serverSidecar = await startSidecar({
-      credentials: serverCreds,
-      inbound: { port: 0, appPort: httpbin.port, mode: () => 'STRICT' },
-    });
-    sleepSidecar = await startSidecar({
-      credentials: sleepCreds,
-      outbound: [
-        {
-          name: 'httpbin',
-          listenPort: 0,
-          upstreamHost: '127.0.0.1',
-          upstreamPort: serverSidecar.inboundPort!,
-          expectedSpiffeId: HTTPBIN_ID,
-        },
-      ],
-    });
+    ({ server: serverSidecar, client: sleepSidecar } = await startSidecarPair({
+      server: serverCreds,
+      client: sleepCreds,
+      appPort: httpbin.port,
+    }));
     keepAlive = new https.Agent({
       keepAlive: true,
       maxSockets: 1,

@@ -17,7 +17,7 @@ import {
   writeWorkloadFiles,
 } from '../support/mesh-certs.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
-import { captureLog, SLEEP_ID } from './fixture.js';
+import { captureLog, nextChange, SLEEP_ID } from './fixture.js';
 
 async function rejects(dir: string): Promise<{ code: string; message: string }> {
   try {
@@ -146,7 +146,7 @@ describe('workload credentials', { timeout: 120_000 }, () => {
     assert.equal(watcher.current()?.serialHex, first.serialHex);
     assert.equal(changes.length, 0);
 
-    const changed = new Promise<WorkloadCredentials>((resolve) => watcher.onChange(resolve));
+    const changed = nextChange(watcher);
     await writeWorkloadFiles(dir, second, { only: ['key.pem', 'root-cert.pem'] });
     assert.equal((await changed).serialHex, second.serialHex);
     assert.equal(watcher.current()?.serialHex, second.serialHex);

@@ -265,14 +265,12 @@ describe('caller identity extraction', () => {
 const DOMAIN = 'clusterissuers.cert-manager.io';
 
 describe('RA mode', () => {
-  let ra: Awaited<ReturnType<typeof startTaskRegistrationAuthority>>;
-  let roots: Record<string, string>;
   let ca: CaServerFixture;
+  let roots: Record<string, string>;
   before(async () => {
-    ra = await startTaskRegistrationAuthority();
-    ({ ca, roots } = ra);
+    ({ ca, roots } = await startTaskRegistrationAuthority());
   });
-  after(() => ra?.close());
+  after(() => ca?.close());
 
   test('sign errors are labelled with the configured signer asked for (bare or full name), else "unknown"', async () => {
     const client = ca.client({ rootsPem: roots['istio-system'] });

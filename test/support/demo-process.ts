@@ -1,11 +1,13 @@
 // Runs `meshca demo …` as a user would (a real process) and inspects what it leaves behind:
 // its descendants from /proc, and whether the ports it printed still answer. Shared by the demo e2e tests.
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { CliContext } from '../../src/cli/context.js';
+import { killAfterTests } from './kill-after-tests.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUN_DEMO = join(ROOT, 'test', 'support', 'run-demo.ts');
@@ -17,17 +19,12 @@ export interface DemoProcess {
   exited: Promise<number | null>;
 }
 
-const started = new Set<ChildProcess>();
-after(() => {
-  for (const child of started) child.kill('SIGKILL');
-});
-
 export function startDemo(args: string[], waitTimeoutMs = 60_000): DemoProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', RUN_DEMO, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  started.add(child);
+  killAfterTests(child);
   let text = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: string) => {
@@ -38,7 +35,6 @@ export function startDemo(args: string[], waitTimeoutMs = 60_000): DemoProcess {
   child.stderr!.setEncoding('utf8').on('data', onData);
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code, signal) => {
-      started.delete(child);
       resolve(code ?? (signal ? -1 : null));
     }),
   );
@@ -136,4 +132,29 @@ export function answers(port: number): Promise<boolean> {
 /** Every port the demo printed (CAs, step-ca, httpbin, mesh and outbound ports). */
 export function printedPorts(output: string): number[] {
   return [...output.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])).filter((p) => p > 0);
+}
+
+/** Every port the demo printed is closed. */
+export async function assertPortsClosed(output: string): Promise<void> {
+  for (const port of new Set(printedPorts(output)))
+    assert.equal(await answers(port), false, `port ${port} still answers`);
+}
+
+/** Every process the demo started (`children`, seen while it ran) has exited, and its ports are closed. */
+export async function assertNothingLeft(output: string, children: Map<number, string>): Promise<void> {
+  const left = [...children].filter(([pid, command]) => stillRunning(pid, command));
+  assert.deepEqual(left, [], 'every process the demo started has exited');
+  await assertPortsClosed(output);
+}
+
+/** A CLI context run from the repository's folder that keeps what a command prints, for runDemo(). */
+export function printingContext(): { ctx: CliContext; printed: string[] } {
+  const printed: string[] = [];
+  const ctx: CliContext = {
+    out: (t) => printed.push(t),
+    err: (t) => printed.push(t),
+    env: process.env,
+    cwd: ROOT,
+  };
+  return { ctx, printed };
 }

@@ -4,19 +4,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { REPO_DIR } from './cli.js';
+import { killAfterTests } from './kill-after-tests.js';
 
 export const MESHCA_BIN = join(REPO_DIR, 'bin', 'meshca.js');
-
-const running = new Set<ChildProcess>();
-const killAll = () => {
-  for (const child of running) child.kill('SIGKILL');
-};
-// After the file's last test, whatever a failed test left running goes (its pipes would otherwise
-// keep the test process, and so the whole run, waiting); on exit, as a last resort.
-after(killAll);
-process.on('exit', killAll);
 
 export interface ServeProcess {
   child: ChildProcess;
@@ -65,7 +56,7 @@ export function startMeshca(
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
+  killAfterTests(child);
   child.stdout!.resume(); // nothing is read from stdout; an unread pipe could fill and block the child
   const logs: Record<string, unknown>[] = [];
   let text = '';
@@ -96,7 +87,6 @@ export function startMeshca(
   });
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {
-      running.delete(child);
       resolve(code);
     }),
   );
@@ -185,7 +175,7 @@ export function runMeshca(args: string[], opts: RunMeshcaOptions = {}): Promise<
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    running.add(child);
+    killAfterTests(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -196,7 +186,6 @@ export function runMeshca(args: string[], opts: RunMeshcaOptions = {}): Promise<
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      running.delete(child);
       resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr });
     });
     child.stdin.end(opts.input ?? '');

@@ -1,12 +1,10 @@
 // Istio's real agent (pilot-agent from the peers harness) as a test's workload: started in its own
 // working directory with Istio's variables, its JSON log collected, stopped by PID at the end.
-
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { freePort } from '../../peers/harness/free-port.js';
 import {
   PILOT_AGENT_ARGS,
@@ -16,20 +14,12 @@ import {
   writePilotAgentFiles,
 } from '../../peers/harness/pilot-agent.js';
 import { writeFileAtomic } from '../../src/lib/atomic-file.js';
+import { killAfterTests } from './kill-after-tests.js';
 import { pemBlocks } from './mesh-workloads.js';
 import { peerBinary } from './peers.js';
 import { waitFor } from './wait-for.js';
 
 type LogLine = Record<string, unknown>;
-
-const running = new Set<ChildProcess>();
-const killAll = () => {
-  for (const child of running) child.kill('SIGKILL');
-};
-// After the file's last test, whatever a failed test left running goes (its pipes would otherwise
-// keep the test process, and so the whole run, waiting); on exit, as a last resort.
-after(killAll);
-process.on('exit', killAll);
 
 export type StartPilotAgentOptions = Omit<PilotAgentSpec, 'workDir' | 'outputDir' | 'statusPort'> & {
   /** Parent of the agent's working directory (default: a new temporary directory, removed by stop()). */
@@ -105,10 +95,9 @@ export async function startPilotAgent(opts: StartPilotAgentOptions): Promise<Run
     env: pilotAgentEnv(spec),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
+  killAfterTests(child);
   const exited = new Promise<void>((resolve) =>
     child.on('exit', () => {
-      running.delete(child);
       resolve();
     }),
   );
