@@ -67,12 +67,3 @@ export function kubeApiError(err: unknown, req: KubeRequest, server: string): Me
     err,
   );
 }
-
-/** Runs one API call and maps its failure. */
-export async function kubeCall<T>(req: KubeRequest, server: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw kubeApiError(err, req, server);
-  }
-}

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { createRootCertificate } from '../pki/create-root-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../pki/keys.js';
 import type { KeyType } from '../pki/types.js';
-import { isConflict, isNotFound, kubeCall } from './kube-api-error.js';
+import { isConflict, isNotFound, kubeApiError } from './kube-api-error.js';
 import type { KubeClient } from './kube-client.js';
 import { secretData, secretTexts } from './secret-texts.js';
 import { watchObjects } from './watch-objects.js';
@@ -48,9 +48,7 @@ export function kubernetesCaStore(opts: KubernetesCaStoreOptions): KubernetesCaS
       return await client.core.readNamespacedSecret({ name, namespace });
     } catch (err) {
       if (isNotFound(err)) return undefined;
-      return kubeCall({ verb: 'get', resource: 'secrets', namespace, name }, server, () =>
-        Promise.reject(err),
-      );
+      throw kubeApiError(err, { verb: 'get', resource: 'secrets', namespace, name }, server);
     }
   };
 
@@ -83,10 +81,10 @@ export function kubernetesCaStore(opts: KubernetesCaStoreOptions): KubernetesCaS
       return { secret: await client.core.createNamespacedSecret({ namespace, body }), created: true };
     } catch (err) {
       if (!isConflict(err)) {
-        return kubeCall(
+        throw kubeApiError(
+          err,
           { verb: 'create', resource: 'secrets', namespace, name: SELF_SIGNED_CA_SECRET },
           server,
-          () => Promise.reject(err),
         );
       }
       // Another replica created it first: serve its root, so all replicas agree.

@@ -35,7 +35,8 @@ async function writeTemp(temp: string, data: string | Uint8Array, mode: number):
   await handle.close();
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsyncs a directory, so a rename or a new file in it survives a crash. */
+export async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, constants.O_RDONLY);
   try {
     await handle.sync();

@@ -45,6 +45,10 @@ describe('meshca in Kubernetes', () => {
     await cluster?.stop();
   });
 
+  /** Waits until `namespace`'s istio-ca-root-cert holds exactly `roots`. */
+  const rootPublished = (namespace: string, roots: string, what: string) =>
+    waitFor(what, async () => (await rootConfigMap(cluster, namespace)) === roots, DEADLINE_MS);
+
   /** One certificate for foo/sleep from the replica at `port`, with a TokenRequest token. */
   async function issue(port: number, roots: string, token: string): Promise<string[]> {
     const { csrPem } = await workloadCsr('foo', 'sleep');
@@ -82,17 +86,9 @@ describe('meshca in Kubernetes', () => {
       'istio.io/ca-root',
     );
     for (const ns of ['foo', 'bar', CA_NAMESPACE, 'default'])
-      await waitFor(
-        `istio-ca-root-cert in ${ns}`,
-        async () => (await rootConfigMap(cluster, ns)) === root,
-        DEADLINE_MS,
-      );
+      await rootPublished(ns, root, `istio-ca-root-cert in ${ns}`);
     await cluster.kubectl(['create', 'namespace', 'late']);
-    await waitFor(
-      'istio-ca-root-cert in a new namespace',
-      async () => (await rootConfigMap(cluster, 'late')) === root,
-      DEADLINE_MS,
-    );
+    await rootPublished('late', root, 'istio-ca-root-cert in a new namespace');
 
     const token = await workloadToken(cluster, 'foo', 'sleep');
     for (const replica of started) {
@@ -163,11 +159,7 @@ describe('meshca in Kubernetes', () => {
     for (const r of replicas)
       await r.waitForLog((l) => l.msg === 'CA bundle reloaded' && l.rootChanged === true, DEADLINE_MS);
     for (const ns of ['foo', 'bar', CA_NAMESPACE])
-      await waitFor(
-        `the plugged root in ${ns}'s istio-ca-root-cert`,
-        async () => (await rootConfigMap(cluster, ns)) === root,
-        DEADLINE_MS,
-      );
+      await rootPublished(ns, root, `the plugged root in ${ns}'s istio-ca-root-cert`);
     const token = await workloadToken(cluster, 'foo', 'sleep');
     for (const r of replicas) {
       const chain = await issue(r.grpcPort, root, token);
@@ -300,11 +292,7 @@ describe('meshca in Kubernetes', () => {
     await replaceCacerts(cluster, cacertsFiles(n1));
     const rotatedRoot = await readFile(join(n1, 'root-cert.pem'), 'utf8');
     for (const ns of ['foo', 'bar', 'late', CA_NAMESPACE, 'default'])
-      await waitFor(
-        `the new root in ${ns}`,
-        async () => (await rootConfigMap(cluster, ns)) === rotatedRoot,
-        DEADLINE_MS,
-      );
+      await rootPublished(ns, rotatedRoot, `the new root in ${ns}`);
     assert.equal(pemBlocks(rotatedRoot).length, 1);
   });
 
@@ -313,11 +301,7 @@ describe('meshca in Kubernetes', () => {
     const root = await rootConfigMap(cluster, 'foo');
     await cluster.restartApiServer();
     await cluster.kubectl(['create', 'namespace', 'after-restart']);
-    await waitFor(
-      'istio-ca-root-cert in a namespace made after the restart',
-      async () => (await rootConfigMap(cluster, 'after-restart')) === root,
-      DEADLINE_MS,
-    );
+    await rootPublished('after-restart', root, 'istio-ca-root-cert in a namespace made after the restart');
     const token = await workloadToken(cluster, 'foo', 'sleep');
     for (const r of live) assert.equal((await issue(r.grpcPort, root, token)).at(-1), root);
   });

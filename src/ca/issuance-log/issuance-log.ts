@@ -2,10 +2,10 @@
 // that arrive while one write+fsync is under way go together in the next), resolves each append
 // only once its entry is on disk, rolls segments over by size, keeps a number of them, and signs
 // checkpoints at intervals and on close. One writer per log directory (writer.lock).
-import { constants } from 'node:fs';
 import { type FileHandle, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configError, unavailable } from '../../errors.js';
+import { syncDir } from '../../lib/atomic-file.js';
 import { diskFullError } from '../../lib/disk-full.js';
 import { makePrivateDirectory } from '../../lib/make-private-directory.js';
 import type { Logger } from '../../log.js';
@@ -56,15 +56,6 @@ export interface IssuanceLog {
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
   let written = 0;
