@@ -420,11 +420,28 @@ export async function runServe(argv: string[], ctx: CliContext): Promise<number>
     { flag: '--listen', ...settings.listen },
     ...(monitoring ? [{ flag: '--monitoring', ...monitoring }] : []),
   ]);
-  const server = settings.kube
-    ? await startKubernetesCaServer(settings, settings.kube, log)
-    : workers > 1
-      ? await startServeCluster({ workers, settings: workerSettings, monitoring, log })
-      : await startDataDirectoryCaServer(settings, log);
+  // Listening before the server announces itself: a SIGTERM sent as soon as the "serving" line
+  // appears must drain and exit 0, not kill the process with the default handler.
+  let stopRequested: (signal: string) => void = () => {};
+  const stopSignal = new Promise<string>((resolve) => {
+    stopRequested = resolve;
+  });
+  const onTerm = () => stopRequested('SIGTERM');
+  const onInt = () => stopRequested('SIGINT');
+  process.once('SIGTERM', onTerm);
+  process.once('SIGINT', onInt);
+  let server: { reload(): Promise<boolean>; close(): Promise<void> };
+  try {
+    server = settings.kube
+      ? await startKubernetesCaServer(settings, settings.kube, log)
+      : workers > 1
+        ? await startServeCluster({ workers, settings: workerSettings, monitoring, log })
+        : await startDataDirectoryCaServer(settings, log);
+  } catch (err) {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    throw err;
+  }
   const onHup = () => {
     log.info('SIGHUP: reloading the CA bundle', { event: 'sighup' });
     server.reload().then(
@@ -444,14 +461,9 @@ export async function runServe(argv: string[], ctx: CliContext): Promise<number>
     );
   };
   process.on('SIGHUP', onHup);
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      log.info(`${signal}: draining in-flight requests and stopping`, { event: 'shutdown' });
-      server.close().then(done, done);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const signal = await stopSignal;
+  log.info(`${signal}: draining in-flight requests and stopping`, { event: 'shutdown' });
+  await server.close().catch(() => {});
   process.off('SIGHUP', onHup);
   log.info('stopped', { event: 'stopped' });
   // Everything was drained and released; a handle a library still holds (an idle keep-alive socket,
