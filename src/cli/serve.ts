@@ -23,6 +23,12 @@ import { startServeCluster } from '../server/serve-cluster.js';
 import { isServeWorker, runServeWorker } from '../server/serve-worker.js';
 import { type CommandSpec, list, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
+import {
+  DASHBOARD_HELP,
+  DASHBOARD_OPTIONS,
+  type DashboardSettings,
+  resolveDashboardSettings,
+} from './dashboard-settings.js';
 import { parseDurationSeconds } from './duration.js';
 import {
   KUBERNETES_HELP,
@@ -59,6 +65,7 @@ const spec: CommandSpec = {
     'issuance-log-retain': { type: 'string' },
     'issuance-log-checkpoint-interval': { type: 'string' },
     ...KUBERNETES_OPTIONS,
+    ...DASHBOARD_OPTIONS,
   },
   optionHelp: [
     '--data-dir DIR               state directory (env MESHCA_DATA_DIR, default ./.meshca)',
@@ -93,6 +100,7 @@ const spec: CommandSpec = {
     '--issuance-log-retain N      keep the newest N segments, 0 = all (env MESHCA_ISSUANCE_LOG_RETAIN, default 0)',
     '--issuance-log-checkpoint-interval DUR  sign a checkpoint this often (env MESHCA_ISSUANCE_LOG_CHECKPOINT_INTERVAL, default 1m)',
     ...KUBERNETES_HELP,
+    ...DASHBOARD_HELP,
     "Self-signed root renewal (Istio's variables): CITADEL_SELF_SIGNED_CA_CERT_TTL (root lifetime, default 87600h),",
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE (renew when less is left, default 20),',
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL (default 1h)',
@@ -138,6 +146,8 @@ export interface ServeSettings {
     retainSegments: number;
     checkpointIntervalMs: number;
   } | null;
+  /** The dashboard at /ui (null: off). */
+  dashboard: DashboardSettings | null;
 }
 
 /** Every serve setting, resolved and checked together; throws one error listing every problem. */
@@ -276,6 +286,7 @@ export async function resolveServeSettings(
   if (kubernetes && workers > 1)
     problems.add('--workers applies to the data-directory home; in Kubernetes run more replicas instead');
   const issuanceLog = resolveIssuanceLog(values, ctx, dataDir, kubernetes !== undefined, problems);
+  const dashboard = resolveDashboardSettings(values, ctx, monitoring !== null, problems);
   problems.throwIfAny('serve');
   // The flag is well formed but the CA files are not there: bad CA files, exit 3 like a broken bundle.
   if (cacertsProblem) throw configError('CLI_CACERTS_MISSING', cacertsProblem);
@@ -296,6 +307,7 @@ export async function resolveServeSettings(
     rootRenewal: { gracePercent, days: rootDays, checkIntervalMs },
     kube: kubernetes,
     issuanceLog,
+    dashboard,
   });
 }
 

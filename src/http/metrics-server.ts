@@ -55,6 +55,11 @@ export interface MetricsServerOptions {
   routes: Readonly<Record<string, () => TextReply | Promise<TextReply>>>;
   /** The body of a 404: which paths to try. */
   notFound: string;
+  /** HTML pages under one path prefix (the dashboard), answered with their own status and headers. */
+  pages?: {
+    prefix: string;
+    handle(req: IncomingMessage): Promise<{ status: number; headers: Record<string, string>; body: string }>;
+  };
   /** Overrides DEFAULT_METRICS_SERVER_LIMITS (tests shorten the timeouts). */
   limits?: Partial<MetricsServerLimits>;
 }
@@ -76,6 +81,17 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
           res.end(text);
         },
         (err: Error) => replyText(res, { status: 500, text: `metrics failed: ${err.message}` }),
+      );
+      return;
+    }
+    const pages = opts.pages;
+    if (pages && (path === pages.prefix || path.startsWith(`${pages.prefix}/`))) {
+      pages.handle(req).then(
+        (reply) => {
+          res.writeHead(reply.status, reply.headers);
+          res.end(req.method === 'HEAD' ? undefined : reply.body);
+        },
+        (err: Error) => replyText(res, { status: 500, text: `${path} failed: ${err.message}` }),
       );
       return;
     }

@@ -13,6 +13,7 @@ import {
   openIssuanceLog,
 } from '../ca/issuance-log/issuance-log.js';
 import { unavailable } from '../errors.js';
+import type { DashboardAccess } from '../http/dashboard/dashboard-handler.js';
 import {
   createReloadableTokenVerifier,
   type ReloadableTokenVerifier,
@@ -32,7 +33,9 @@ import {
   timeOutHalfSentRequests,
 } from './connection-limits.js';
 import { createCertificateHandler, type TtlPolicy } from './create-certificate.js';
+import { dashboardPages } from './dashboard-data.js';
 import { listenFailed } from './ensure-ports-free.js';
+import { createIssuanceActivity } from './issuance-activity.js';
 import { startIssuance } from './issuance-in-service.js';
 import { withIssuanceLog } from './logged-issuance.js';
 import { createCaMetrics } from './metrics.js';
@@ -42,6 +45,7 @@ import {
   type RejectedClientCertificates,
   trackRejectedClientCertificates,
 } from './rejected-client-certificates.js';
+import { trackReloads } from './reload-history.js';
 import { reportCaEvents } from './report-ca-events.js';
 import { startRotationInService } from './rotation-in-service.js';
 import { createServingIdentity } from './serving-credentials.js';
@@ -94,6 +98,8 @@ export interface CaServerOptions {
    * is on disk there before it is handed out. Absent or null: no log.
    */
   issuanceLog?: Omit<IssuanceLogSettings, 'log' | 'onDamage'> | null;
+  /** The read-only dashboard at /ui on the monitoring port (--ui); absent or null: off. */
+  dashboard?: DashboardAccess | null;
 }
 
 export interface CaServer {
@@ -164,6 +170,8 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   for (const warning of bundle.warnings) log.warn(warning, { event: 'ca-expiry-warning' });
 
   metrics.trackBundle(bundle);
+  const activity = createIssuanceActivity();
+  const reloads = trackReloads(ca);
 
   const home = opts.kubernetes;
   const tokens: ReloadableTokenVerifier = home
@@ -252,6 +260,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       metrics,
       log,
       track,
+      activity,
     }),
   });
   const address = `${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${opts.listen.port}`;
@@ -294,7 +303,21 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   };
   try {
     monitoring = opts.monitoring
-      ? await startMonitoringServer({ ...opts.monitoring, registry: metrics.registry, ready: readiness })
+      ? await startMonitoringServer({
+          ...opts.monitoring,
+          registry: metrics.registry,
+          ready: readiness,
+          pages: opts.dashboard
+            ? dashboardPages(opts.dashboard, {
+                ca,
+                config: () => issuing.config(),
+                activity,
+                reloads,
+                logDir: issuanceLog?.dir,
+                dataDir: home ? undefined : opts.dataDir,
+              })
+            : undefined,
+        })
       : undefined;
   } catch (err) {
     // Half-started is worse than not started: release everything so the process can exit.

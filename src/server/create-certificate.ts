@@ -15,6 +15,11 @@ import { parseCsr } from '../pki/parse-csr.js';
 import type { ParsedCsr } from '../pki/types.js';
 import type { CallAuthenticator } from './authenticate-call.js';
 import { grpcStatusFor } from './error-status.js';
+import {
+  DEFAULT_SIGNER_ACTIVITY,
+  type IssuanceActivity,
+  UNAUTHENTICATED_ACTIVITY,
+} from './issuance-activity.js';
 import { type CaMetrics, UNKNOWN_SIGNER } from './metrics.js';
 
 /** Istio's wording, so agents and operators see the message they know. */
@@ -65,6 +70,8 @@ export function createCertificateHandler(deps: {
   log: Logger;
   /** Called before work starts and after it ends, for graceful shutdown. */
   track: <T>(work: Promise<T>) => Promise<T>;
+  /** Outcomes per signer and minute, for the dashboard. */
+  activity?: IssuanceActivity;
 }): grpc.handleUnaryCall<IstioCertificateRequest, IstioCertificateResponse> {
   const { metrics, log } = deps;
   /** The sign-error label: a configured signer's name, "" when none was asked for, else UNKNOWN_SIGNER. */
@@ -101,6 +108,7 @@ export function createCertificateHandler(deps: {
           return;
         }
         metrics.authFailures.inc();
+        deps.activity?.record(UNAUTHENTICATED_ACTIVITY, 'error');
         const code = isMeshcaError(err) ? err.code : 'UNKNOWN';
         if (ID_EXTRACTION_CODES.has(code)) metrics.idExtractionErrors.inc();
         const reason = isMeshcaError(err) ? err.message : String(err);
@@ -135,6 +143,7 @@ export function createCertificateHandler(deps: {
           requestId,
         });
         metrics.issued.inc({ signer: result.signer });
+        deps.activity?.record(result.signer, 'issued');
         metrics.issuanceSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         log.info('certificate issued', {
           requestId,
@@ -157,7 +166,9 @@ export function createCertificateHandler(deps: {
               `unexpected failure while signing: ${(err as Error)?.message}`,
               err,
             );
-        metrics.signErrors.inc({ error: error.code, signer: signerLabel(certSigner) });
+        const signer = signerLabel(certSigner);
+        metrics.signErrors.inc({ error: error.code, signer });
+        deps.activity?.record(signer || DEFAULT_SIGNER_ACTIVITY, 'error');
         const message = capCallerText(error.message, MESSAGE_LIMIT);
         log.warn('certificate refused', {
           requestId,

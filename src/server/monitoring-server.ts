@@ -3,6 +3,7 @@
 import {
   type MetricsServer,
   type MetricsServerLimits,
+  type MetricsServerOptions,
   type MetricsSource,
   startMetricsServer,
 } from '../http/metrics-server.js';
@@ -20,6 +21,8 @@ export function startMonitoringServer(opts: {
   ready: () => Readiness | Promise<Readiness>;
   /** Connection bounds; the defaults suit a Prometheus scraper (tests shorten them). */
   limits?: Partial<MetricsServerLimits>;
+  /** The dashboard at /ui, when it is on. */
+  pages?: MetricsServerOptions['pages'];
 }): Promise<MetricsServer> {
   return startMetricsServer({
     host: opts.host,
@@ -34,7 +37,8 @@ export function startMonitoringServer(opts: {
           : { status: 503, text: `not ready: ${state.reason}` };
       },
     },
-    notFound: 'not found: try /metrics, /healthz or /readyz',
+    notFound: `not found: try /metrics, /healthz or /readyz${opts.pages ? `, or ${opts.pages.prefix} for the dashboard` : ''}`,
     limits: opts.limits,
+    pages: opts.pages,
   });
 }

@@ -19,6 +19,7 @@ import {
   type ToWorker,
   type WorkerSettings,
 } from './cluster-messages.js';
+import { clusterDashboardPages } from './dashboard-data.js';
 import { createPrimaryMetrics } from './metrics.js';
 import { type Readiness, startMonitoringServer } from './monitoring-server.js';
 
@@ -191,6 +192,13 @@ function startClusterMonitoring(c: Cluster, where: HostPort): Promise<MetricsSer
     ...where,
     registry: { contentType: c.registry.contentType, metrics: () => aggregatedMetrics(c) },
     ready: () => clusterReadiness(c),
+    pages: c.settings.dashboard
+      ? clusterDashboardPages(c.settings.dashboard, {
+          workers: c.slots.length,
+          logDir: c.settings.issuanceLog?.dir,
+          dataDir: c.settings.dataDir,
+        })
+      : undefined,
   }).catch((err: Error) => {
     throw unavailable(
       'SERVER_MONITORING_LISTEN_FAILED',
