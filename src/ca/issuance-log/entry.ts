@@ -18,7 +18,7 @@ export interface Requester {
 export interface IssuedFields {
   kind: 'workload' | 'serving';
   time: string;
-  /** Lower-case hex, no leading zeros stripped (as the certificate carries it). */
+  /** Lower-case hex without separators or leading zeros (normalizeSerial). */
   serial: string;
   /** The SPIFFE ID of a workload certificate; null for a serving certificate. */
   spiffeId: string | null;
