@@ -11,7 +11,7 @@ const DAY_MS = 86_400_000;
 const STYLE = html`<style>
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}
 header{background:#1f3a5f;color:#fff;padding:12px 24px}header h1{margin:0;font-size:20px}
-header p{margin:2px 0 0;opacity:.8}main{padding:8px 24px 24px;max-width:1200px}
+header p{margin:2px 0 0;opacity:.8}main{padding:8px 24px 24px;max-width:1400px}
 section{background:#fff;border:1px solid #d8dde3;border-radius:6px;margin:16px 0;padding:12px 16px}
 h2{font-size:16px;margin:0 0 8px}h3{font-size:14px;margin:12px 0 4px}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #eceff2;vertical-align:top}
@@ -23,8 +23,8 @@ th{font-weight:600;color:#555}code{font:12px ui-monospace,monospace;word-break:b
 .alert{background:#fdf0d5;border:1px solid #e9c46a;border-radius:4px;padding:6px 10px;margin:6px 0}
 .refused{background:#f8d7d4;border-color:#e4a199}.muted{color:#666}
 .spark{display:inline-flex;align-items:flex-end;height:24px;gap:1px;vertical-align:middle}
-.spark i{display:block;width:3px;background:#2e8b57}.spark i.e{background:#c0392b}
-form{margin:8px 0}input[type=text]{width:320px;padding:3px 6px}
+.spark i{display:block;width:4px;background:#2e8b57}.spark i.e{background:#c0392b}
+form{margin:8px 0}.nowrap{white-space:nowrap}section{overflow-x:auto}input[type=text]{width:320px;padding:3px 6px}
 </style>`;
 
 function lifeLeft(c: CertificateView, now: Date) {
@@ -89,8 +89,11 @@ function spark(a: SignerActivity): SafeHtml {
   })}</span>`;
 }
 
+/** `2026-01-31 12:00:00` of an ISO time; the full time is in the cell's title. */
+const shortTime = (iso: string) => iso.replace('T', ' ').slice(0, 19);
+
 function issuanceRow(e: IssuanceView): SafeHtml {
-  return html`<tr data-serial="${e.serial}"><td>${e.time}</td><td><code>${e.serial}</code></td><td>${e.kind}</td><td>${e.identity}</td><td>${e.signer}</td><td>${e.requester}</td><td>${e.notAfter}</td></tr>`;
+  return html`<tr data-serial="${e.serial}"><td class="nowrap" title="${e.time}">${shortTime(e.time)}</td><td class="nowrap"><code>${e.serial}</code></td><td>${e.kind}</td><td>${e.identity}</td><td>${e.signer}</td><td>${e.requester}</td><td class="nowrap" title="${e.notAfter}">${shortTime(e.notAfter).slice(0, 16)}</td></tr>`;
 }
 
 function issuanceSection(model: DashboardModel): SafeHtml {
