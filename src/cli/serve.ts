@@ -72,7 +72,7 @@ const spec: CommandSpec = {
     '--cacerts DIR                plugged-in CA: ca-cert.pem ca-key.pem root-cert.pem cert-chain.pem, or tls.crt tls.key ca.crt',
     '                             (env MESHCA_CACERTS; default <data-dir>/cacerts when it exists, else a self-signed root in <data-dir>/ca)',
     '--listen HOST:PORT           gRPC address (env MESHCA_LISTEN, default 127.0.0.1:15012)',
-    '--monitoring HOST:PORT|off   /metrics /healthz /readyz (env MESHCA_MONITORING, default 127.0.0.1:15014)',
+    '--monitoring HOST:PORT|off   /metrics /healthz /readyz and the /ui dashboard (env MESHCA_MONITORING, default 127.0.0.1:15014)',
     '--trust-domain TD            SPIFFE trust domain (env TRUST_DOMAIN, default cluster.local)',
     "--ca-key-type TYPE           self-signed root key: ec-p256 (default), ec-p384, rsa-2048 (Istio's), … (env MESHCA_CA_KEY_TYPE)",
     '--workload-cert-ttl DUR      default certificate lifetime (env DEFAULT_WORKLOAD_CERT_TTL, default 24h)',

@@ -106,4 +106,38 @@ describe('the dashboard at /ui', () => {
     assert.equal(await page.locator('#no-issuances').count(), 1);
     assert.deepEqual(problems, [], 'no console errors or warnings');
   });
+
+  test("under --workers 2 the primary shows every worker's issuance log and says what it leaves out", async () => {
+    const dataDir = join(root, 'workers');
+    const cluster = await startServe(['--data-dir', dataDir, '--workers', '2']);
+    try {
+      const token = (
+        await runMeshcaOk(['token', '--data-dir', dataDir, '-n', 'bar', '--service-account', 'web'])
+      ).stdout.trim();
+      const client = createCaClient({
+        address: `127.0.0.1:${cluster.grpcPort}`,
+        rootsPem: await readFile(join(dataDir, 'root-cert.pem'), 'utf8'),
+      });
+      const leaf = (
+        await client.createCertificate({ csrPem: (await workloadCsr('bar', 'web')).csrPem, token })
+      )[0]!;
+      client.close();
+      const leafPath = join(root, 'workers-leaf.pem');
+      await writeFile(leafPath, leaf);
+      const serial = (await opensslOk(['x509', '-in', leafPath, '-noout', '-serial']))
+        .trim()
+        .replace(/^serial=/, '');
+      const page = await fetch(`http://127.0.0.1:${cluster.monitoringPort}/ui?serial=${serial}`);
+      assert.equal(page.status, 200);
+      const text = await page.text();
+      assert.match(
+        text,
+        /--workers 2: this page shows every worker&#39;s issuance log and the root rotation/,
+      );
+      assert.match(text, /spiffe:\/\/cluster\.local\/ns\/bar\/sa\/web/);
+      assert.doesNotMatch(text, /id="hierarchy"/, 'the primary holds no CA to show');
+    } finally {
+      await cluster.stop('SIGTERM');
+    }
+  });
 });
