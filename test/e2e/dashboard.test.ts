@@ -29,25 +29,32 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/** Issues one certificate through the real gRPC API with a token of the embedded issuer; its PEM file. */
+async function issueOne(ca: ServeProcess, dataDir: string, rootsFile: string, ns: string, sa: string) {
+  const token = (
+    await runMeshcaOk(['token', '--data-dir', dataDir, '-n', ns, '--service-account', sa])
+  ).stdout.trim();
+  const client = createCaClient({
+    address: `127.0.0.1:${ca.grpcPort}`,
+    rootsPem: await readFile(rootsFile, 'utf8'),
+  });
+  try {
+    const chain = await client.createCertificate({ csrPem: (await workloadCsr(ns, sa)).csrPem, token });
+    const path = join(root, `${ns}-${sa}.pem`);
+    await writeFile(path, chain[0]!);
+    return path;
+  } finally {
+    client.close();
+  }
+}
+
 describe('the dashboard at /ui', () => {
   test('root fingerprint, a just-issued certificate found by serial, a refused reload; no console errors', async () => {
     const dataDir = join(root, 'data');
     const cacerts = await makePluggedBundle(join(root, 'certs'));
     server = await startServe(['--data-dir', dataDir, '--cacerts', cacerts]);
 
-    // A certificate issued through the real gRPC API, with a token of the embedded issuer.
-    const token = (
-      await runMeshcaOk(['token', '--data-dir', dataDir, '-n', 'foo', '--service-account', 'sleep'])
-    ).stdout.trim();
-    const client = createCaClient({
-      address: `127.0.0.1:${server.grpcPort}`,
-      rootsPem: await readFile(join(cacerts, 'root-cert.pem'), 'utf8'),
-    });
-    const { csrPem } = await workloadCsr('foo', 'sleep');
-    const chain = await client.createCertificate({ csrPem, token });
-    client.close();
-    const leafPath = join(root, 'leaf.pem');
-    await writeFile(leafPath, chain[0]!);
+    const leafPath = await issueOne(server, dataDir, join(cacerts, 'root-cert.pem'), 'foo', 'sleep');
     const serialText = (await opensslOk(['x509', '-in', leafPath, '-noout', '-serial'])).trim();
     const serial = serialText.replace(/^serial=/, '');
     const rootFingerprint = (
@@ -111,19 +118,7 @@ describe('the dashboard at /ui', () => {
     const dataDir = join(root, 'workers');
     const cluster = await startServe(['--data-dir', dataDir, '--workers', '2']);
     try {
-      const token = (
-        await runMeshcaOk(['token', '--data-dir', dataDir, '-n', 'bar', '--service-account', 'web'])
-      ).stdout.trim();
-      const client = createCaClient({
-        address: `127.0.0.1:${cluster.grpcPort}`,
-        rootsPem: await readFile(join(dataDir, 'root-cert.pem'), 'utf8'),
-      });
-      const leaf = (
-        await client.createCertificate({ csrPem: (await workloadCsr('bar', 'web')).csrPem, token })
-      )[0]!;
-      client.close();
-      const leafPath = join(root, 'workers-leaf.pem');
-      await writeFile(leafPath, leaf);
+      const leafPath = await issueOne(cluster, dataDir, join(dataDir, 'root-cert.pem'), 'bar', 'web');
       const serial = (await opensslOk(['x509', '-in', leafPath, '-noout', '-serial']))
         .trim()
         .replace(/^serial=/, '');

@@ -8,12 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Checkpoint, signCheckpoint } from '../../../src/ca/issuance-log/checkpoint.js';
-import {
-  canonicalJson,
-  entryHash,
-  GENESIS_HASH,
-  type IssuedFields,
-} from '../../../src/ca/issuance-log/entry.js';
+import { canonicalJson, entryHash, GENESIS_HASH } from '../../../src/ca/issuance-log/entry.js';
 import { type IssuanceLog, openIssuanceLog } from '../../../src/ca/issuance-log/issuance-log.js';
 import { keyIdOf } from '../../../src/ca/issuance-log/log-key.js';
 import {
@@ -23,24 +18,9 @@ import {
 } from '../../../src/ca/issuance-log/verify-issuance-log.js';
 import { silentLogger } from '../../../src/log.js';
 import { assertRejectsCode } from '../../support/assert-error.js';
+import { issuedFields } from './issued-fields.js';
 
-const hex = (s: string) => createHash('sha256').update(s).digest('hex');
-
-function fields(i: number): Omit<IssuedFields, 'time'> {
-  return {
-    kind: 'workload',
-    serial: (0x1000 + i).toString(16),
-    spiffeId: `spiffe://cluster.local/ns/ns${i % 3}/sa/sa${i}`,
-    dnsNames: [],
-    requester: { via: 'token', issuer: 'https://issuer', subject: `system:serviceaccount:ns${i % 3}:sa${i}` },
-    signer: i % 2 ? 'meshca/local' : 'clusterissuers.cert-manager.io/other',
-    notBefore: '2026-01-01T00:00:00.000Z',
-    notAfter: '2026-01-02T00:00:00.000Z',
-    certSha256: hex(`cert${i}`),
-    spkiSha256: hex(`key${i}`),
-    requestId: `req-${i}`,
-  };
-}
+const fields = issuedFields;
 
 let root: string;
 before(async () => {

@@ -2,7 +2,6 @@
 // chunks), by serial or SPIFFE ID, bounded in results and in bytes read, and blind to a line still
 // being written.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,20 +11,12 @@ import { openIssuanceLog } from '../../../src/ca/issuance-log/issuance-log.js';
 import { searchEntries } from '../../../src/ca/issuance-log/search-entries.js';
 import { listSegments } from '../../../src/ca/issuance-log/segments.js';
 import { silentLogger } from '../../../src/log.js';
+import { issuedFields } from './issued-fields.js';
 
-const hex = (s: string) => createHash('sha256').update(s).digest('hex');
+// Five service accounts in three namespaces: a SPIFFE ID recurs every 15 entries.
 const fields = (i: number): Omit<IssuedFields, 'time'> => ({
-  kind: 'workload',
-  serial: (0x1000 + i).toString(16),
+  ...issuedFields(i),
   spiffeId: `spiffe://cluster.local/ns/ns${i % 3}/sa/sa${i % 5}`,
-  dnsNames: [],
-  requester: { via: 'token', issuer: 'https://issuer', subject: `sa${i}` },
-  signer: 'meshca/local',
-  notBefore: '2026-01-01T00:00:00.000Z',
-  notAfter: '2026-01-02T00:00:00.000Z',
-  certSha256: hex(`cert${i}`),
-  spkiSha256: hex(`key${i}`),
-  requestId: `req-${i}`,
 });
 
 let dir: string;
