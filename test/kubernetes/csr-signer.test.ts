@@ -40,7 +40,8 @@ function shared(): Promise<Setup> {
       `csrSigner.signerNames={${SIGNER},${CONFORMANCE_SIGNER}}`,
     ]);
     const args = ['--csr-signer-names', `${SIGNER},${CONFORMANCE_SIGNER}`];
-    const env = { MAX_WORKLOAD_CERT_TTL: `${MAX_TTL_SECONDS}s` };
+    // A lease long enough that the first leader keeps it while the tests look at who signed.
+    const env = { MAX_WORKLOAD_CERT_TTL: `${MAX_TTL_SECONDS}s`, MESHCA_LEADER_LEASE_DURATION: '15s' };
     const replicas: ServeProcess[] = [];
     for (const name of ['meshca-a', 'meshca-b'])
       replicas.push(await startReplica(kubeconfig, name, { args, env }));

@@ -219,6 +219,30 @@ describe("Citadel's istio.<serviceaccount> Secrets", { timeout: 180_000 }, () =>
     await verifies(renewed, readFileSync(join(SAMPLES_DIR, 'root-cert.pem'), 'utf8'), 'renewed');
   });
 
+  test('the chart grants Secrets and ServiceAccounts as the controller uses them, and no deleting', async () => {
+    const as = `--as=system:serviceaccount:${CA_NAMESPACE}:meshca`;
+    const can = async (args: string[]) =>
+      (await cluster.kubectlResult(['auth', 'can-i', ...args, as])).code === 0;
+    for (const a of [
+      ['list', 'secrets', '-A'],
+      ['watch', 'secrets', '-A'],
+      ['get', 'secrets/istio.sleep', '-n', 'foo'],
+      ['create', 'secrets', '-n', 'foo'],
+      ['update', 'secrets/istio.sleep', '-n', 'foo'],
+      ['list', 'serviceaccounts', '-A'],
+      ['watch', 'serviceaccounts', '-A'],
+      ['create', 'events', '-n', 'foo'],
+    ])
+      assert.ok(await can(a), `meshca may ${a.join(' ')}`);
+    for (const d of [
+      ['delete', 'secrets/istio.sleep', '-n', 'foo'],
+      ['patch', 'secrets/istio.sleep', '-n', 'foo'],
+      ['create', 'serviceaccounts', '-n', 'foo'],
+      ['create', 'serviceaccounts/token', '-n', 'foo'],
+    ])
+      assert.ok(!(await can(d)), `meshca may not ${d.join(' ')}`);
+  });
+
   test('a CA change (a new cacerts Secret) re-issues every Secret under the new root', async () => {
     const certs = tmp.file('certs');
     await runMeshcaOk(['certs', 'root-ca', '--dir', certs]);
