@@ -14,6 +14,7 @@ import type { Logger } from '../../log.js';
 import { issueWorkloadCertificate } from '../../pki/issue-workload-certificate.js';
 import { isConflict, isNotFound, kubeApiError } from '../kube-api-error.js';
 import type { KubeClient } from '../kube-client.js';
+import { onePassAtATime } from '../one-pass-at-a-time.js';
 import { recordWarningEvent } from '../record-event.js';
 import { type ObjectsWatch, watchObjects } from '../watch-objects.js';
 import { type CsrSignerPolicy, checkCsrAgainstPolicy } from './csr-signer-policy.js';
@@ -52,8 +53,6 @@ export function startCsrSigner(opts: CsrSignerOptions): CsrSigner {
   /** uid → resourceVersion already answered, until the watch shows the answer (or the CSR goes). */
   const answered = new Map<string, string>();
   let watches: ObjectsWatch[] = [];
-  let running: Promise<void> | undefined;
-  let dirty = false;
 
   const writeStatus = async (csr: V1CertificateSigningRequest, verb: string) => {
     const name = csr.metadata!.name!;
@@ -151,21 +150,7 @@ export function startCsrSigner(opts: CsrSignerOptions): CsrSigner {
     for (const uid of answered.keys()) if (!live.has(uid)) answered.delete(uid);
   };
 
-  const reconcile = () => {
-    if (watches.length === 0) return;
-    if (running) {
-      dirty = true;
-      return;
-    }
-    running = (async () => {
-      do {
-        dirty = false;
-        await pass();
-      } while (dirty && watches.length > 0);
-    })().finally(() => {
-      running = undefined;
-    });
-  };
+  const reconcile = onePassAtATime(pass, () => watches.length > 0);
 
   const start = () => {
     watches = opts.signerNames.map((signerName) => {

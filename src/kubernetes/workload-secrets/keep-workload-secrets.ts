@@ -10,6 +10,7 @@ import { configError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { isConflict, isNotFound, kubeApiError } from '../kube-api-error.js';
 import type { KubeClient } from '../kube-client.js';
+import { onePassAtATime } from '../one-pass-at-a-time.js';
 import { recordWarningEvent } from '../record-event.js';
 import { type ObjectsWatch, watchObjects } from '../watch-objects.js';
 import {
@@ -54,8 +55,6 @@ export function keepWorkloadSecrets(opts: WorkloadSecretsOptions): WorkloadSecre
   let secrets: ReadonlyMap<string, V1Secret> = new Map();
   let watches: ObjectsWatch[] = [];
   let synced = { accounts: false, secrets: false };
-  let running: Promise<void> | undefined;
-  let dirty = false;
   let timer: NodeJS.Timeout | undefined;
   let limit: WriteRateLimit | undefined;
   /** Secrets not ours that were reported (by uid, or namespace/name when unseen), to say so once. */
@@ -144,21 +143,7 @@ export function keepWorkloadSecrets(opts: WorkloadSecretsOptions): WorkloadSecre
     }
   };
 
-  const reconcile = () => {
-    if (watches.length === 0) return;
-    if (running) {
-      dirty = true;
-      return;
-    }
-    running = (async () => {
-      do {
-        dirty = false;
-        await pass();
-      } while (dirty && watches.length > 0);
-    })().finally(() => {
-      running = undefined;
-    });
-  };
+  const reconcile = onePassAtATime(pass, () => watches.length > 0);
 
   const start = () => {
     limit = writeRateLimit(opts.writesPerSecond);
