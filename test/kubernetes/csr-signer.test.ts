@@ -219,6 +219,22 @@ describe('meshca as a Kubernetes CSR signer', () => {
     }
   });
 
+  test('when the leader stops, the other replica takes over the signing', async () => {
+    const leader = s.replicas.find((r) => r.logs.some((l) => l.event === 'csr-signed'))!;
+    const other = s.replicas.find((r) => r !== leader)!;
+    assert.equal(await leader.stop('SIGTERM'), 0, leader.stderr());
+    await decide(await create('after-failover', csrFor('after-failover')), 'Approved');
+    await waitFor(
+      'the request signed after the failover',
+      async () => (await read('after-failover')).status?.certificate,
+      DEADLINE_MS,
+    );
+    assert.ok(
+      other.logs.some((l) => l.event === 'csr-signed' && l.name === 'after-failover'),
+      'signed by the replica that took over',
+    );
+  });
+
   test('the chart grants exactly the signing of the configured names, and the status of CSRs', async () => {
     const user = `system:serviceaccount:${CA_NAMESPACE}:meshca`;
     const can = async (args: string[]) =>

@@ -191,6 +191,7 @@ export function keepWorkloadSecrets(opts: WorkloadSecretsOptions): WorkloadSecre
     clearTimeout(timer);
     limit?.close();
     limit = undefined;
+    reported.clear();
   };
 
   return {
