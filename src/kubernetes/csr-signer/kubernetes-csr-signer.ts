@@ -164,7 +164,7 @@ export function startCsrSigner(opts: CsrSignerOptions): CsrSigner {
         log,
         retryMs: opts.retryMs,
         onChange(objects) {
-          seen.set(signerName, objects);
+          seen.set(signerName, new Map(objects));
           reconcile();
         },
       });
