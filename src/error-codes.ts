@@ -521,6 +521,22 @@ export const ERROR_CODES = {
     kind: 'unavailable',
     meaning: 'The Kubernetes API server cannot be reached.',
   },
+  // kubernetes/csr-signer/ and kubernetes/workload-secrets/: meshca as a CSR signer; istio.<sa> Secrets
+  KUBE_CSR_REFUSED: {
+    kind: 'invalid-input',
+    meaning:
+      "meshca's CSR signer refused an approved CertificateSigningRequest that breaks its policy (a Failed condition says why).",
+  },
+  KUBE_CSR_SIGNING_FAILED: {
+    kind: 'ca-unusable',
+    meaning:
+      "meshca's CSR signer could not sign an approved CertificateSigningRequest with the CA in service (a Failed condition says why).",
+  },
+  KUBE_WORKLOAD_SECRET_NOT_OURS: {
+    kind: 'config',
+    meaning:
+      'A Secret istio.<serviceaccount> exists that meshca did not make; it is left alone (delete it to let meshca keep it).',
+  },
   // mesh/: Istio, cert-manager and step-issuer YAML
   MESH_CONFIG_FROZEN: {
     kind: 'internal',

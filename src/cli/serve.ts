@@ -23,6 +23,7 @@ import { startServeCluster } from '../server/serve-cluster.js';
 import { isServeWorker, runServeWorker } from '../server/serve-worker.js';
 import { type CommandSpec, list, parseCommandArgs, str } from './args.js';
 import type { CliContext } from './context.js';
+import { CSR_SIGNER_HELP, CSR_SIGNER_OPTIONS, resolveCsrSignerNames } from './csr-signer-settings.js';
 import {
   DASHBOARD_HELP,
   DASHBOARD_OPTIONS,
@@ -38,6 +39,12 @@ import {
 } from './kubernetes-settings.js';
 import { parseLimits } from './parse-limits.js';
 import { parseHostPort, pick, pickOptional, SettingsProblems } from './settings.js';
+import {
+  resolveWorkloadSecrets,
+  WORKLOAD_SECRETS_HELP,
+  WORKLOAD_SECRETS_OPTIONS,
+  type WorkloadSecretsSettings,
+} from './workload-secrets-settings.js';
 
 const spec: CommandSpec = {
   name: 'serve',
@@ -66,6 +73,8 @@ const spec: CommandSpec = {
     'issuance-log-checkpoint-interval': { type: 'string' },
     ...KUBERNETES_OPTIONS,
     ...DASHBOARD_OPTIONS,
+    ...CSR_SIGNER_OPTIONS,
+    ...WORKLOAD_SECRETS_OPTIONS,
   },
   optionHelp: [
     '--data-dir DIR               state directory (env MESHCA_DATA_DIR, default ./.meshca)',
@@ -101,6 +110,8 @@ const spec: CommandSpec = {
     '--issuance-log-checkpoint-interval DUR  sign a checkpoint this often (env MESHCA_ISSUANCE_LOG_CHECKPOINT_INTERVAL, default 1m)',
     ...KUBERNETES_HELP,
     ...DASHBOARD_HELP,
+    ...CSR_SIGNER_HELP,
+    ...WORKLOAD_SECRETS_HELP,
     "Self-signed root renewal (Istio's variables): CITADEL_SELF_SIGNED_CA_CERT_TTL (root lifetime, default 87600h),",
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE (renew when less is left, default 20),',
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL (default 1h)',
@@ -114,6 +125,7 @@ const spec: CommandSpec = {
     'meshca serve --limit keepalive-time=30s --limit max-concurrent-streams=200',
     'meshca serve --kubeconfig ~/.kube/config --namespace istio-system   # the CA of a Kubernetes cluster',
     'meshca serve --kubeconfig ~/.kube/config --token-check jwks --istiod-tls   # tokens checked offline; istiod-tls kept',
+    'meshca serve --kubeconfig ~/.kube/config --csr-signer-names example.com/foo --workload-secrets   # CSR signer; istio.<sa> Secrets',
     'CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE=30 meshca serve   # renew the self-signed root earlier',
   ],
 };
@@ -139,6 +151,8 @@ export interface ServeSettings {
   rootRenewal: { gracePercent: number; days: number; checkIntervalMs: number };
   /** The Kubernetes home, when a kubeconfig is given or meshca runs in a pod. */
   kube?: KubernetesSettings;
+  /** Kubernetes controllers: CSR signer names (--csr-signer-names), istio.<sa> Secrets (--workload-secrets). */
+  kubeControllers: { csrSignerNames?: string[]; workloadSecrets?: WorkloadSecretsSettings };
   /** The issuance log (null: off). */
   issuanceLog: {
     dir: string;
@@ -285,6 +299,10 @@ export async function resolveServeSettings(
     );
   if (kubernetes && workers > 1)
     problems.add('--workers applies to the data-directory home; in Kubernetes run more replicas instead');
+  const kubeControllers = {
+    csrSignerNames: resolveCsrSignerNames(values, ctx, problems, kubernetes !== undefined),
+    workloadSecrets: resolveWorkloadSecrets(values, ctx, problems, kubernetes !== undefined),
+  };
   const issuanceLog = resolveIssuanceLog(values, ctx, dataDir, kubernetes !== undefined, problems);
   const dashboard = resolveDashboardSettings(values, ctx, monitoring !== null, problems);
   problems.throwIfAny('serve');
@@ -306,6 +324,7 @@ export async function resolveServeSettings(
     limits,
     rootRenewal: { gracePercent, days: rootDays, checkIntervalMs },
     kube: kubernetes,
+    kubeControllers,
     issuanceLog,
     dashboard,
   });
@@ -408,6 +427,11 @@ async function startKubernetesCaServer(settings: ServeSettings, kube: Kubernetes
     identity: kube.identity,
     istiodTls: kube.istiodTls,
     tokenCheck: kube.tokenCheck,
+    csrSigner: csrSignerOf(settings),
+    workloadSecrets: settings.kubeControllers.workloadSecrets && {
+      ...settings.kubeControllers.workloadSecrets,
+      ttlSeconds: settings.ttl.defaultSeconds,
+    },
     log,
   });
   try {
@@ -417,6 +441,14 @@ async function startKubernetesCaServer(settings: ServeSettings, kube: Kubernetes
     await home.close();
     throw err;
   }
+}
+
+function csrSignerOf({ kubeControllers: { csrSignerNames }, ttl }: ServeSettings) {
+  if (!csrSignerNames) return undefined;
+  return {
+    signerNames: csrSignerNames,
+    policy: { defaultTtlSeconds: ttl.defaultSeconds, maxTtlSeconds: ttl.maxSeconds },
+  };
 }
 
 export async function runServe(argv: string[], ctx: CliContext): Promise<number> {

@@ -9,6 +9,17 @@ export const MIN_RSA_BITS = 2048;
 export const MIN_EC_BITS = 256;
 
 export function checkCsrKeyAndKind(csr: ParsedCsr): void {
+  checkCsrKey(csr);
+  if (csr.requestsCa) {
+    throw invalidInput(
+      'RA_CSR_REQUESTS_CA',
+      'the CSR asks for a CA certificate (basicConstraints CA:TRUE or keyUsage keyCertSign); workloads get leaf certificates only',
+    );
+  }
+}
+
+/** Key strength alone: RSA of at least MIN_RSA_BITS, EC of at least MIN_EC_BITS. */
+export function checkCsrKey(csr: ParsedCsr): void {
   if (csr.keyAlgorithm === 'rsa' && csr.keyBits < MIN_RSA_BITS) {
     throw invalidInput(
       'RA_CSR_WEAK_KEY',
@@ -17,12 +28,6 @@ export function checkCsrKeyAndKind(csr: ParsedCsr): void {
   }
   if (csr.keyAlgorithm === 'ec' && csr.keyBits < MIN_EC_BITS) {
     throw invalidInput('RA_CSR_WEAK_KEY', `the CSR's key is ${csr.keyDescription}; use EC P-256 or stronger`);
-  }
-  if (csr.requestsCa) {
-    throw invalidInput(
-      'RA_CSR_REQUESTS_CA',
-      'the CSR asks for a CA certificate (basicConstraints CA:TRUE or keyUsage keyCertSign); workloads get leaf certificates only',
-    );
   }
 }
 

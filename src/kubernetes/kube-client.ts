@@ -11,6 +11,8 @@ export interface KubeClient {
   readonly core: k8s.CoreV1Api;
   readonly coordination: k8s.CoordinationV1Api;
   readonly authentication: k8s.AuthenticationV1Api;
+  /** CertificateSigningRequests (certificates.k8s.io/v1): meshca as a signer. */
+  readonly certificates: k8s.CertificatesV1Api;
   /** The service-account issuer's discovery document and keys (offline token checks). */
   readonly wellKnown: k8s.WellKnownApi;
   readonly openid: k8s.OpenidApi;
@@ -55,6 +57,7 @@ export async function loadKubeClient(from: KubeconfigSource): Promise<KubeClient
     core: config.makeApiClient(lib.CoreV1Api),
     coordination: config.makeApiClient(lib.CoordinationV1Api),
     authentication: config.makeApiClient(lib.AuthenticationV1Api),
+    certificates: config.makeApiClient(lib.CertificatesV1Api),
     wellKnown: config.makeApiClient(lib.WellKnownApi),
     openid: config.makeApiClient(lib.OpenidApi),
     watcher: new lib.Watch(config),

@@ -6,6 +6,8 @@ import { invalidInput } from '../errors.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Logger } from '../log.js';
 import type { KeyType } from '../pki/types.js';
+import type { CsrSignerPolicy } from './csr-signer/csr-signer-policy.js';
+import { type CsrSigner, startCsrSigner } from './csr-signer/kubernetes-csr-signer.js';
 import { createKubernetesJwksVerifier } from './jwks-token-verifier.js';
 import { isNotFound, kubeApiError } from './kube-api-error.js';
 import { type KubeClient, type KubeconfigSource, loadKubeClient } from './kube-client.js';
@@ -14,6 +16,7 @@ import { type LeaderLease, startLeaderLease } from './leader-lease.js';
 import { publishRootConfigMaps, type RootConfigMaps } from './publish-root-configmaps.js';
 import { recordWarningEvent } from './record-event.js';
 import { createTokenReviewVerifier } from './token-review-verifier.js';
+import { keepWorkloadSecrets, type WorkloadSecrets } from './workload-secrets/keep-workload-secrets.js';
 import { type IstiodTls, keepIstiodTls } from './write-istiod-tls.js';
 
 export interface KubernetesHomeOptions {
@@ -33,6 +36,10 @@ export interface KubernetesHomeOptions {
   tokenCheck?: 'tokenreview' | 'jwks';
   /** Keep Secret istiod-tls (istiod's serving certificate) issued by this CA, as istio-csr does. */
   istiodTls?: boolean;
+  /** Sign the CertificateSigningRequests of these signer names (serve --csr-signer-names), leader only. */
+  csrSigner?: { signerNames: readonly string[]; policy: Omit<CsrSignerPolicy, 'trustDomain'> };
+  /** Keep Citadel's istio.<serviceaccount> Secrets (serve --workload-secrets), leader only. */
+  workloadSecrets?: { excludeNamespaces: readonly string[]; writesPerSecond: number; ttlSeconds: number };
   log: Logger;
 }
 
@@ -98,6 +105,8 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
   let configMaps: RootConfigMaps | undefined;
   let lease: LeaderLease | undefined;
   let istiodTls: IstiodTls | undefined;
+  let csrSigner: CsrSigner | undefined;
+  let workloadSecrets: WorkloadSecrets | undefined;
   return {
     client,
     namespace,
@@ -126,6 +135,24 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
       const tls = opts.istiodTls ? keepIstiodTls({ client, namespace, log }) : undefined;
       istiodTls = tls;
       if (tls) ca.on('bundle', ({ bundle }) => lease?.isLeader() && void tls.write(bundle));
+      const signer = opts.csrSigner
+        ? startCsrSigner({
+            client,
+            signerNames: opts.csrSigner.signerNames,
+            policy: { ...opts.csrSigner.policy, trustDomain: opts.trustDomain },
+            bundle: () => ca.bundle,
+            log,
+          })
+        : undefined;
+      csrSigner = signer;
+      const secrets = opts.workloadSecrets
+        ? keepWorkloadSecrets({ client, trustDomain: opts.trustDomain, ...opts.workloadSecrets, log })
+        : undefined;
+      workloadSecrets = secrets;
+      if (secrets) {
+        secrets.setBundle(ca.bundle);
+        ca.on('bundle', ({ bundle }) => secrets.setBundle(bundle));
+      }
       lease = startLeaderLease({
         client,
         namespace,
@@ -135,16 +162,22 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
         onStartedLeading: () => {
           configMaps?.setActive(true);
           tls?.setActive(true, () => ca.bundle);
+          signer?.setActive(true);
+          secrets?.setActive(true);
         },
         onStoppedLeading: () => {
           configMaps?.setActive(false);
           tls?.setActive(false, () => ca.bundle);
+          signer?.setActive(false);
+          secrets?.setActive(false);
         },
       });
     },
     async close() {
       configMaps?.close();
       istiodTls?.close();
+      csrSigner?.close();
+      workloadSecrets?.close();
       await lease?.close();
     },
   };

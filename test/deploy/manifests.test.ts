@@ -126,6 +126,52 @@ describe('deploy/: the Helm chart and the manifests rendered from it', { timeout
     assert.doesNotMatch(committed(), /istiod-tls/, 'off by default');
   });
 
+  test('csrSigner.signerNames and workloadSecrets.enabled add their flags and RBAC, lint clean, and are off by default', () => {
+    const values = [
+      '--namespace',
+      'istio-system',
+      '--set',
+      'csrSigner.signerNames={example.com/foo,example.com/bar}',
+      '--set',
+      'workloadSecrets.enabled=true',
+    ];
+    const lint = helm(['lint', CHART, ...values]);
+    assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+    assert.doesNotMatch(lint.stdout + lint.stderr, /\[(WARNING|ERROR)\]/);
+    const r = helm(['template', 'meshca', CHART, ...values]);
+    assert.equal(r.status, 0, r.stderr);
+    const rendered = parseObjects(r.stdout);
+    const rules = (name: string) =>
+      (rendered.find((o) => o.kind === 'ClusterRole' && o.metadata.name === name) as { rules?: unknown })
+        ?.rules;
+    assert.deepEqual(rules('meshca-csr-signer'), [
+      {
+        apiGroups: ['certificates.k8s.io'],
+        resources: ['certificatesigningrequests'],
+        verbs: ['get', 'list', 'watch'],
+      },
+      {
+        apiGroups: ['certificates.k8s.io'],
+        resources: ['certificatesigningrequests/status'],
+        verbs: ['update'],
+      },
+      {
+        apiGroups: ['certificates.k8s.io'],
+        resources: ['signers'],
+        resourceNames: ['example.com/foo', 'example.com/bar'],
+        verbs: ['sign'],
+      },
+    ]);
+    assert.deepEqual(rules('meshca-workload-secrets'), [
+      { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+    ]);
+    assert.match(r.stdout, /- --csr-signer-names=example\.com\/foo,example\.com\/bar\n/);
+    assert.match(r.stdout, /- --workload-secrets\n/);
+    assert.doesNotMatch(committed(), /csr-signer|workload-secrets/, 'off by default');
+  });
+
   test('the objects: the namespace, least-privilege RBAC, the Service, a PDB and the Deployment, all in istio-system', () => {
     const all = objects();
     assert.deepEqual(all.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [

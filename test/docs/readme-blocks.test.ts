@@ -67,6 +67,10 @@ const NOT_RUN_HERE: Record<string, string> = {
     'the issuance log commands: run against a real meshca serve (issue, list, show, checkpoint, verify, kill -9) by test/e2e/issuance-log.test.ts',
   'npm run demo':
     'the demos: run end to end by test/e2e/demo-plug-in-ca.test.ts and test/e2e/demo-custom-ca.test.ts',
+  'openssl req -new -nodes -newkey ec ':
+    'meshca as a CSR signer: requests through the real CSR API by test/kubernetes/csr-signer.test.ts',
+  'kubectl delete secret istio.default':
+    "the workload Secrets: the seed's steps against a real API server by test/kubernetes/workload-secrets.test.ts",
 };
 
 /** How to tell a long-running command is ready: a log line on its output. */

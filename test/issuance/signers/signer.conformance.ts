@@ -22,9 +22,13 @@ export interface SignerSubject {
   /**
    * What the backend does with a lifetime beyond what it grants: cut it to end at `notAfter` (the
    * end of its signing CA), or refuse it as `invalid-input`, granting at most `maxSeconds`. A backend
-   * with another policy (a signer capping at a duration, as the Kubernetes CSR API's may) adds a kind.
+   * with another policy adds a kind; `capped-duration` cuts it to `maxSeconds` from now, as a
+   * Kubernetes CSR signer caps `expirationSeconds`.
    */
-  ttlLimit: { kind: 'capped'; notAfter: Date } | { kind: 'refused'; maxSeconds: number };
+  ttlLimit:
+    | { kind: 'capped'; notAfter: Date }
+    | { kind: 'refused'; maxSeconds: number }
+    | { kind: 'capped-duration'; maxSeconds: number };
   /**
    * Whether the backend itself refuses a CSR that names another identity than the one requested
    * (as `invalid-input`); one that does not must still certify the requested identity only.
@@ -216,6 +220,18 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
           const expected = Math.floor(limit.notAfter.getTime() / 1000) * 1000;
           assert.equal(chain[0]!.notAfter.getTime(), expected, 'ends with its signing CA');
           assert.equal(await opensslVerdict(chain, 'sslclient'), ': OK');
+        } else if (limit.kind === 'capped-duration') {
+          const t0 = Date.now();
+          const leaf = certificatesOf(
+            (await s.signer.sign(requestFor(idFor('capped'), limit.maxSeconds + 7 * 24 * HOUR))).chain,
+          )[0]!;
+          const t1 = Date.now();
+          const notAfter = leaf.notAfter.getTime();
+          assert.ok(
+            notAfter >= t0 + limit.maxSeconds * 1000 - SLACK_MS &&
+              notAfter <= t1 + limit.maxSeconds * 1000 + SLACK_MS,
+            `notAfter ${leaf.notAfter.toISOString()} is ${limit.maxSeconds} s after ${new Date(t0).toISOString()}`,
+          );
         } else {
           const at = certificatesOf(
             (await s.signer.sign(requestFor(idFor('at-limit'), limit.maxSeconds))).chain,
