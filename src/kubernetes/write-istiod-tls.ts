@@ -63,7 +63,7 @@ export function keepIstiodTls(opts: { client: KubeClient; namespace: string; log
         },
         type: 'kubernetes.io/tls',
         data: secretData({
-          'tls.crt': [leaf.pem, ...bundle.chainPems.slice(1)].join(''),
+          'tls.crt': [leaf.pem, ...bundle.chainPems].join(''),
           'tls.key': encodePrivateKeyPem(privateKey),
           'ca.crt': bundle.rootsPem,
         }),
