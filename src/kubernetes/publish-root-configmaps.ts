@@ -36,6 +36,11 @@ export function publishRootConfigMaps(opts: {
   let running: Promise<void> | undefined;
   let dirty = false;
   let waiters: Array<() => void> = [];
+  // A write the API server refused (not a conflict): retried after a growing delay, not at once, so
+  // an API server that keeps failing is not hammered by a tight loop of passes.
+  let failedWrites = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  const retryBounds = opts.retryMs ?? { min: 1000, max: 30_000 };
 
   const writeOne = async (namespace: string, existing: V1ConfigMap | undefined, pem: string) => {
     const body: V1ConfigMap = {
@@ -63,16 +68,17 @@ export function publishRootConfigMaps(opts: {
         { verb, resource: 'configmaps', namespace, name: ROOT_CONFIGMAP },
         client.server,
       );
-      log.warn(`cannot write ${namespace}/${ROOT_CONFIGMAP}; retrying on the next change`, {
+      log.warn(`cannot write ${namespace}/${ROOT_CONFIGMAP}; retrying shortly`, {
         event: 'root-configmap-failed',
         namespace,
         code: error.code,
         reason: error.message,
       });
-      dirty = true;
+      passFailed = true;
     }
   };
 
+  let passFailed = false;
   const pass = async () => {
     const pem = roots;
     if (pem === undefined) return;
@@ -100,12 +106,22 @@ export function publishRootConfigMaps(opts: {
       return;
     }
     running = (async () => {
+      passFailed = false;
       do {
         dirty = false;
         await pass();
       } while (dirty && watches.length > 0);
     })().finally(() => {
       running = undefined;
+      if (!passFailed) {
+        failedWrites = 0;
+        return;
+      }
+      failedWrites++;
+      const delay = Math.min(retryBounds.max, retryBounds.min * 2 ** Math.min(failedWrites - 1, 16));
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(reconcile, delay);
+      retryTimer.unref();
     });
   };
 
@@ -165,6 +181,7 @@ export function publishRootConfigMaps(opts: {
     setActive(active) {
       if (active && watches.length === 0) start();
       if (!active) {
+        clearTimeout(retryTimer);
         for (const w of watches) w.close();
         watches = [];
       }
@@ -175,6 +192,7 @@ export function publishRootConfigMaps(opts: {
         notify();
       }),
     close() {
+      clearTimeout(retryTimer);
       for (const w of watches) w.close();
       watches = [];
     },
