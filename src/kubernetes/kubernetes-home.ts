@@ -1,7 +1,9 @@
 // The Kubernetes home, assembled: the CA's bundle in Secrets, tokens checked by TokenReview, the
 // trust bundle published to every namespace by the elected leader, and Events on refused updates.
 // The server sees only a CaMode, a TokenVerifier and `attach`/`close`.
+import { hostname } from 'node:os';
 import type { CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
+import type { RotationInServiceHome } from '../ca/rotation/rotation-home.js';
 import { invalidInput } from '../errors.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Logger } from '../log.js';
@@ -13,6 +15,7 @@ import { CACERTS_SECRET, kubernetesCaStore } from './kubernetes-ca-store.js';
 import { type LeaderLease, startLeaderLease } from './leader-lease.js';
 import { publishRootConfigMaps, type RootConfigMaps } from './publish-root-configmaps.js';
 import { recordWarningEvent } from './record-event.js';
+import { kubernetesRotationInService } from './rotation/kubernetes-rotation-in-service.js';
 import { createTokenReviewVerifier } from './token-review-verifier.js';
 import { type IstiodTls, keepIstiodTls } from './write-istiod-tls.js';
 
@@ -42,6 +45,8 @@ export interface KubernetesHome {
   readonly caMode: CaMode;
   readonly tokens: TokenVerifier;
   readonly leader: () => boolean;
+  /** A staged root change (meshca rotate) in this cluster: the plan in a Secret, records per replica. */
+  rotationInService(onRecordsWriteFailed: (err: Error) => void): Promise<RotationInServiceHome>;
   /** Follows the CA in service: publishes its roots (unless `publishRoots` is false) and reports refused updates. */
   attach(ca: CertificateAuthority, publish: { roots: boolean }): void;
   close(): Promise<void>;
@@ -104,6 +109,14 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
     caMode: { kind: 'store', store },
     tokens,
     leader: () => lease?.isLeader() ?? false,
+    rotationInService: (onRecordsWriteFailed) =>
+      kubernetesRotationInService({
+        client,
+        namespace,
+        replica: opts.identity ?? hostname(),
+        log,
+        onRecordsWriteFailed,
+      }),
     attach(ca, publish) {
       if (publish.roots) {
         const published = publishRootConfigMaps({ client, log });
