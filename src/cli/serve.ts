@@ -396,6 +396,7 @@ async function startKubernetesCaServer(settings: ServeSettings, kube: Kubernetes
     identity: kube.identity,
     istiodTls: kube.istiodTls,
     tokenCheck: kube.tokenCheck,
+    rootRenewal: settings.rootRenewal,
     log,
   });
   try {

@@ -3,6 +3,7 @@
 // The server sees only a CaMode, a TokenVerifier and `attach`/`close`.
 import { hostname } from 'node:os';
 import type { CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
+import type { RootRenewal } from '../ca/renew-self-signed-root.js';
 import type { RotationInServiceHome } from '../ca/rotation/rotation-home.js';
 import { invalidInput } from '../errors.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
@@ -16,6 +17,7 @@ import { type LeaderLease, startLeaderLease } from './leader-lease.js';
 import { publishRootConfigMaps, type RootConfigMaps } from './publish-root-configmaps.js';
 import { recordWarningEvent } from './record-event.js';
 import { kubernetesRotationInService } from './rotation/kubernetes-rotation-in-service.js';
+import { type SecretRootRenewalSettings, watchRootSecretRenewal } from './rotation/renew-root-secret.js';
 import { createTokenReviewVerifier } from './token-review-verifier.js';
 import { type IstiodTls, keepIstiodTls } from './write-istiod-tls.js';
 
@@ -36,6 +38,8 @@ export interface KubernetesHomeOptions {
   tokenCheck?: 'tokenreview' | 'jwks';
   /** Keep Secret istiod-tls (istiod's serving certificate) issued by this CA, as istio-csr does. */
   istiodTls?: boolean;
+  /** When the leader renews the self-signed root in istio-ca-secret (Istio's CITADEL_SELF_SIGNED_* settings). */
+  rootRenewal?: SecretRootRenewalSettings;
   log: Logger;
 }
 
@@ -48,7 +52,10 @@ export interface KubernetesHome {
   /** A staged root change (meshca rotate) in this cluster: the plan in a Secret, records per replica. */
   rotationInService(onRecordsWriteFailed: (err: Error) => void): Promise<RotationInServiceHome>;
   /** Follows the CA in service: publishes its roots (unless `publishRoots` is false) and reports refused updates. */
-  attach(ca: CertificateAuthority, publish: { roots: boolean }): void;
+  attach(
+    ca: CertificateAuthority,
+    publish: { roots: boolean; onRootRenewed?: (renewal: RootRenewal) => void },
+  ): void;
   close(): Promise<void>;
 }
 
@@ -103,6 +110,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
   let configMaps: RootConfigMaps | undefined;
   let lease: LeaderLease | undefined;
   let istiodTls: IstiodTls | undefined;
+  let renewal: { check(): Promise<void>; stop(): void } | undefined;
   return {
     client,
     namespace,
@@ -139,6 +147,17 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
       const tls = opts.istiodTls ? keepIstiodTls({ client, namespace, log }) : undefined;
       istiodTls = tls;
       if (tls) ca.on('bundle', ({ bundle }) => lease?.isLeader() && void tls.write(bundle));
+      const renewing = opts.rootRenewal
+        ? watchRootSecretRenewal({
+            client,
+            namespace,
+            settings: opts.rootRenewal,
+            due: () => (lease?.isLeader() ?? false) && ca.bundle.source === 'self-signed',
+            onRenewed: (r) => publish.onRootRenewed?.(r),
+            log,
+          })
+        : undefined;
+      renewal = renewing;
       lease = startLeaderLease({
         client,
         namespace,
@@ -146,6 +165,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
         identity: opts.identity,
         log,
         onStartedLeading: () => {
+          void renewing?.check();
           configMaps?.setActive(true);
           tls?.setActive(true, () => ca.bundle);
         },
@@ -156,6 +176,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
       });
     },
     async close() {
+      renewal?.stop();
       configMaps?.close();
       istiodTls?.close();
       await lease?.close();

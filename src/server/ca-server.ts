@@ -216,7 +216,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
 
   const publishRoots = !issuing.config()?.raMode && !home;
   if (publishRoots) await publishTrustBundle(opts.dataDir, ca.bundle.rootsPem, log);
-  home?.attach(ca, { roots: !issuing.config()?.raMode });
+  home?.attach(ca, { roots: !issuing.config()?.raMode, onRootRenewed: () => metrics.rootRenewals.inc() });
   reportCaEvents(ca, {
     log,
     metrics,
