@@ -94,7 +94,8 @@ describe('meshca rotate and root renewal in Kubernetes', { timeout: 300_000 }, (
     const both = rootA + rootB;
     await cluster.kubectl(['create', 'namespace', 'foo']);
     await cluster.kubectl(['create', 'secret', 'generic', 'cacerts', '-n', CA_NAMESPACE, `--from-file=${a}`]);
-    const [one, two] = [await start('meshca-r1'), await start('meshca-r2')];
+    let one = await start('meshca-r1');
+    const two = await start('meshca-r2');
     await published([fpA], 'A in istio-ca-root-cert');
 
     // Before any rotation: activate and finish have nothing to act on; A itself is no new root; a
@@ -116,8 +117,33 @@ describe('meshca rotate and root renewal in Kubernetes', { timeout: 300_000 }, (
     assert.equal((await issue(one, 'sleep', rootA)).at(-1), rootA);
     assert.equal((await issue(two, 'httpbin', rootA)).at(-1), rootA);
 
+    // What a replica killed with SIGKILL leaves: a report it no longer rewrites. Nobody waits for it.
+    const stale = {
+      replica: 'meshca-gone',
+      pid: 1,
+      writtenAt: new Date(Date.now() - 3_600_000).toISOString(),
+    };
+    await cluster.kubectl([
+      'create',
+      'configmap',
+      'meshca-in-service-meshca-gone',
+      '-n',
+      CA_NAMESPACE,
+      `--from-literal=in-service.json=${JSON.stringify({ ...stale, appliedRevision: 0 })}`,
+    ]);
+    await cluster.kubectl([
+      'label',
+      'configmap',
+      'meshca-in-service-meshca-gone',
+      '-n',
+      CA_NAMESPACE,
+      'meshca.io/rotation=in-service',
+    ]);
+
     const prepared = await rotate('prepare', '--new-cacerts', b);
     assert.equal(prepared.code, 0, prepared.stderr);
+    assert.doesNotMatch(prepared.stderr, /warning/);
+    assert.doesNotMatch(prepared.stdout, /meshca-gone/);
     assert.match(prepared.stdout, /replica meshca-r1 applied it/);
     assert.match(prepared.stdout, /replica meshca-r2 applied it/);
     assert.equal(
@@ -151,6 +177,24 @@ describe('meshca rotate and root renewal in Kubernetes', { timeout: 300_000 }, (
       async () => /^confirmed: 2\n(.*\n){2}pending: 0$/m.test(await status()),
       DEADLINE_MS,
     );
+    // The phase and the confirmations live in the cluster: a replica restarted now picks up both.
+    await one.stop('SIGTERM');
+    replicas.splice(replicas.indexOf(one), 1);
+    one = await start('meshca-r1');
+    const afterRestart = await status();
+    assert.match(afterRestart, /^phase: prepared/m);
+    assert.match(afterRestart, /^confirmed: 2$/m);
+    assert.match(afterRestart, /^pending: 0$/m);
+    assert.equal(
+      await jsonpath(
+        cluster,
+        ['configmap', 'meshca-in-service-meshca-gone', '-n', CA_NAMESPACE],
+        '{.metadata.name}',
+      ),
+      '',
+      'a starting replica removed the stale report',
+    );
+    assert.deepEqual(bundleFps((await issue(one, 'ratings', rootA)).at(-1)!), [fpA, fpB]);
 
     const activated = await rotate('activate');
     assert.equal(activated.code, 0, activated.stderr);

@@ -4,6 +4,7 @@
 // what it has in service in another. Records of replicas long gone are removed once nothing in them
 // can matter to a rotation any more.
 import type { V1Secret } from '@kubernetes/client-node';
+import type { InServiceRecord } from '../../ca/rotation/in-service-record.js';
 import {
   createIssuanceRecorder,
   mergeIssuanceRecords,
@@ -17,6 +18,7 @@ import type { KubeClient } from '../kube-client.js';
 import { watchObjects } from '../watch-objects.js';
 import {
   deleteReplicaObject,
+  IN_SERVICE_HEARTBEAT_MS,
   IN_SERVICE_KEY,
   ISSUANCES_KEY,
   listReplicaObjects,
@@ -25,6 +27,7 @@ import {
   ROTATION_SECRET,
   readRotationSecret,
   replicaObjectName,
+  reportIsLive,
   stateOf,
   writeReplicaObject,
 } from './rotation-objects.js';
@@ -44,6 +47,7 @@ export async function kubernetesRotationInService(opts: {
   const inServiceName = replicaObjectName('in-service', replica);
   const copies = await listReplicaObjects(client, namespace, 'issuances');
   await removeForgottenRecords(client, namespace, copies, recordsName, log);
+  await removeStaleReports(client, namespace, inServiceName, log);
   const own = copies.find((o) => o.metadata?.name === recordsName);
   const recorder = createIssuanceRecorder({
     initial: parseIssuanceRecords(own?.data?.[ISSUANCES_KEY]),
@@ -62,6 +66,21 @@ export async function kubernetesRotationInService(opts: {
     },
     loadNewBundle: async () => newBundleOf(loaded!, namespace),
   });
+  const writeReport = (record: InServiceRecord) =>
+    writeReplicaObject(client, namespace, inServiceName, 'in-service', {
+      [IN_SERVICE_KEY]: `${JSON.stringify({ ...record, replica, writtenAt: new Date().toISOString() }, null, 2)}\n`,
+    });
+  let lastReport: InServiceRecord | undefined;
+  const heartbeat = setInterval(() => {
+    if (lastReport)
+      writeReport(lastReport).catch((err: Error) =>
+        log.warn('cannot rewrite this replica’s in-service report; "meshca rotate" may stop waiting for it', {
+          event: 'rotation-in-service-write-failed',
+          reason: err.message,
+        }),
+      );
+  }, IN_SERVICE_HEARTBEAT_MS);
+  heartbeat.unref();
   return {
     rotation,
     recorder,
@@ -92,11 +111,12 @@ export async function kubernetesRotationInService(opts: {
         },
       });
     },
-    writeInService: (record) =>
-      writeReplicaObject(client, namespace, inServiceName, 'in-service', {
-        [IN_SERVICE_KEY]: `${JSON.stringify({ ...record, replica }, null, 2)}\n`,
-      }),
+    writeInService(record) {
+      lastReport = record;
+      return writeReport(record);
+    },
     async close() {
+      clearInterval(heartbeat);
       await recorder.close();
       // A stopped replica serves nothing: the commands wait only for those that run.
       await deleteReplicaObject(client, namespace, inServiceName).catch((err: Error) =>
@@ -127,6 +147,29 @@ async function removeForgottenRecords(
     await deleteReplicaObject(client, namespace, name).catch(() => {});
     log.info(`removed ${namespace}/${name}: every certificate it recorded expired long ago`, {
       event: 'rotation-records-removed',
+      name,
+    });
+  }
+}
+
+/** Deletes the in-service reports of replicas killed without removing theirs (not rewritten for long). */
+async function removeStaleReports(
+  client: KubeClient,
+  namespace: string,
+  own: string,
+  log: Logger,
+): Promise<void> {
+  for (const report of await listReplicaObjects(client, namespace, 'in-service')) {
+    const name = report.metadata?.name;
+    if (!name || name === own) continue;
+    let writtenAt: string | undefined;
+    try {
+      writtenAt = (JSON.parse(report.data?.[IN_SERVICE_KEY] ?? '') as InServiceRecord).writtenAt;
+    } catch {}
+    if (reportIsLive(writtenAt)) continue;
+    await deleteReplicaObject(client, namespace, name).catch(() => {});
+    log.info(`removed ${namespace}/${name}: its replica stopped reporting`, {
+      event: 'rotation-report-removed',
       name,
     });
   }

@@ -18,6 +18,7 @@ import {
   listReplicaObjects,
   ROTATION_SECRET,
   readRotationSecret,
+  reportIsLive,
   STATE_KEY,
   stateOf,
 } from './rotation-objects.js';
@@ -93,7 +94,9 @@ export function kubernetesRotationStore(client: KubeClient, namespace: string): 
       const records: InServiceRecord[] = [];
       for (const o of objects) {
         try {
-          records.push(JSON.parse(o.data?.[IN_SERVICE_KEY] ?? '') as InServiceRecord);
+          const record = JSON.parse(o.data?.[IN_SERVICE_KEY] ?? '') as InServiceRecord;
+          // A stale report is a replica that was killed: nothing to wait for.
+          if (reportIsLive(record.writtenAt)) records.push(record);
         } catch {
           // A replica's report half-written by hand: that replica is shown as unknown until it reports again.
         }

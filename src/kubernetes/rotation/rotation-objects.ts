@@ -27,6 +27,18 @@ export const MAX_IDENTITIES_PER_REPLICA = 2000;
 
 export type ReplicaObject = 'issuances' | 'in-service';
 
+/**
+ * A replica rewrites its in-service report this often, so that the report of one killed without
+ * a chance to remove it goes stale: the commands then stop waiting for it, and the next replica
+ * to start removes it.
+ */
+export const IN_SERVICE_HEARTBEAT_MS = 60_000;
+export const IN_SERVICE_STALE_MS = 3 * IN_SERVICE_HEARTBEAT_MS;
+
+/** True when a report was rewritten recently enough that its replica is taken to be running. */
+export const reportIsLive = (writtenAt: string | undefined, now = Date.now()) =>
+  writtenAt !== undefined && now - Date.parse(writtenAt) < IN_SERVICE_STALE_MS;
+
 /** `meshca-issuances-<replica>` / `meshca-in-service-<replica>`, made a valid object name. */
 export function replicaObjectName(kind: ReplicaObject, replica: string): string {
   const safe = replica
