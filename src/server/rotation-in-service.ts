@@ -75,7 +75,10 @@ export async function startRotationInService(opts: {
     registers: [opts.registry],
     aggregator: 'max',
     async collect() {
-      this.set(await pending());
+      // The other processes' records may be out of reach a moment (the API server): keep the last
+      // value rather than fail the whole page.
+      const count = await pending().catch(() => undefined);
+      if (count !== undefined) this.set(count);
     },
   });
   new Gauge({
