@@ -15,6 +15,7 @@ import {
   createFileIssuanceRecorder,
   readIssuanceRecords,
 } from '../../src/ca/rotation/issuance-record-files.js';
+import { createIssuanceRecorder, parseIssuanceRecords } from '../../src/ca/rotation/issuance-records.js';
 import { prepareRotation } from '../../src/ca/rotation/prepare-rotation.js';
 import { createRotationOverlay } from '../../src/ca/rotation/rotation-overlay.js';
 import { readRotationState } from '../../src/ca/rotation/rotation-state.js';
@@ -275,5 +276,30 @@ describe('issuance records', () => {
     } finally {
       tmp.remove();
     }
+  });
+
+  it('a copy kept within a size (a ConfigMap) forgets the longest-quiet identities first', async () => {
+    let written = '';
+    const recorder = createIssuanceRecorder({
+      initial: parseIssuanceRecords(undefined),
+      write: async (text) => {
+        written = text;
+      },
+      maxBytes: 20_000,
+    });
+    const notAfter = new Date(Date.now() + HOUR).toISOString();
+    for (let i = 0; i < 200; i++)
+      recorder.record(`spiffe://cluster.local/ns/foo/sa/w${i}`, {
+        at: new Date(Date.now() + i).toISOString(),
+        notAfter,
+        trusts: ['A'.repeat(95), 'B'.repeat(95)],
+        signedUnder: 'A'.repeat(95),
+      });
+    await recorder.close();
+    assert.ok(written.length <= 20_000, `${written.length} characters`);
+    const kept = Object.keys(parseIssuanceRecords(written).identities);
+    assert.ok(kept.length > 20 && kept.length < 200, `${kept.length} kept`);
+    assert.ok(kept.includes('spiffe://cluster.local/ns/foo/sa/w199'), 'the latest stays');
+    assert.ok(!kept.includes('spiffe://cluster.local/ns/foo/sa/w0'), 'the quietest goes');
   });
 });

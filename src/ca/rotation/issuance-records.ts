@@ -82,6 +82,8 @@ export function createIssuanceRecorder(opts: {
   initial: IssuanceRecords;
   write: (text: string) => Promise<void>;
   maxIdentities?: number;
+  /** The most a written copy may take (a ConfigMap holds 1 MiB); the longest-quiet identities go first. */
+  maxBytes?: number;
   flushDelayMs?: number;
   onWriteFailed?: (err: Error) => void;
 }): IssuanceRecorder {
@@ -95,9 +97,18 @@ export function createIssuanceRecorder(opts: {
     writing = writing.then(async () => {
       if (!dirty) return;
       dirty = false;
-      pruneIssuanceRecords(records, Date.now(), opts.maxIdentities ?? MAX_IDENTITIES);
+      const now = Date.now();
+      pruneIssuanceRecords(records, now, opts.maxIdentities ?? MAX_IDENTITIES);
+      let text = `${JSON.stringify(records)}\n`;
+      // SPIFFE IDs and the rest are ASCII: characters are bytes.
+      while (opts.maxBytes !== undefined && text.length > opts.maxBytes) {
+        const count = Object.keys(records.identities).length;
+        if (count === 0) break;
+        pruneIssuanceRecords(records, now, Math.floor((count * opts.maxBytes * 0.95) / text.length));
+        text = `${JSON.stringify(records)}\n`;
+      }
       try {
-        await opts.write(`${JSON.stringify(records)}\n`);
+        await opts.write(text);
       } catch (err) {
         dirty = true;
         opts.onWriteFailed?.(err as Error);

@@ -22,7 +22,7 @@ import {
   IN_SERVICE_KEY,
   ISSUANCES_KEY,
   listReplicaObjects,
-  MAX_IDENTITIES_PER_REPLICA,
+  MAX_RECORDS_BYTES,
   newBundleOf,
   ROTATION_SECRET,
   readRotationSecret,
@@ -53,7 +53,7 @@ export async function kubernetesRotationInService(opts: {
     initial: parseIssuanceRecords(own?.data?.[ISSUANCES_KEY]),
     write: (text) =>
       writeReplicaObject(client, namespace, recordsName, 'issuances', { [ISSUANCES_KEY]: text }),
-    maxIdentities: MAX_IDENTITIES_PER_REPLICA,
+    maxBytes: MAX_RECORDS_BYTES,
     flushDelayMs: opts.flushDelayMs ?? 1000,
     onWriteFailed: opts.onRecordsWriteFailed,
   });
@@ -141,7 +141,7 @@ async function removeForgottenRecords(
     const name = copy.metadata?.name;
     if (!name || name === own) continue;
     const records = parseIssuanceRecords(copy.data?.[ISSUANCES_KEY]);
-    pruneIssuanceRecords(records, Date.now(), MAX_IDENTITIES_PER_REPLICA);
+    pruneIssuanceRecords(records, Date.now(), Number.POSITIVE_INFINITY);
     if (Object.keys(records.identities).length > 0 || Object.keys(records.latestUnderRoot).length > 0)
       continue;
     await deleteReplicaObject(client, namespace, name).catch(() => {});

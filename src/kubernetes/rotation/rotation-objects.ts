@@ -19,11 +19,11 @@ export const ROTATION_LABEL = 'meshca.io/rotation';
 export const ISSUANCES_KEY = 'issuances.json';
 export const IN_SERVICE_KEY = 'in-service.json';
 /**
- * Identities one replica remembers: a ConfigMap holds at most 1 MiB and a record takes ~400 bytes.
- * Beyond this the longest-quiet identities are forgotten first (they count as neither pending nor
- * confirmed).
+ * The most one replica's records take: a ConfigMap holds 1 MiB, a record some 450 bytes, so about
+ * 2000 identities. Beyond it the longest-quiet identities are forgotten first (they then count as
+ * neither pending nor confirmed).
  */
-export const MAX_IDENTITIES_PER_REPLICA = 2000;
+export const MAX_RECORDS_BYTES = 900_000;
 
 export type ReplicaObject = 'issuances' | 'in-service';
 
