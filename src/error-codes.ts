@@ -537,6 +537,17 @@ export const ERROR_CODES = {
     meaning:
       'A Secret istio.<serviceaccount> exists that meshca did not make; it is left alone (delete it to let meshca keep it).',
   },
+  // kubernetes/rotation/: a staged root change and self-signed root renewal in the Kubernetes home
+  KUBE_ROTATION_CONFLICT: {
+    kind: 'unavailable',
+    meaning:
+      'Another meshca rotate command changed the rotation Secret at the same moment; run the command again.',
+  },
+  KUBE_ROTATION_NO_CA: {
+    kind: 'config',
+    meaning:
+      "The CA's namespace holds no istio-ca-root-cert ConfigMap yet: no meshca has served there, so there is nothing to rotate.",
+  },
   // mesh/: Istio, cert-manager and step-issuer YAML
   MESH_CONFIG_FROZEN: {
     kind: 'internal',

@@ -43,6 +43,38 @@ export interface RootRenewal {
 }
 
 /**
+ * The renewed root, with the same key and subject, and the trust bundle that goes with it: the
+ * renewed root first, then every root of `texts.roots` still valid. Undefined when not yet due.
+ * The same for the data directory's files and the Kubernetes home's istio-ca-secret.
+ */
+export async function renewedRoot(
+  texts: { cert: string; key: string; roots: string },
+  where: string,
+  policy: RootRenewalPolicy,
+  now = new Date(),
+): Promise<{ cert: string; roots: string; renewal: RootRenewal } | undefined> {
+  const current = parseCertificates(texts.cert, `${where} ${ISTIO_FILES.cert}`)[0]!;
+  if (!rootRenewalDue(current, now, policy.gracePercent)) return undefined;
+  const key = readPrivateKey(texts.key, `${where} ${ISTIO_FILES.key}`);
+  const renewed = await renewRootCertificate({ key, current, days: policy.days, now });
+  const oldRoots = parseCertificates(texts.roots, `${where} ${ISTIO_FILES.roots}`).filter(
+    (r) => r.notAfter.getTime() > now.getTime() && r.fingerprint256 !== renewed.fingerprint256,
+  );
+  const roots = [renewed, ...oldRoots];
+  return {
+    cert: renewed.pem,
+    roots: roots.map((r) => r.pem).join(''),
+    renewal: {
+      previousSerial: current.serialHex,
+      previousNotAfter: current.notAfter,
+      serial: renewed.serialHex,
+      notAfter: renewed.notAfter,
+      roots: roots.length,
+    },
+  };
+}
+
+/**
  * Renews the root in `dir` if it is due; resolves with what changed, or undefined when nothing was
  * due or another process is renewing right now (it will have done the same). Files are replaced one
  * at a time, root-cert.pem first, so a reader between the two sees old and new roots with the old
@@ -53,8 +85,8 @@ export async function renewSelfSignedRootIfDue(
   policy: RootRenewalPolicy,
   now = new Date(),
 ): Promise<RootRenewal | undefined> {
-  const certPem = await readFile(join(dir, ISTIO_FILES.cert), 'utf8');
-  const current = parseCertificates(certPem, join(dir, ISTIO_FILES.cert))[0]!;
+  const read = (name: string) => readFile(join(dir, name), 'utf8');
+  const current = parseCertificates(await read(ISTIO_FILES.cert), join(dir, ISTIO_FILES.cert))[0]!;
   if (!rootRenewalDue(current, now, policy.gracePercent)) return undefined;
   const lock = join(dir, LOCK_FILE);
   const held = await stat(lock).then(
@@ -65,30 +97,17 @@ export async function renewSelfSignedRootIfDue(
   if (!(await createFileExclusive(lock, String(process.pid), PRIVATE_FILE_MODE))) return undefined;
   try {
     // Read again under the lock: another process may have renewed between our check and the lock.
-    const fresh = parseCertificates(
-      await readFile(join(dir, ISTIO_FILES.cert), 'utf8'),
-      ISTIO_FILES.cert,
-    )[0]!;
-    if (fresh.serialHex !== current.serialHex) return undefined;
-    const key = readPrivateKey(
-      await readFile(join(dir, ISTIO_FILES.key), 'utf8'),
-      join(dir, ISTIO_FILES.key),
-    );
-    const renewed = await renewRootCertificate({ key, current, days: policy.days, now });
-    const oldRoots = parseCertificates(
-      await readFile(join(dir, ISTIO_FILES.roots), 'utf8'),
-      join(dir, ISTIO_FILES.roots),
-    ).filter((r) => r.notAfter.getTime() > now.getTime() && r.fingerprint256 !== renewed.fingerprint256);
-    const roots = [renewed, ...oldRoots];
-    await writeFileAtomic(join(dir, ISTIO_FILES.roots), roots.map((r) => r.pem).join(''));
-    await writeFileAtomic(join(dir, ISTIO_FILES.cert), renewed.pem);
-    return {
-      previousSerial: current.serialHex,
-      previousNotAfter: current.notAfter,
-      serial: renewed.serialHex,
-      notAfter: renewed.notAfter,
-      roots: roots.length,
+    const texts = {
+      cert: await read(ISTIO_FILES.cert),
+      key: await read(ISTIO_FILES.key),
+      roots: await read(ISTIO_FILES.roots),
     };
+    if (parseCertificates(texts.cert, ISTIO_FILES.cert)[0]!.serialHex !== current.serialHex) return undefined;
+    const renewed = await renewedRoot(texts, dir, policy, now);
+    if (!renewed) return undefined;
+    await writeFileAtomic(join(dir, ISTIO_FILES.roots), renewed.roots);
+    await writeFileAtomic(join(dir, ISTIO_FILES.cert), renewed.cert);
+    return renewed.renewal;
   } finally {
     await rm(lock, { force: true });
   }

@@ -432,6 +432,7 @@ async function startKubernetesCaServer(settings: ServeSettings, kube: Kubernetes
       ...settings.kubeControllers.workloadSecrets,
       ttlSeconds: settings.ttl.defaultSeconds,
     },
+    rootRenewal: settings.rootRenewal,
     log,
   });
   try {

@@ -42,6 +42,8 @@ export function kubernetesCaStore(opts: KubernetesCaStoreOptions): KubernetesCaS
   const server = client.server;
   let plugged = false;
   let loadedFrom: { name: string; uid?: string; resourceVersion?: string } | undefined;
+  /** The istio-ca-secret version in service: the leader's root renewal changes it (renew-root-secret.ts). */
+  let selfSignedVersion: string | undefined;
 
   const getSecret = async (name: string): Promise<V1Secret | undefined> => {
     try {
@@ -132,24 +134,35 @@ export function kubernetesCaStore(opts: KubernetesCaStoreOptions): KubernetesCaS
       }
       const { secret, created } = await selfSigned(now);
       loadedFrom = { name: SELF_SIGNED_CA_SECRET, uid: secret.metadata?.uid, resourceVersion: 'absent' };
+      selfSignedVersion = secret.metadata?.resourceVersion;
       return { bundle: bundleOf(secret, 'self-signed', now), created };
     },
     watch(changed) {
-      const watch = watchObjects<V1Secret>({
-        client,
-        path: `/api/v1/namespaces/${namespace}/secrets`,
-        fieldSelector: `metadata.name=${CACERTS_SECRET}`,
-        list: () =>
-          client.core.listNamespacedSecret({ namespace, fieldSelector: `metadata.name=${CACERTS_SECRET}` }),
-        request: { resource: 'secrets', namespace, name: CACERTS_SECRET },
-        log: opts.log,
-        onChange(objects) {
-          const cacerts = objects.get(`${namespace}/${CACERTS_SECRET}`);
-          const version = cacerts?.metadata?.resourceVersion ?? 'absent';
-          if (version !== loadedFrom?.resourceVersion) changed();
+      /** `inService`: the version the bundle in service came from; null when this Secret does not matter now. */
+      const watchOne = (name: string, inService: () => string | undefined | null) =>
+        watchObjects<V1Secret>({
+          client,
+          path: `/api/v1/namespaces/${namespace}/secrets`,
+          fieldSelector: `metadata.name=${name}`,
+          list: () => client.core.listNamespacedSecret({ namespace, fieldSelector: `metadata.name=${name}` }),
+          request: { resource: 'secrets', namespace, name },
+          log: opts.log,
+          onChange(objects) {
+            const version = objects.get(`${namespace}/${name}`)?.metadata?.resourceVersion ?? 'absent';
+            const current = inService();
+            if (current !== null && version !== current) changed();
+          },
+        });
+      const watches = [
+        watchOne(CACERTS_SECRET, () => loadedFrom?.resourceVersion),
+        // Only while the self-signed root serves: then a renewed root there must go into service.
+        watchOne(SELF_SIGNED_CA_SECRET, () => (plugged ? null : (selfSignedVersion ?? 'absent'))),
+      ];
+      return {
+        close() {
+          for (const w of watches) w.close();
         },
-      });
-      return watch;
+      };
     },
   };
 }

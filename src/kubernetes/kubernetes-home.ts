@@ -1,7 +1,10 @@
 // The Kubernetes home, assembled: the CA's bundle in Secrets, tokens checked by TokenReview, the
 // trust bundle published to every namespace by the elected leader, and Events on refused updates.
 // The server sees only a CaMode, a TokenVerifier and `attach`/`close`.
+import { hostname } from 'node:os';
 import type { CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
+import type { RootRenewal } from '../ca/renew-self-signed-root.js';
+import type { RotationInServiceHome } from '../ca/rotation/rotation-home.js';
 import { invalidInput } from '../errors.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Logger } from '../log.js';
@@ -15,6 +18,8 @@ import { CACERTS_SECRET, kubernetesCaStore } from './kubernetes-ca-store.js';
 import { type LeaderLease, startLeaderLease } from './leader-lease.js';
 import { publishRootConfigMaps, type RootConfigMaps } from './publish-root-configmaps.js';
 import { recordWarningEvent } from './record-event.js';
+import { kubernetesRotationInService } from './rotation/kubernetes-rotation-in-service.js';
+import { type SecretRootRenewalSettings, watchRootSecretRenewal } from './rotation/renew-root-secret.js';
 import { createTokenReviewVerifier } from './token-review-verifier.js';
 import { keepWorkloadSecrets, type WorkloadSecrets } from './workload-secrets/keep-workload-secrets.js';
 import { type IstiodTls, keepIstiodTls } from './write-istiod-tls.js';
@@ -40,6 +45,8 @@ export interface KubernetesHomeOptions {
   csrSigner?: { signerNames: readonly string[]; policy: Omit<CsrSignerPolicy, 'trustDomain'> };
   /** Keep Citadel's istio.<serviceaccount> Secrets (serve --workload-secrets), leader only. */
   workloadSecrets?: { excludeNamespaces: readonly string[]; writesPerSecond: number; ttlSeconds: number };
+  /** When the leader renews the self-signed root in istio-ca-secret (Istio's CITADEL_SELF_SIGNED_* settings). */
+  rootRenewal?: SecretRootRenewalSettings;
   log: Logger;
 }
 
@@ -49,8 +56,13 @@ export interface KubernetesHome {
   readonly caMode: CaMode;
   readonly tokens: TokenVerifier;
   readonly leader: () => boolean;
+  /** A staged root change (meshca rotate) in this cluster: the plan in a Secret, records per replica. */
+  rotationInService(onRecordsWriteFailed: (err: Error) => void): Promise<RotationInServiceHome>;
   /** Follows the CA in service: publishes its roots (unless `publishRoots` is false) and reports refused updates. */
-  attach(ca: CertificateAuthority, publish: { roots: boolean }): void;
+  attach(
+    ca: CertificateAuthority,
+    publish: { roots: boolean; onRootRenewed?: (renewal: RootRenewal) => void },
+  ): void;
   close(): Promise<void>;
 }
 
@@ -107,12 +119,21 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
   let istiodTls: IstiodTls | undefined;
   let csrSigner: CsrSigner | undefined;
   let workloadSecrets: WorkloadSecrets | undefined;
+  let renewal: { check(): Promise<void>; stop(): void } | undefined;
   return {
     client,
     namespace,
     caMode: { kind: 'store', store },
     tokens,
     leader: () => lease?.isLeader() ?? false,
+    rotationInService: (onRecordsWriteFailed) =>
+      kubernetesRotationInService({
+        client,
+        namespace,
+        replica: opts.identity ?? hostname(),
+        log,
+        onRecordsWriteFailed,
+      }),
     attach(ca, publish) {
       if (publish.roots) {
         const published = publishRootConfigMaps({ client, log });
@@ -153,6 +174,17 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
         secrets.setBundle(ca.bundle);
         ca.on('bundle', ({ bundle }) => secrets.setBundle(bundle));
       }
+      const renewing = opts.rootRenewal
+        ? watchRootSecretRenewal({
+            client,
+            namespace,
+            settings: opts.rootRenewal,
+            due: () => (lease?.isLeader() ?? false) && ca.bundle.source === 'self-signed',
+            onRenewed: (r) => publish.onRootRenewed?.(r),
+            log,
+          })
+        : undefined;
+      renewal = renewing;
       lease = startLeaderLease({
         client,
         namespace,
@@ -160,6 +192,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
         identity: opts.identity,
         log,
         onStartedLeading: () => {
+          void renewing?.check();
           configMaps?.setActive(true);
           tls?.setActive(true, () => ca.bundle);
           signer?.setActive(true);
@@ -174,6 +207,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
       });
     },
     async close() {
+      renewal?.stop();
       configMaps?.close();
       istiodTls?.close();
       csrSigner?.close();

@@ -12,6 +12,7 @@ import {
   type IssuanceLogSettings,
   openIssuanceLog,
 } from '../ca/issuance-log/issuance-log.js';
+import { dataDirRotationInService } from '../ca/rotation/data-dir-rotation.js';
 import { unavailable } from '../errors.js';
 import type { DashboardAccess } from '../http/dashboard/dashboard-handler.js';
 import {
@@ -47,7 +48,7 @@ import {
 } from './rejected-client-certificates.js';
 import { trackReloads } from './reload-history.js';
 import { reportCaEvents } from './report-ca-events.js';
-import { startRotationInService } from './rotation-in-service.js';
+import { startRotationInService, warnRecordsWriteFailed } from './rotation-in-service.js';
 import { createServingIdentity } from './serving-credentials.js';
 import { type RootRenewalSettings, watchRootRenewal } from './watch-root-renewal.js';
 
@@ -100,6 +101,8 @@ export interface CaServerOptions {
   issuanceLog?: Omit<IssuanceLogSettings, 'log' | 'onDamage'> | null;
   /** The read-only dashboard at /ui on the monitoring port (--ui); absent or null: off. */
   dashboard?: DashboardAccess | null;
+  /** Under --workers, this worker's name for its own issuance records (its slot, e.g. worker-2). */
+  issuanceRecordsWriter?: string;
 }
 
 export interface CaServer {
@@ -133,16 +136,18 @@ function loggedIssuance(current: () => Issuance, log: IssuanceLog): () => Issuan
 export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   const log = opts.log;
   const metrics = createCaMetrics();
-  // A staged root change (meshca rotate) is the data-directory home's; Kubernetes keeps its own state.
-  const rotation =
-    opts.kubernetes || opts.ca.kind === 'store'
+  // A staged root change (meshca rotate): its plan and records live in the home in use.
+  const rotationHome = opts.kubernetes
+    ? await opts.kubernetes.rotationInService(warnRecordsWriteFailed(log))
+    : opts.ca.kind === 'store'
       ? undefined
-      : await startRotationInService({
-          dataDir: opts.dataDir,
-          log,
-          registry: metrics.registry,
+      : await dataDirRotationInService(opts.dataDir, {
+          writer: opts.issuanceRecordsWriter,
           debounceMs: opts.reloadDebounceMs,
+          onRecordsWriteFailed: warnRecordsWriteFailed(log),
         });
+  const rotation =
+    rotationHome && (await startRotationInService({ home: rotationHome, log, registry: metrics.registry }));
   const ca = await CertificateAuthority.open(opts.ca, undefined, rotation?.overlay);
   // Before anything is issued (the serving certificate too): a log that cannot be opened (locked,
   // damaged, no space) stops the start.
@@ -219,7 +224,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
 
   const publishRoots = !issuing.config()?.raMode && !home;
   if (publishRoots) await publishTrustBundle(opts.dataDir, ca.bundle.rootsPem, log);
-  home?.attach(ca, { roots: !issuing.config()?.raMode });
+  home?.attach(ca, { roots: !issuing.config()?.raMode, onRootRenewed: () => metrics.rootRenewals.inc() });
   reportCaEvents(ca, {
     log,
     metrics,

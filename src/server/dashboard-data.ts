@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { CertificateAuthority } from '../ca/certificate-authority.js';
 import type { LogEntry } from '../ca/issuance-log/entry.js';
 import { searchEntries } from '../ca/issuance-log/search-entries.js';
-import { readIssuanceRecords } from '../ca/rotation/issuance-records.js';
+import { readIssuanceRecords } from '../ca/rotation/issuance-record-files.js';
 import { rotationProgress } from '../ca/rotation/rotation-progress.js';
 import { readRotationState } from '../ca/rotation/rotation-state.js';
 import {

@@ -1,19 +1,14 @@
-// A staged root change in the data-directory home, on the CA's side. `meshca rotate` writes the plan
-// into <data-dir>/rotation/ atomically; the CA watches that folder, reloads (the plan shapes the
-// bundle, ca/rotation/rotation-overlay.ts), records every issuance, and answers in
-// <data-dir>/ca-status/: the bundle and revision in service, and the issuance records. Files rather
-// than a port: they work whether or not the CA runs, survive restarts, and need no credentials.
+// A staged root change on the CA's side, in either home. The commands (`meshca rotate`) write the
+// plan; the home (ca/rotation/data-dir-rotation.ts, kubernetes/rotation/) tells this module when it
+// changes; the CA reloads (the plan shapes the bundle, ca/rotation/rotation-overlay.ts), records every
+// issuance, and reports back what it has in service, so a command can wait for its step to apply.
 import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
 import type { BundleOverlay, CertificateAuthority } from '../ca/certificate-authority.js';
-import { type InServiceRecord, summarize, writeInServiceRecord } from '../ca/rotation/in-service-record.js';
-import { createIssuanceRecorder } from '../ca/rotation/issuance-records.js';
-import { rotationPaths } from '../ca/rotation/rotation-files.js';
-import { createRotationOverlay } from '../ca/rotation/rotation-overlay.js';
+import { type InServiceRecord, summarize } from '../ca/rotation/in-service-record.js';
+import type { RotationInServiceHome } from '../ca/rotation/rotation-home.js';
 import { rotationProgress } from '../ca/rotation/rotation-progress.js';
 import type { Issuance } from '../issuance/issuance.js';
-import { makeDirectories } from '../lib/make-directories.js';
-import { watchDirectory } from '../lib/watch-directory.js';
 import type { Logger } from '../log.js';
 import { recordIssuances } from './record-issuances.js';
 
@@ -28,22 +23,20 @@ export interface RotationInService {
   close(): Promise<void>;
 }
 
+/** For a home's records writer: what to log when the records cannot be written. */
+export const warnRecordsWriteFailed = (log: Logger) => (err: Error) =>
+  log.warn('cannot write the issuance records; "meshca rotate status" may be behind', {
+    event: 'issuance-records-write-failed',
+    reason: err.message,
+  });
+
 export async function startRotationInService(opts: {
-  dataDir: string;
+  home: RotationInServiceHome;
   log: Logger;
   registry: Registry;
-  debounceMs?: number;
 }): Promise<RotationInService> {
-  const { dataDir, log } = opts;
-  const paths = rotationPaths(dataDir);
-  const rotation = createRotationOverlay(dataDir);
-  const recorder = await createIssuanceRecorder(dataDir, {
-    onWriteFailed: (err) =>
-      log.warn('cannot write the issuance records; "meshca rotate status" may be behind', {
-        event: 'issuance-records-write-failed',
-        reason: err.message,
-      }),
-  });
+  const { home, log } = opts;
+  const { rotation, recorder } = home;
   const recording = recordIssuances(recorder, (err) =>
     log.warn('an issuance could not be recorded for root rotation', {
       event: 'issuance-record-failed',
@@ -60,10 +53,11 @@ export async function startRotationInService(opts: {
   let closed = false;
 
   const phase = () => rotation.applied()?.phase ?? 'none';
-  const pending = () => {
+  // Every process's records (every worker, every replica): each sees only its own issuances.
+  const pending = async () => {
     const state = rotation.applied();
     if (!state || state.phase !== 'prepared') return 0;
-    return rotationProgress(state, recorder.current(), new Date()).pending.length;
+    return rotationProgress(state, await home.readRecords(), new Date()).pending.length;
   };
   new Gauge({
     name: 'meshca_rotation_phase',
@@ -80,8 +74,11 @@ export async function startRotationInService(opts: {
     help: 'Workload identities holding a valid certificate that have not received the new root since prepare.',
     registers: [opts.registry],
     aggregator: 'max',
-    collect() {
-      this.set(pending());
+    async collect() {
+      // The other processes' records may be out of reach a moment (the API server): keep the last
+      // value rather than fail the whole page.
+      const count = await pending().catch(() => undefined);
+      if (count !== undefined) this.set(count);
     },
   });
   new Gauge({
@@ -123,7 +120,7 @@ export async function startRotationInService(opts: {
       await recorder.flush();
       const b = ca.bundle;
       try {
-        await writeInServiceRecord(dataDir, {
+        await home.writeInService({
           pid: process.pid,
           writtenAt: new Date().toISOString(),
           appliedRevision: revision,
@@ -150,8 +147,6 @@ export async function startRotationInService(opts: {
     recording,
     async attach(opened) {
       ca = opened;
-      // Made only once the CA is up, so that a start that fails leaves nothing behind.
-      await makeDirectories(paths.dir);
       opened.on('bundle', ({ bundle, previous, rootChanged }) => {
         refused = undefined;
         lastChange = {
@@ -170,14 +165,14 @@ export async function startRotationInService(opts: {
         refused = { at: new Date().toISOString(), code: error.code, reason: error.message };
         void report();
       });
-      watch = watchDirectory(paths.dir, () => void opened.reload(), { debounceMs: opts.debounceMs ?? 100 });
+      watch = await home.watchPlan(() => void opened.reload());
       await report();
     },
     async close() {
       closed = true;
       watch?.close();
       await reporting;
-      await recorder.close();
+      await home.close();
     },
   };
 }

@@ -248,7 +248,12 @@ function forkWorker(c: Cluster, slot: Slot): void {
       case 'meshca:hello':
         worker.send({
           type: 'meshca:start',
-          settings: { ...c.settings, listen, issuanceLog: workerLog(c, slot) },
+          settings: {
+            ...c.settings,
+            listen,
+            issuanceLog: workerLog(c, slot),
+            issuanceRecordsWriter: `worker-${c.slots.indexOf(slot) + 1}`,
+          },
         } satisfies ToWorker);
         return;
       case 'meshca:listening':

@@ -11,7 +11,11 @@ import { DEFAULT_INTERMEDIATE, DEFAULT_ROOT } from '../../src/ca/offline/profile
 import { loadBundleFromDir } from '../../src/ca/read-bundle-files.js';
 import { activateRotation } from '../../src/ca/rotation/activate-rotation.js';
 import { finishRotation } from '../../src/ca/rotation/finish-rotation.js';
-import { createIssuanceRecorder, readIssuanceRecords } from '../../src/ca/rotation/issuance-records.js';
+import {
+  createFileIssuanceRecorder,
+  readIssuanceRecords,
+} from '../../src/ca/rotation/issuance-record-files.js';
+import { createIssuanceRecorder, parseIssuanceRecords } from '../../src/ca/rotation/issuance-records.js';
 import { prepareRotation } from '../../src/ca/rotation/prepare-rotation.js';
 import { createRotationOverlay } from '../../src/ca/rotation/rotation-overlay.js';
 import { readRotationState } from '../../src/ca/rotation/rotation-state.js';
@@ -85,7 +89,7 @@ describe('meshca rotate in the data-directory home', () => {
     const rotation = createRotationOverlay(dataDir);
     const ca = await CertificateAuthority.open({ kind: 'plugged', dir: a }, undefined, rotation.overlay);
     assert.deepEqual(fps(ca.bundle.roots), [rootA]);
-    const recorder = await createIssuanceRecorder(dataDir);
+    const recorder = await createFileIssuanceRecorder(dataDir);
     const t0 = Date.now();
     // sleep got its certificate before prepare, under A, trusting A alone.
     recorder.record('spiffe://cluster.local/ns/foo/sa/sleep', {
@@ -169,7 +173,7 @@ describe('meshca rotate in the data-directory home', () => {
   it('activate --force goes past pending identities and records who was left behind', async () => {
     const dataDir = dataDirWithA('force');
     const rootA = (await loadBundleFromDir(a)).roots[0]!.fingerprint256;
-    const recorder = await createIssuanceRecorder(dataDir);
+    const recorder = await createFileIssuanceRecorder(dataDir);
     recorder.record('spiffe://cluster.local/ns/foo/sa/httpbin', {
       at: new Date().toISOString(),
       notAfter: new Date(Date.now() + HOUR).toISOString(),
@@ -205,8 +209,8 @@ describe('issuance records', () => {
   it('several writers (--workers) keep each other’s records, newest per identity', async () => {
     const tmp = makeTempDir('meshca-records-');
     try {
-      const one = await createIssuanceRecorder(tmp.path);
-      const two = await createIssuanceRecorder(tmp.path);
+      const one = await createFileIssuanceRecorder(tmp.path, { writer: 'worker-1' });
+      const two = await createFileIssuanceRecorder(tmp.path, { writer: 'worker-2' });
       const at = (ms: number) => new Date(Date.now() + ms).toISOString();
       one.record('spiffe://cluster.local/ns/foo/sa/sleep', {
         at: at(0),
@@ -242,5 +246,60 @@ describe('issuance records', () => {
     } finally {
       tmp.remove();
     }
+  });
+
+  it('workers writing at the same moment lose none of each other’s records (one file per worker)', async () => {
+    const tmp = makeTempDir('meshca-records-race-');
+    try {
+      const workers = await Promise.all(
+        [1, 2, 3, 4].map((n) => createFileIssuanceRecorder(tmp.path, { writer: `worker-${n}` })),
+      );
+      const notAfter = new Date(Date.now() + HOUR).toISOString();
+      for (let round = 0; round < 20; round++) {
+        for (const [n, w] of workers.entries())
+          w.record(`spiffe://cluster.local/ns/foo/sa/w${n}-${round}`, {
+            at: new Date().toISOString(),
+            notAfter,
+            trusts: ['A'],
+            signedUnder: 'A',
+          });
+        // Every worker flushes at once: a shared file read, merged and rewritten would lose the others' round.
+        await Promise.all(workers.map((w) => w.flush()));
+      }
+      await Promise.all(workers.map((w) => w.close()));
+      const { identities } = await readIssuanceRecords(tmp.path);
+      assert.equal(Object.keys(identities).length, 4 * 20);
+      // A restarted worker carries on its own copy.
+      const again = await createFileIssuanceRecorder(tmp.path, { writer: 'worker-2' });
+      assert.equal(Object.keys(again.current().identities).length, 20);
+      await again.close();
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('a copy kept within a size (a ConfigMap) forgets the longest-quiet identities first', async () => {
+    let written = '';
+    const recorder = createIssuanceRecorder({
+      initial: parseIssuanceRecords(undefined),
+      write: async (text) => {
+        written = text;
+      },
+      maxBytes: 20_000,
+    });
+    const notAfter = new Date(Date.now() + HOUR).toISOString();
+    for (let i = 0; i < 200; i++)
+      recorder.record(`spiffe://cluster.local/ns/foo/sa/w${i}`, {
+        at: new Date(Date.now() + i).toISOString(),
+        notAfter,
+        trusts: ['A'.repeat(95), 'B'.repeat(95)],
+        signedUnder: 'A'.repeat(95),
+      });
+    await recorder.close();
+    assert.ok(written.length <= 20_000, `${written.length} characters`);
+    const kept = Object.keys(parseIssuanceRecords(written).identities);
+    assert.ok(kept.length > 20 && kept.length < 200, `${kept.length} kept`);
+    assert.ok(kept.includes('spiffe://cluster.local/ns/foo/sa/w199'), 'the latest stays');
+    assert.ok(!kept.includes('spiffe://cluster.local/ns/foo/sa/w0'), 'the quietest goes');
   });
 });

@@ -63,6 +63,8 @@ const NOT_RUN_HERE: Record<string, string> = {
   'npm ci && npm start':
     'the quick start: CI runs `npm ci` and `npm test` on a clean clone; `npm start` is `meshca serve`, run below',
   'meshca certs root-ca --dir certs-next': 'root rotation: test/e2e/mesh-root-rotation.test.ts',
+  'meshca rotate prepare --new-cacerts certs-next/cluster1 --kubeconfig':
+    'root rotation in Kubernetes: test/kubernetes/rotation-in-kubernetes.test.ts',
   'meshca log verify ':
     'the issuance log commands: run against a real meshca serve (issue, list, show, checkpoint, verify, kill -9) by test/e2e/issuance-log.test.ts',
   'npm run demo':

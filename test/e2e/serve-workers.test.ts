@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type CaClient, createCaClient } from '../../src/agent/ca-client.js';
+import { readIssuanceRecords } from '../../src/ca/rotation/issuance-record-files.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';
 import { workloadCsr } from '../support/ca-server-fixture.js';
 import { metricValue } from '../support/mesh-workloads.js';
@@ -123,6 +124,45 @@ describe('meshca serve --workers 2', () => {
     assert.equal(server.logs.filter((l) => l.msg === 'meshca CA serving').length, 1);
     assert.equal(server.logs.filter((l) => l.msg === 'worker stopped').length, 2);
     for (const w of workers) assert.equal(alive(Number(w.pid)), false, `worker pid ${w.pid} is gone`);
+  });
+
+  test('issuance records for meshca rotate: each worker keeps its own file, and none is lost', async () => {
+    const dataDir = join(dir, 'records');
+    const server = await startServe(['--data-dir', dataDir, '--workers', '2']);
+    const root = await readFile(join(dataDir, 'ca', 'root-cert.pem'), 'utf8');
+    const accounts = Array.from({ length: 8 }, (_, i) => `sa-${i}`);
+    const pool = clients(server.grpcPort, root, accounts.length);
+    try {
+      // All at once, one identity per connection: both workers record and write at the same moments.
+      await Promise.all(
+        accounts.map(async (sa, i) => {
+          const token = (
+            await runMeshca(['token', '--data-dir', dataDir, '-n', 'foo', '--service-account', sa])
+          ).stdout.trim();
+          const { csrPem } = await workloadCsr('foo', sa);
+          await pool[i]!.createCertificate({ csrPem, token });
+        }),
+      );
+    } finally {
+      for (const c of pool) c.close();
+    }
+    const records = await waitFor('every identity recorded', async () => {
+      const { identities } = await readIssuanceRecords(dataDir);
+      return Object.keys(identities).length === accounts.length ? identities : undefined;
+    });
+    assert.deepEqual(
+      Object.keys(records).sort(),
+      accounts.map((sa) => `spiffe://cluster.local/ns/foo/sa/${sa}`).sort(),
+    );
+    const issuedBy = new Set(server.logs.filter((l) => l.msg === 'certificate issued').map((l) => l.worker));
+    assert.equal(issuedBy.size, 2, 'both workers issued');
+    for (const n of [1, 2]) {
+      const copy = JSON.parse(
+        await readFile(join(dataDir, 'ca-status', `issuances-worker-${n}.json`), 'utf8'),
+      );
+      assert.ok(Object.keys(copy.identities).length > 0, `worker-${n} wrote its own records`);
+    }
+    assert.equal(await server.stop('SIGTERM'), 0);
   });
 
   test('SIGHUP reaches every worker: each reloads a plugged-in bundle', async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { readInServiceRecord } from '../../src/ca/rotation/in-service-record.js';
-import { readIssuanceRecords } from '../../src/ca/rotation/issuance-records.js';
+import { readIssuanceRecords } from '../../src/ca/rotation/issuance-record-files.js';
 import { prepareRotation } from '../../src/ca/rotation/prepare-rotation.js';
 import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
 import { writeTaskRegistrationAuthority } from '../mesh/mesh-fixtures.js';

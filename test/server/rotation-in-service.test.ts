@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { makeIntermediate } from '../../src/ca/offline/make-intermediate.js';
 import { DEFAULT_INTERMEDIATE } from '../../src/ca/offline/profile.js';
 import { readInServiceRecord } from '../../src/ca/rotation/in-service-record.js';
-import { readIssuanceRecords } from '../../src/ca/rotation/issuance-records.js';
+import { readIssuanceRecords } from '../../src/ca/rotation/issuance-record-files.js';
 import { prepareRotation } from '../../src/ca/rotation/prepare-rotation.js';
 import { main } from '../../src/cli/main.js';
 import { parseCertificates } from '../../src/pki/parse-certificate.js';

@@ -1,9 +1,10 @@
 // `meshca rotate activate`: from now on the new intermediate signs. Refused while an identity has
 // not yet been given the new root (its workload would refuse every new certificate), unless forced.
 import { invalidInput, unavailable } from '../../errors.js';
-import { readIssuanceRecords } from './issuance-records.js';
+import { dataDirRotationStore } from './data-dir-rotation.js';
+import type { RotationStore } from './rotation-home.js';
 import { type RotationProgress, rotationProgress } from './rotation-progress.js';
-import { type RotationState, readRotationState, writeRotationState } from './rotation-state.js';
+import type { RotationState } from './rotation-state.js';
 
 export function describePending(progress: RotationProgress): string {
   return progress.pending
@@ -15,12 +16,15 @@ export function describePending(progress: RotationProgress): string {
 }
 
 export async function activateRotation(opts: {
-  dataDir: string;
+  /** The data directory's store unless `store` is given. */
+  dataDir?: string;
+  store?: RotationStore;
   force: boolean;
   now?: Date;
 }): Promise<{ state: RotationState; progress: RotationProgress }> {
+  const store = opts.store ?? dataDirRotationStore(opts.dataDir!);
   const now = opts.now ?? new Date();
-  const state = await readRotationState(opts.dataDir);
+  const state = await store.readState();
   if (state?.phase !== 'prepared') {
     throw invalidInput(
       'ROTATION_NOT_PREPARED',
@@ -29,7 +33,7 @@ export async function activateRotation(opts: {
         : 'there is no prepared rotation to activate; run "meshca rotate prepare --new-cacerts DIR" first',
     );
   }
-  const progress = rotationProgress(state, await readIssuanceRecords(opts.dataDir), now);
+  const progress = rotationProgress(state, await store.readRecords(), now);
   if (progress.pending.length > 0 && !opts.force) {
     throw unavailable(
       'ROTATION_PENDING',
@@ -43,6 +47,6 @@ export async function activateRotation(opts: {
     activatedAt: now.toISOString(),
     ...(progress.pending.length > 0 ? { forcedPast: progress.pending.map((p) => p.id) } : {}),
   };
-  await writeRotationState(opts.dataDir, next);
+  await store.writeState(next);
   return { state: next, progress };
 }

@@ -1,16 +1,20 @@
 // `meshca rotate finish`: drops the old root from the trust bundle, once no certificate issued under
 // it can still be presented (meshca knows the latest expiry it issued under each root).
 import { invalidInput, unavailable } from '../../errors.js';
-import { readIssuanceRecords } from './issuance-records.js';
+import { dataDirRotationStore } from './data-dir-rotation.js';
+import type { RotationStore } from './rotation-home.js';
 import { rotationProgress } from './rotation-progress.js';
-import { type RotationState, readRotationState, writeRotationState } from './rotation-state.js';
+import type { RotationState } from './rotation-state.js';
 
 export async function finishRotation(opts: {
-  dataDir: string;
+  /** The data directory's store unless `store` is given. */
+  dataDir?: string;
+  store?: RotationStore;
   now?: Date;
 }): Promise<{ state: RotationState }> {
+  const store = opts.store ?? dataDirRotationStore(opts.dataDir!);
   const now = opts.now ?? new Date();
-  const state = await readRotationState(opts.dataDir);
+  const state = await store.readState();
   if (state?.phase !== 'activated') {
     throw invalidInput(
       'ROTATION_NOT_PREPARED',
@@ -21,11 +25,7 @@ export async function finishRotation(opts: {
           : 'there is no rotation to finish; it starts with "meshca rotate prepare --new-cacerts DIR"',
     );
   }
-  const { oldRootCertificatesUntil: until } = rotationProgress(
-    state,
-    await readIssuanceRecords(opts.dataDir),
-    now,
-  );
+  const { oldRootCertificatesUntil: until } = rotationProgress(state, await store.readRecords(), now);
   if (until) {
     throw unavailable(
       'ROTATION_OLD_CERTIFICATES_VALID',
@@ -38,6 +38,6 @@ export async function finishRotation(opts: {
     revision: state.revision + 1,
     finishedAt: now.toISOString(),
   };
-  await writeRotationState(opts.dataDir, next);
+  await store.writeState(next);
   return { state: next };
 }

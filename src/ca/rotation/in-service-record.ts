@@ -15,6 +15,8 @@ export interface CertificateSummary {
 
 export interface InServiceRecord {
   pid: number;
+  /** In the Kubernetes home: the replica (pod) that wrote it. */
+  replica?: string;
   writtenAt: string;
   /** The rotation revision the bundle in service reflects (0: none). */
   appliedRevision: number;

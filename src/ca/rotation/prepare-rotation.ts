@@ -4,52 +4,37 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configError, invalidInput, isMeshcaError } from '../../errors.js';
-import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, writeFileAtomic } from '../../lib/atomic-file.js';
-import { parseCertificates } from '../../pki/parse-certificate.js';
 import type { CertificateInfo } from '../../pki/types.js';
 import { detectLayout, ISTIO_FILES, loadBundleFromDir, TLS_FILES } from '../read-bundle-files.js';
 import type { SigningBundle } from '../signing-bundle.js';
-import { readInServiceRecord } from './in-service-record.js';
-import { rotationPaths } from './rotation-files.js';
-import { type RotationState, readRotationState, writeRotationState } from './rotation-state.js';
-
-/** The trust bundle the running CA publishes in its data directory (server/publish-trust-bundle.ts). */
-const PUBLISHED_ROOTS = 'root-cert.pem';
-
-/** The roots the CA on `dataDir` hands out now, from the copy it publishes. */
-export async function currentRoots(dataDir: string): Promise<CertificateInfo[]> {
-  const path = join(dataDir, PUBLISHED_ROOTS);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw configError(
-      'ROTATION_NO_CA',
-      `${path} does not exist, so there is no CA on ${dataDir} to rotate; start "meshca serve --data-dir ${dataDir}" once first`,
-    );
-  }
-  return parseCertificates(text, path);
-}
+import { dataDirRotationStore } from './data-dir-rotation.js';
+import type { RotationStore } from './rotation-home.js';
+import type { RotationState } from './rotation-state.js';
 
 export async function prepareRotation(opts: {
-  dataDir: string;
+  /** The data directory's store unless `store` is given. */
+  dataDir?: string;
+  store?: RotationStore;
   newCacerts: string;
   now?: Date;
 }): Promise<{ state: RotationState; next: SigningBundle; current: CertificateInfo[] }> {
-  const { dataDir, newCacerts } = opts;
+  const { newCacerts } = opts;
+  const store = opts.store ?? dataDirRotationStore(opts.dataDir!);
   const now = opts.now ?? new Date();
-  const previous = await readRotationState(dataDir);
+  const previous = await store.readState();
   if (previous && previous.phase !== 'finished') {
     throw invalidInput(
       'ROTATION_IN_PROGRESS',
       `a rotation is already ${previous.phase} (since ${previous.activatedAt ?? previous.preparedAt}); run "meshca rotate status" to see it, and "meshca rotate ${previous.phase === 'prepared' ? 'activate' : 'finish'}" to go on with it, before preparing another`,
     );
   }
-  if (previous?.phase === 'finished' && !(await readInServiceRecord(dataDir))?.ownFilesHoldNewRoots) {
-    throw invalidInput(
-      'ROTATION_IN_PROGRESS',
-      `the last rotation's bundle is still served from ${join(rotationPaths(dataDir).dir, previous.bundleDir)}: copy it into the CA's --cacerts directory (the CA reloads it) before preparing another rotation`,
-    );
+  if (previous?.phase === 'finished') {
+    const inService = await store.inService();
+    if (inService.length === 0 || inService.some((r) => !r.ownFilesHoldNewRoots))
+      throw invalidInput(
+        'ROTATION_IN_PROGRESS',
+        `the last rotation's bundle is still served from the rotation's copy in the ${store.where}: ${store.moveInHint} before preparing another rotation`,
+      );
   }
   let next: SigningBundle;
   try {
@@ -62,29 +47,22 @@ export async function prepareRotation(opts: {
       err,
     );
   }
-  const current = await currentRoots(dataDir);
+  const current = await store.currentRoots();
   const currentFps = new Set(current.map((c) => c.fingerprint256));
   const same = next.roots.filter((r) => currentFps.has(r.fingerprint256));
   if (same.length > 0) {
     throw invalidInput(
       'ROTATION_SAME_ROOT',
-      `the new bundle's root "${same[0]!.subject}" (serial ${same[0]!.serialHex}) is one the CA already trusts; give a bundle with a new root. A new intermediate under the same root needs no rotation: copy it into the CA's --cacerts directory and the CA reloads it`,
+      `the new bundle's root "${same[0]!.subject}" (serial ${same[0]!.serialHex}) is one the CA already trusts; give a bundle with a new root. A new intermediate under the same root needs no rotation: ${store.moveInHint}`,
     );
   }
   const revision = (previous?.revision ?? 0) + 1;
-  const bundleDir = `new-cacerts-${revision}`;
   const layout = await detectLayout(newCacerts);
-  const files = layout === 'tls' ? TLS_FILES : ISTIO_FILES;
-  // The key first, so that the folder is made private (0700) before anything lands in it.
-  const names = [files.key, ...new Set([files.cert, files.chain, files.roots])];
-  for (const name of names) {
+  const names = layout === 'tls' ? TLS_FILES : ISTIO_FILES;
+  const files: Record<string, string> = {};
+  for (const name of new Set([names.key, names.cert, names.chain, names.roots])) {
     const text = await readFile(join(newCacerts, name), 'utf8').catch(() => undefined);
-    if (text === undefined) continue; // e.g. a tls bundle without ca.crt, which the loader accepted
-    await writeFileAtomic(
-      join(rotationPaths(dataDir).dir, bundleDir, name),
-      text,
-      name === files.key ? PRIVATE_FILE_MODE : PUBLIC_FILE_MODE,
-    );
+    if (text !== undefined) files[name] = text; // e.g. a tls bundle without ca.crt, which the loader accepted
   }
   const state: RotationState = {
     phase: 'prepared',
@@ -92,8 +70,8 @@ export async function prepareRotation(opts: {
     preparedAt: now.toISOString(),
     oldRoots: current.map((c) => c.fingerprint256),
     newRoots: next.roots.map((r) => r.fingerprint256),
-    bundleDir,
+    bundleDir: `new-cacerts-${revision}`,
   };
-  await writeRotationState(dataDir, state);
+  await store.writeState(state, { files, keyFile: names.key });
   return { state, next, current };
 }

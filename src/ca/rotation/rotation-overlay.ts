@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { BundleOverlay } from '../certificate-authority.js';
 import { loadBundleFromDir } from '../read-bundle-files.js';
+import type { SigningBundle } from '../signing-bundle.js';
 import { bundleForPhase, holdsNewRoots } from './bundle-for-phase.js';
 import { rotationPaths } from './rotation-files.js';
 import { type RotationState, readRotationState } from './rotation-state.js';
@@ -17,17 +18,30 @@ export interface RotationOverlay {
   ownFilesHoldNewRoots(): boolean;
 }
 
-export function createRotationOverlay(dataDir: string): RotationOverlay {
+/** Where the plan and the copy of the new bundle are read from. */
+export interface RotationPlanSource {
+  readState(): Promise<RotationState | undefined>;
+  loadNewBundle(state: RotationState): Promise<SigningBundle>;
+}
+
+export const dataDirPlanSource = (dataDir: string): RotationPlanSource => ({
+  readState: () => readRotationState(dataDir),
+  loadNewBundle: (state) => loadBundleFromDir(join(rotationPaths(dataDir).dir, state.bundleDir)),
+});
+
+/** The overlay of the plan in `source` (a data directory by default). */
+export function createRotationOverlay(source: string | RotationPlanSource): RotationOverlay {
+  const plan = typeof source === 'string' ? dataDirPlanSource(source) : source;
   let applied: RotationState | undefined;
   let ownHoldsNew = false;
   return {
     async overlay(own) {
-      const state = await readRotationState(dataDir);
+      const state = await plan.readState();
       if (!state) {
         applied = undefined;
         return own;
       }
-      const next = await loadBundleFromDir(join(rotationPaths(dataDir).dir, state.bundleDir));
+      const next = await plan.loadNewBundle(state);
       const bundle = bundleForPhase(state.phase, own, next);
       applied = state;
       ownHoldsNew = holdsNewRoots(own, next);

@@ -33,6 +33,11 @@ export async function readRotationState(dataDir: string): Promise<RotationState 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  return parseRotationState(text, path, `remove the ${rotationPaths(dataDir).dir} folder`);
+}
+
+/** A recorded plan from `where`; `abandon` says how to drop it when it is not readable. */
+export function parseRotationState(text: string, where: string, abandon: string): RotationState {
   try {
     const state = JSON.parse(text) as RotationState;
     if (!['prepared', 'activated', 'finished'].includes(state.phase)) throw new TypeError('no phase');
@@ -40,7 +45,7 @@ export async function readRotationState(dataDir: string): Promise<RotationState 
   } catch (err) {
     throw configError(
       'ROTATION_STATE_INVALID',
-      `${path} is not a rotation state meshca wrote (${(err as Error).message}); restore it from a backup, or remove the ${rotationPaths(dataDir).dir} folder to abandon the rotation`,
+      `${where} is not a rotation state meshca wrote (${(err as Error).message}); restore it from a backup, or ${abandon} to abandon the rotation`,
       err,
     );
   }
