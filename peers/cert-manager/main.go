@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -38,6 +39,9 @@ import (
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificatesigningrequests/selfsigned"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/clusterissuers"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/issuers"
+	// The issuer kinds the ClusterIssuer controller can make ready: CA and self-signed.
+	_ "github.com/cert-manager/cert-manager/pkg/issuer/ca"
+	_ "github.com/cert-manager/cert-manager/pkg/issuer/selfsigned"
 )
 
 // The CertificateSigningRequest controllers are alpha: they run only behind cert-manager's gate,
@@ -101,8 +105,9 @@ func main() {
 	shared.KubeSharedInformerFactory.Start(ctx.Done())
 	shared.SharedInformerFactory.Start(ctx.Done())
 	shared.HTTP01ResourceMetadataInformersFactory.Start(ctx.Done())
-	// The harness waits for this line.
-	fmt.Fprintf(os.Stderr, "cert-manager controllers started: %s\n", strings.Join(names, ","))
+	// The harness waits for this JSON line.
+	ready, _ := json.Marshal(map[string]any{"msg": "cert-manager controllers started", "controllers": names})
+	fmt.Fprintf(os.Stderr, "%s\n", ready)
 
 	select {
 	case err := <-errs:

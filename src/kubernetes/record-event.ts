@@ -7,6 +7,7 @@ import type { KubeClient } from './kube-client.js';
 
 export interface EventTarget {
   kind: string;
+  /** '' for a cluster-scoped object (a CSR), whose Events the API server keeps in namespace default. */
   namespace: string;
   name: string;
   uid?: string;
@@ -23,14 +24,15 @@ export async function recordWarningEvent(
   log: Logger,
 ): Promise<void> {
   const now = new Date();
+  const namespace = target.namespace || 'default';
   try {
     await client.core.createNamespacedEvent({
-      namespace: target.namespace,
+      namespace,
       body: {
-        metadata: { name: `${target.name}.${randomBytes(8).toString('hex')}`, namespace: target.namespace },
+        metadata: { name: `${target.name}.${randomBytes(8).toString('hex')}`, namespace },
         involvedObject: {
           kind: target.kind,
-          namespace: target.namespace,
+          namespace: target.namespace || undefined,
           name: target.name,
           uid: target.uid,
           apiVersion: target.apiVersion ?? 'v1',
@@ -46,11 +48,7 @@ export async function recordWarningEvent(
       },
     });
   } catch (err) {
-    const error = kubeApiError(
-      err,
-      { verb: 'create', resource: 'events', namespace: target.namespace },
-      client.server,
-    );
+    const error = kubeApiError(err, { verb: 'create', resource: 'events', namespace }, client.server);
     log.warn('cannot record a Kubernetes Event', { event: 'kube-event-failed', reason: error.message });
   }
 }
