@@ -707,6 +707,10 @@ export const ERROR_CODES = {
     kind: 'invalid-input',
     meaning: 'The requested lifetime is below the 600 s the Kubernetes CSR API grants at least.',
   },
+  RA_KUBE_CSR_UNAVAILABLE: {
+    kind: 'config',
+    meaning: 'A signer needs the Kubernetes CSR API, but meshca does not run in the Kubernetes home.',
+  },
   RA_NO_SIGNER: {
     kind: 'ca-unusable',
     meaning: 'No signer is set for the namespace (workload, ProxyConfig or mesh default).',

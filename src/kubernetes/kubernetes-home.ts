@@ -1,15 +1,20 @@
 // The Kubernetes home, assembled: the CA's bundle in Secrets, tokens checked by TokenReview, the
 // trust bundle published to every namespace by the elected leader, and Events on refused updates.
 // The server sees only a CaMode, a TokenVerifier and `attach`/`close`.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
 import { invalidInput } from '../errors.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
+import { replicaTag } from '../issuance/signers/kubernetes-csr/csr-name.js';
+import type { KubernetesCsrAccess } from '../issuance/signers/kubernetes-csr-signer.js';
 import type { Logger } from '../log.js';
 import type { KeyType } from '../pki/types.js';
 import { createKubernetesJwksVerifier } from './jwks-token-verifier.js';
 import { isNotFound, kubeApiError } from './kube-api-error.js';
 import { type KubeClient, type KubeconfigSource, loadKubeClient } from './kube-client.js';
 import { CACERTS_SECRET, kubernetesCaStore } from './kubernetes-ca-store.js';
+import { kubernetesCsrApi } from './kubernetes-csr-api.js';
 import { type LeaderLease, startLeaderLease } from './leader-lease.js';
 import { publishRootConfigMaps, type RootConfigMaps } from './publish-root-configmaps.js';
 import { recordWarningEvent } from './record-event.js';
@@ -42,6 +47,8 @@ export interface KubernetesHome {
   readonly caMode: CaMode;
   readonly tokens: TokenVerifier;
   readonly leader: () => boolean;
+  /** The CSR API for RA mode's signers (ISTIOD_RA_KUBERNETES_API); it watches only once used. */
+  readonly csr: KubernetesCsrAccess;
   /** Follows the CA in service: publishes its roots (unless `publishRoots` is false) and reports refused updates. */
   attach(ca: CertificateAuthority, publish: { roots: boolean }): void;
   close(): Promise<void>;
@@ -95,6 +102,9 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
           audiences: opts.audiences,
           timeoutMs: opts.tokenReviewTimeoutMs,
         });
+  // Every replica's CSRs carry its own tag, so names never collide and each watches only its own.
+  const tag = replicaTag(opts.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`);
+  const csrApi = await kubernetesCsrApi({ client, replicaTag: tag, log });
   let configMaps: RootConfigMaps | undefined;
   let lease: LeaderLease | undefined;
   let istiodTls: IstiodTls | undefined;
@@ -104,6 +114,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
     caMode: { kind: 'store', store },
     tokens,
     leader: () => lease?.isLeader() ?? false,
+    csr: { api: csrApi, replicaTag: tag },
     attach(ca, publish) {
       if (publish.roots) {
         const published = publishRootConfigMaps({ client, log });
@@ -143,6 +154,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
       });
     },
     async close() {
+      csrApi.close();
       configMaps?.close();
       istiodTls?.close();
       await lease?.close();

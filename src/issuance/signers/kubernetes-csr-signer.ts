@@ -4,20 +4,33 @@
 // controller serves that signer (cert-manager, meshca's own signer), checked against the signer's
 // root from meshConfig.caCertificates, and deleted. Every way it can go wrong leaves a Warning Event
 // on the CSR for `kubectl describe csr` and a clear error for the workload.
-import { caUnusable, invalidInput, isMeshcaError, permissionDenied, unavailable } from '../../errors.js';
+import { caUnusable, invalidInput } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { parseCertificates } from '../../pki/parse-certificate.js';
 import { parseCsr } from '../../pki/parse-csr.js';
 import type { CertificateInfo } from '../../pki/types.js';
-import { verifyChain } from '../../pki/verify-chain.js';
 import { type CsrApi, WORKLOAD_CSR_USAGES } from './kubernetes-csr/csr-api.js';
-import { csrName } from './kubernetes-csr/csr-name.js';
+import { exchangeCsr } from './kubernetes-csr/exchange-csr.js';
 import type { Signer } from './signer.js';
 
 /** The API server refuses expirationSeconds below 600 (certificates.k8s.io/v1 validation). */
 export const MIN_CSR_EXPIRATION_SECONDS = 600;
 /** How long a CSR may wait for its certificate when the caller gives no signal (Istio's 60 s). */
 export const DEFAULT_CSR_TIMEOUT_MS = 60_000;
+
+/** A signer reached through the Kubernetes CSR API: one per caCertificates signer in the Kubernetes home. */
+export interface KubernetesCsrSignerDefinition {
+  readonly kind: 'KubernetesCSR';
+  readonly name: string;
+  readonly rootsPem: readonly string[];
+  readonly source: string;
+}
+
+/** The cluster access every Kubernetes CSR signer of one replica shares. */
+export interface KubernetesCsrAccess {
+  api: CsrApi;
+  replicaTag: string;
+}
 
 export interface KubernetesCsrSignerOptions {
   /** Full signer name, the CSR's signerName. */
@@ -75,108 +88,27 @@ export function createKubernetesCsrSigner(opts: KubernetesCsrSignerOptions): Sig
         );
       }
       const expirationSeconds = Math.min(request.ttlSeconds, rootSeconds);
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const until = signal ? AbortSignal.any([signal, deadline]) : deadline;
-      const name = csrName(opts.replicaTag);
-      const { uid } = await api.create({
-        name,
+      const chain = await exchangeCsr({
+        api,
+        replicaTag: opts.replicaTag,
         signerName,
         requestPem: request.csrPem,
         expirationSeconds,
         usages: WORKLOAD_CSR_USAGES,
+        roots,
+        approval: `meshca authenticated the workload ${request.spiffeId} (request ${request.requestId})`,
+        timeoutMs,
+        signal,
+        log,
       });
-      const target = { name, uid };
-      const refuse = async (reason: string, error: Error): Promise<never> => {
-        await api.warn(target, { reason, message: error.message });
-        throw error;
-      };
-      try {
-        await api.approve(name, {
-          reason: 'MeshcaApproved',
-          message: `meshca authenticated the workload ${request.spiffeId} (request ${request.requestId})`,
-        });
-        let outcome: Awaited<ReturnType<CsrApi['outcome']>>;
-        try {
-          outcome = await api.outcome(name, until);
-        } catch (err) {
-          if (signal?.aborted) {
-            await api.warn(target, {
-              reason: 'MeshcaGaveUp',
-              message: String(signal.reason?.message ?? signal.reason),
-            });
-            throw signal.reason;
-          }
-          if (!deadline.aborted) throw err;
-          return await refuse(
-            'MeshcaTimedOut',
-            unavailable(
-              'RA_KUBE_CSR_TIMEOUT',
-              `CertificateSigningRequest ${name} for signer ${signerName} got no certificate within ${timeoutMs / 1000} s; check that a controller serves signerName ${signerName} (cert-manager with its CertificateSigningRequest controllers, or meshca --csr-signer-names)`,
-            ),
-          );
-        }
-        if (outcome.kind !== 'issued') {
-          const { reason, message } = outcome;
-          return await refuse(
-            outcome.kind === 'denied' ? 'MeshcaSawDenied' : 'MeshcaSawFailed',
-            outcome.kind === 'denied'
-              ? permissionDenied(
-                  'RA_KUBE_CSR_DENIED',
-                  `CertificateSigningRequest ${name} for signer ${signerName} was denied (${reason}): ${message}; see kubectl describe csr ${name} and the cluster's approval policy`,
-                )
-              : unavailable(
-                  'RA_KUBE_CSR_FAILED',
-                  `signer ${signerName} failed CertificateSigningRequest ${name} (${reason}): ${message}; see the signer's log`,
-                ),
-          );
-        }
-        let certs: CertificateInfo[];
-        try {
-          certs = parseCertificates(outcome.certificatePem, `status.certificate of ${name}`);
-        } catch (err) {
-          return await refuse(
-            'MeshcaBadCertificate',
-            caUnusable(
-              'RA_KUBE_CSR_BAD_CERTIFICATE',
-              `signer ${signerName} wrote a status.certificate that is not a PEM certificate chain: ${(err as Error).message}`,
-              err,
-            ),
-          );
-        }
-        const leaf = certs[0]!;
-        const chain = certs.filter((c, i) => i === 0 || !c.selfSigned);
-        const verdict = verifyChain({ leaf, intermediates: chain.slice(1), roots });
-        if (!verdict.ok) {
-          return await refuse(
-            'MeshcaChainUntrusted',
-            caUnusable(
-              'RA_KUBE_CSR_CHAIN_UNTRUSTED',
-              `the certificate signer ${signerName} issued for ${name} does not verify against its root in meshConfig.caCertificates: ${verdict.reasons.join('; ')}; make caCertificates hold the signer's current root`,
-            ),
-          );
-        }
-        if (!leaf.publicKey.equals(csr.publicKey)) {
-          return await refuse(
-            'MeshcaWrongKey',
-            caUnusable(
-              'RA_KUBE_CSR_BAD_CERTIFICATE',
-              `signer ${signerName} issued a certificate for ${name} over another key than the CSR's`,
-            ),
-          );
-        }
-        return { chain: chain.map((c) => c.pem) };
-      } catch (err) {
-        if (isMeshcaError(err) || err === signal?.reason) throw err;
-        throw unavailable('RA_SIGNER_FAILED', `signer ${signerName}: ${(err as Error)?.message ?? err}`, err);
-      } finally {
-        await api.delete(name).catch((err: Error) =>
-          log.warn('cannot delete a CertificateSigningRequest; it expires on its own', {
-            event: 'kube-csr-delete-failed',
-            csr: name,
-            reason: err.message,
-          }),
+      // The CSR's signature proved its key; a certificate over any other key is no answer to it.
+      if (!chain[0]!.publicKey.equals(csr.publicKey)) {
+        throw caUnusable(
+          'RA_KUBE_CSR_BAD_CERTIFICATE',
+          `signer ${signerName} issued a certificate over another key than the CSR's`,
         );
       }
+      return { chain: chain.map((c) => c.pem) };
     },
     roots: async () => roots.map((r) => r.pem),
     async close() {},
