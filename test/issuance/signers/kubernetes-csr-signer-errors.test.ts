@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { isMeshcaError, type MeshcaError } from '../../../src/errors.js';
+import { WORKLOAD_CSR_USAGES } from '../../../src/issuance/signers/kubernetes-csr/csr-api.js';
 import { csrName, replicaTag } from '../../../src/issuance/signers/kubernetes-csr/csr-name.js';
 import { createKubernetesCsrSigner } from '../../../src/issuance/signers/kubernetes-csr-signer.js';
 import type { Signer } from '../../../src/issuance/signers/signer.js';
@@ -140,6 +141,34 @@ describe('Kubernetes CSR signer: what goes wrong', () => {
       err.message,
       /does not verify against its root in meshConfig\.caCertificates: .*make caCertificates hold the signer's current root$/,
     );
+  });
+
+  it("a CSR an approval policy denied first is not approved over it, and its outcome is 'denied' with the policy's reason", async () => {
+    const name = csrName(TAG);
+    await api.create({
+      name,
+      signerName: 'example.com/policy',
+      requestPem: request().csrPem,
+      expirationSeconds: 3600,
+      usages: WORKLOAD_CSR_USAGES,
+    });
+    try {
+      await env.cluster.kubectl(['certificate', 'deny', name]);
+      await api.approve(name, { reason: 'MeshcaApproved', message: 'too late' });
+      const outcome = await api.outcome(name, AbortSignal.timeout(30_000));
+      assert.equal(outcome.kind, 'denied');
+      assert.equal(outcome.kind === 'denied' && outcome.reason, 'KubectlDeny');
+      const types = await env.cluster.kubectl([
+        'get',
+        'csr',
+        name,
+        '-o',
+        'jsonpath={.status.conditions[*].type}',
+      ]);
+      assert.equal(types, 'Denied');
+    } finally {
+      await api.delete(name);
+    }
   });
 
   it('a signed CSR is deleted once its certificate is read', async () => {
