@@ -86,41 +86,45 @@ export async function startCertManager(
 }
 
 /**
- * The Istio task's issuer for one name: a self-signed ClusterIssuer, a CA Certificate it signs
- * into Secret `<name>-ca-selfsigned` in the cert-manager namespace, and the CA ClusterIssuer
- * `<name>` that signs with it.
+ * The Istio task's selfsigned-issuer.yaml for one signer: a self-signed ClusterIssuer
+ * `selfsigned-<prefix>-issuer`, a CA Certificate `<prefix>-ca` (common name `<issuer>`) it signs into
+ * Secret `<prefix>-ca-selfsigned` in the cert-manager namespace, and the CA ClusterIssuer `<issuer>`
+ * that signs with it. The task's prefixes: istio (for istio-system), foo, bar.
  */
-export function selfSignedCaIssuerYaml(name: string): string {
+export function selfSignedCaIssuerYaml(prefix: string, issuer: string): string {
   return `apiVersion: cert-manager.io/v1
 kind: ClusterIssuer
 metadata:
-  name: selfsigned-${name}-issuer
+  name: selfsigned-${prefix}-issuer
 spec:
   selfSigned: {}
 ---
 apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata:
-  name: ${name}-ca
+  name: ${prefix}-ca
   namespace: ${CERT_MANAGER_NAMESPACE}
 spec:
   isCA: true
-  commonName: ${name}
-  secretName: ${name}-ca-selfsigned
+  commonName: ${issuer}
+  secretName: ${prefix}-ca-selfsigned
   issuerRef:
-    name: selfsigned-${name}-issuer
+    name: selfsigned-${prefix}-issuer
     kind: ClusterIssuer
     group: cert-manager.io
 ---
 apiVersion: cert-manager.io/v1
 kind: ClusterIssuer
 metadata:
-  name: ${name}
+  name: ${issuer}
 spec:
   ca:
-    secretName: ${name}-ca-selfsigned
+    secretName: ${prefix}-ca-selfsigned
 `;
 }
+
+/** The task's prefix for a ClusterIssuer's objects: `istio` for istio-system, else the name. */
+const taskPrefix = (issuer: string) => (issuer === 'istio-system' ? 'istio' : issuer);
 
 /**
  * Creates the task's issuers and waits until each CA ClusterIssuer is Ready; resolves with each
@@ -130,7 +134,9 @@ export async function createTaskIssuers(
   kubectl: Kubectl,
   names: readonly string[],
 ): Promise<Map<string, string>> {
-  await kubectl(['apply', '-f', '-'], { input: names.map(selfSignedCaIssuerYaml).join('---\n') });
+  await kubectl(['apply', '-f', '-'], {
+    input: names.map((name) => selfSignedCaIssuerYaml(taskPrefix(name), name)).join('---\n'),
+  });
   const roots = new Map<string, string>();
   for (const name of names) {
     await kubectl(['wait', '--for=condition=Ready', '--timeout=90s', `clusterissuers/${name}`], {
