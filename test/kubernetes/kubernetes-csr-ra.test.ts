@@ -135,6 +135,31 @@ describe("Istio's Kubernetes CSR task with cert-manager", { timeout: 600_000 }, 
     assert.match(result.stdout, /Verify return code: 0 \(ok\)/, result.stdout + result.stderr);
   });
 
+  it("meshca's chart RBAC lets it approve exactly the task's signers", async () => {
+    // A SubjectAccessReview, as the API server asks one when meshca approves (signer names hold a "/").
+    const canI = async (verb: string, resource: string, name?: string, subresource?: string) => {
+      const review = {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: `system:serviceaccount:${CA_NAMESPACE}:meshca`,
+          groups: ['system:serviceaccounts', `system:serviceaccounts:${CA_NAMESPACE}`],
+          resourceAttributes: { group: 'certificates.k8s.io', verb, resource, name, subresource },
+        },
+      };
+      const allowed = await env.cluster.kubectl(['create', '-f', '-', '-o', 'jsonpath={.status.allowed}'], {
+        input: JSON.stringify(review),
+      });
+      return allowed === 'true' ? 'yes' : 'no';
+    };
+    for (const signer of SIGNERS) assert.equal(await canI('approve', 'signers', signer), 'yes', signer);
+    assert.equal(await canI('approve', 'signers', 'kubernetes.io/kube-apiserver-client'), 'no');
+    assert.equal(await canI('approve', 'signers', 'clusterissuers.cert-manager.io/other'), 'no');
+    assert.equal(await canI('create', 'certificatesigningrequests'), 'yes');
+    assert.equal(await canI('update', 'certificatesigningrequests', 'any', 'approval'), 'yes');
+    assert.equal(await canI('update', 'certificatesigningrequests', 'any', 'status'), 'no');
+  });
+
   it('sleep.foo → httpbin.foo works; sleep.foo → httpbin.bar fails with CERTIFICATE_VERIFY_FAILED', async () => {
     const caRoot = join(dir, 'istio-ca.pem');
     await writeFile(caRoot, roots.get('istio-system')!);
