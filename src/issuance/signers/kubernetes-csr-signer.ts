@@ -93,6 +93,7 @@ export function createKubernetesCsrSigner(opts: KubernetesCsrSignerOptions): Sig
         replicaTag: opts.replicaTag,
         signerName,
         requestPem: request.csrPem,
+        publicKey: csr.publicKey,
         expirationSeconds,
         usages: WORKLOAD_CSR_USAGES,
         roots,
@@ -101,13 +102,6 @@ export function createKubernetesCsrSigner(opts: KubernetesCsrSignerOptions): Sig
         signal,
         log,
       });
-      // The CSR's signature proved its key; a certificate over any other key is no answer to it.
-      if (!chain[0]!.publicKey.equals(csr.publicKey)) {
-        throw caUnusable(
-          'RA_KUBE_CSR_BAD_CERTIFICATE',
-          `signer ${signerName} issued a certificate over another key than the CSR's`,
-        );
-      }
       return { chain: chain.map((c) => c.pem) };
     },
     roots: async () => roots.map((r) => r.pem),

@@ -18,6 +18,8 @@ import { silentLogger } from '../../../src/log.js';
 import { buildWorkloadCsr } from '../../../src/pki/build-workload-csr.js';
 import { parseCsr } from '../../../src/pki/parse-csr.js';
 import { type CertManagerCluster, startCertManagerCluster } from '../../support/cert-manager.js';
+import { opensslCertificate } from '../../support/step-ca.js';
+import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
 const SPIFFE_ID = 'spiffe://cluster.local/ns/foo/sa/sleep';
@@ -75,6 +77,11 @@ describe('Kubernetes CSR signer: what goes wrong', () => {
 
   /** Acts as the CSR's signer: waits for meshca's approved CSR and adds `condition` to its status. */
   async function actAsSigner(condition: Record<string, unknown>): Promise<void> {
+    await writeStatus([{ op: 'add', path: '/status/conditions/-', value: condition }]);
+  }
+
+  /** Waits for meshca's approved CSR and applies a JSON patch to its status, as its signer may. */
+  async function writeStatus(patch: object[]): Promise<void> {
     const name = await waitFor('an approved CSR from meshca', async () => {
       const out = await env.cluster.kubectl([
         'get',
@@ -96,7 +103,7 @@ describe('Kubernetes CSR signer: what goes wrong', () => {
       '--subresource=status',
       '--type=json',
       '-p',
-      JSON.stringify([{ op: 'add', path: '/status/conditions/-', value: condition }]),
+      JSON.stringify(patch),
     ]);
   }
 
@@ -168,6 +175,53 @@ describe('Kubernetes CSR signer: what goes wrong', () => {
       assert.equal(types, 'Denied');
     } finally {
       await api.delete(name);
+    }
+  });
+
+  it("a certificate from the right CA but over another key than the CSR's: RA_KUBE_CSR_BAD_CERTIFICATE", async () => {
+    // The test is a rogue signer holding foo's CA key (cert-manager keeps it in a Secret).
+    const tmp = makeTempDir('meshca-rogue-signer-');
+    try {
+      const secret = (key: string) =>
+        env.cluster
+          .kubectl([
+            'get',
+            'secret',
+            '-n',
+            'cert-manager',
+            'foo-ca-selfsigned',
+            '-o',
+            `jsonpath={.data.${key}}`,
+          ])
+          .then((b64) => Buffer.from(b64, 'base64').toString('utf8'));
+      const fooCa = {
+        certPem: await secret('tls\\.crt'),
+        keyPem: await secret('tls\\.key'),
+        certFile: tmp.file('foo-ca.crt'),
+        keyFile: tmp.file('foo-ca.key'),
+      };
+      tmp.write('foo-ca.crt', fooCa.certPem);
+      tmp.write('foo-ca.key', fooCa.keyPem);
+      const other = opensslCertificate({
+        dir: tmp.path,
+        name: 'other-key',
+        subject: '/',
+        extensions: `subjectAltName=critical,URI:${SPIFFE_ID}\nbasicConstraints=critical,CA:false`,
+        issuer: fooCa,
+        days: 1,
+      });
+      const signing = signer('example.com/rogue', env.roots.get('foo')!).sign(request());
+      await writeStatus([
+        { op: 'add', path: '/status/certificate', value: Buffer.from(other.certPem).toString('base64') },
+      ]);
+      const err = await refusal(signing, 'RA_KUBE_CSR_BAD_CERTIFICATE', 'MeshcaWrongKey');
+      assert.equal(err.kind, 'ca-unusable');
+      assert.match(
+        err.message,
+        /issued a certificate for meshca-[0-9a-f]{10}-[0-9a-f]{16} over another key than the CSR's$/,
+      );
+    } finally {
+      tmp.remove();
     }
   });
 

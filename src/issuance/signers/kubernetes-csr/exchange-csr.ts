@@ -2,6 +2,7 @@
 // server's own (PILOT_CERT_PROVIDER=k8s.io/<signer>): create the CSR, approve it, wait for its
 // outcome with a deadline, check the chain against the signer's roots, delete the CSR. Whatever goes
 // wrong becomes a clear error and a Warning Event on the CSR.
+import type { KeyObject } from 'node:crypto';
 import { caUnusable, isMeshcaError, permissionDenied, unavailable } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import { parseCertificates } from '../../../pki/parse-certificate.js';
@@ -15,6 +16,8 @@ export interface CsrExchange {
   replicaTag: string;
   signerName: string;
   requestPem: string;
+  /** The CSR's key: the certificate must be over it. */
+  publicKey: KeyObject;
   expirationSeconds: number;
   usages: readonly string[];
   /** The signer's roots (from meshConfig.caCertificates): the chain must verify against them. */
@@ -100,6 +103,16 @@ export async function exchangeCsr(x: CsrExchange): Promise<CertificateInfo[]> {
         caUnusable(
           'RA_KUBE_CSR_CHAIN_UNTRUSTED',
           `the certificate signer ${signerName} issued for ${name} does not verify against its root in meshConfig.caCertificates: ${verdict.reasons.join('; ')}; make caCertificates hold the signer's current root`,
+        ),
+      );
+    }
+    // The CSR's signature proved its key; a certificate over any other key is no answer to it.
+    if (!chain[0]!.publicKey.equals(x.publicKey)) {
+      return await refuse(
+        'MeshcaWrongKey',
+        caUnusable(
+          'RA_KUBE_CSR_BAD_CERTIFICATE',
+          `signer ${signerName} issued a certificate for ${name} over another key than the CSR's`,
         ),
       );
     }

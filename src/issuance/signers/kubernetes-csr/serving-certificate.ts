@@ -2,7 +2,7 @@
 // with the signer reached through the CSR API, as istiod gets its DNS certificate from the task's
 // istio-system ClusterIssuer): a DNS-name CSR over the server's fresh key, the same round trip as a
 // workload's, checked against that signer's roots.
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from '../../../log.js';
 import { buildCaCsr } from '../../../pki/build-ca-csr.js';
 import { parseCertificates } from '../../../pki/parse-certificate.js';
@@ -49,6 +49,7 @@ export function kubernetesCsrServingIssuer(opts: {
       ...opts.access,
       signerName: opts.signerName,
       requestPem,
+      publicKey: createPublicKey(key),
       expirationSeconds: Math.max(ttlSeconds, 600),
       usages: SERVING_USAGES,
       roots,
