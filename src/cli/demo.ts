@@ -27,7 +27,7 @@ const DEMO_FLAGS: Record<string, string[]> = {
 
 const spec: CommandSpec = {
   name: 'demo',
-  summary: "play one of Istio's tasks end to end on this machine (no Kubernetes), checked with openssl",
+  summary: "play one of Istio's tasks end to end on this machine (no cluster needed), checked with openssl",
   usage:
     'meshca demo [plug-in-ca] [--agent meshca|istio] [--keep] [--dir DIR] [--quiet]\n       meshca demo custom-ca [--no-step-ca | --kubernetes] [--keep] [--dir DIR] [--quiet]',
   allowPositionals: true,

@@ -89,7 +89,10 @@ export async function startIssuance(opts: {
       ? kubernetesCsrServingIssuer({
           access: opts.kubernetesCsr,
           signerName: providerViaCsr.name,
-          rootsPem: providerViaCsr.rootsPem,
+          rootsPem: () => {
+            const now = definitions(meshConfig!).find((d) => d.name === providerViaCsr.name);
+            return now?.kind === 'KubernetesCSR' ? now.rootsPem : providerViaCsr.rootsPem;
+          },
           timeoutMs: opts.signerTimeoutMs ?? 60_000,
           log,
         })

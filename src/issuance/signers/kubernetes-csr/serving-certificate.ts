@@ -30,14 +30,15 @@ export type ServingIssuer = (
 export function kubernetesCsrServingIssuer(opts: {
   access: KubernetesCsrAccess;
   signerName: string;
-  rootsPem: readonly string[];
+  /** The signer's roots from the mesh configuration in force (read at each issuance: it may reload). */
+  rootsPem: () => readonly string[];
   timeoutMs: number;
   log: Logger;
 }): ServingIssuer {
-  const roots = opts.rootsPem.flatMap((pem) =>
-    parseCertificates(pem, `caCertificates for ${opts.signerName}`),
-  );
   return async (key, names, ttlSeconds) => {
+    const roots = opts
+      .rootsPem()
+      .flatMap((pem) => parseCertificates(pem, `caCertificates for ${opts.signerName}`));
     // The CSR API carries DNS names; IP addresses stay out (agents dial istiod by name).
     const requestPem = await buildCaCsr({
       key,
