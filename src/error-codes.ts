@@ -708,6 +708,36 @@ export const ERROR_CODES = {
     kind: 'permission-denied',
     meaning: "The CSR asks for an identity other than the caller's own.",
   },
+  RA_KUBE_CSR_BAD_CERTIFICATE: {
+    kind: 'ca-unusable',
+    meaning:
+      "A Kubernetes CSR signer wrote a status.certificate that is not a certificate chain for the CSR's key.",
+  },
+  RA_KUBE_CSR_CHAIN_UNTRUSTED: {
+    kind: 'ca-unusable',
+    meaning:
+      "A Kubernetes CSR signer's certificate does not verify against its root in meshConfig.caCertificates.",
+  },
+  RA_KUBE_CSR_DENIED: {
+    kind: 'permission-denied',
+    meaning: "A Kubernetes CertificateSigningRequest was denied by the cluster's approval policy.",
+  },
+  RA_KUBE_CSR_FAILED: {
+    kind: 'unavailable',
+    meaning: 'The controller of a Kubernetes CSR signer marked the CertificateSigningRequest Failed.',
+  },
+  RA_KUBE_CSR_TIMEOUT: {
+    kind: 'unavailable',
+    meaning: 'No controller signed a Kubernetes CertificateSigningRequest in time.',
+  },
+  RA_KUBE_CSR_TTL_TOO_SHORT: {
+    kind: 'invalid-input',
+    meaning: 'The requested lifetime is below the 600 s the Kubernetes CSR API grants at least.',
+  },
+  RA_KUBE_CSR_UNAVAILABLE: {
+    kind: 'config',
+    meaning: 'A signer needs the Kubernetes CSR API, but meshca does not run in the Kubernetes home.',
+  },
   RA_NO_SIGNER: {
     kind: 'ca-unusable',
     meaning: 'No signer is set for the namespace (workload, ProxyConfig or mesh default).',

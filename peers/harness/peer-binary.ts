@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unavailable } from '../../src/index.js';
 
-export type PeerName = 'step-ca' | 'pilot-agent' | 'etcd' | 'kubernetes' | 'helm';
+export type PeerName = 'step-ca' | 'pilot-agent' | 'etcd' | 'kubernetes' | 'helm' | 'cert-manager';
 
 const BUILD_SCRIPT = join('peers', 'build.mjs');
 /** The build script's exit code for "a tool (Go) is missing"; anything else non-zero is a real failure. */
@@ -82,6 +82,12 @@ export function ensurePeerBinary(name: PeerName, binary?: string): string | unde
     );
   }
   return bin;
+}
+
+/** The peer's Go module folder (peers/<name>/ of the source checkout), or undefined outside one. */
+export function peerModuleDir(name: PeerName): string | undefined {
+  const root = packageRoot();
+  return root ? join(root, 'peers', name) : undefined;
 }
 
 /** Why `ensurePeerBinary(name)` returned undefined (for the demo's "skipped" line). */

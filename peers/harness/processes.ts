@@ -93,9 +93,12 @@ interface Exit {
   error?: Error;
 }
 
-/** `[node, …/bin/meshca.js]`, found from the source tree (tsx) and from the compiled tree alike. */
+/**
+ * `[node, …/bin/meshca.js]`, found from the source tree (peers/harness/, under tsx) and from the
+ * compiled tree alike (dist/peers/harness/, three levels below the package root).
+ */
 export function meshcaCommand(): string[] {
-  for (const up of ['../bin/meshca.js', '../../bin/meshca.js']) {
+  for (const up of ['../../bin/meshca.js', '../../../bin/meshca.js']) {
     const path = fileURLToPath(new URL(up, import.meta.url));
     if (existsSync(path)) return [process.execPath, path];
   }

@@ -12,23 +12,31 @@ const DEMOS = {
   'plug-in-ca': async () => (await import('../../demo/plug-in-ca.js')).runPlugInCaDemo,
   'custom-ca': async () => (await import('../../demo/custom-ca.js')).runCustomCaDemo,
 };
+/** custom-ca --kubernetes: the same task against a real API server and cert-manager. */
+const loadKubernetesCustomCa = async () =>
+  (await import('../../demo/custom-ca-kubernetes.js')).runCustomCaKubernetesDemo;
 
 const isDemoName = (name: string): name is keyof typeof DEMOS => Object.hasOwn(DEMOS, name);
 
 /** Flags that only some demos have, with the demos that have them. */
-const DEMO_FLAGS: Record<string, string[]> = { 'no-step-ca': ['custom-ca'], agent: ['plug-in-ca'] };
+const DEMO_FLAGS: Record<string, string[]> = {
+  'no-step-ca': ['custom-ca'],
+  kubernetes: ['custom-ca'],
+  agent: ['plug-in-ca'],
+};
 
 const spec: CommandSpec = {
   name: 'demo',
-  summary: "play one of Istio's tasks end to end on this machine (no Kubernetes), checked with openssl",
+  summary: "play one of Istio's tasks end to end on this machine (no cluster needed), checked with openssl",
   usage:
-    'meshca demo [plug-in-ca] [--agent meshca|istio] [--keep] [--dir DIR] [--quiet]\n       meshca demo custom-ca [--no-step-ca] [--keep] [--dir DIR] [--quiet]',
+    'meshca demo [plug-in-ca] [--agent meshca|istio] [--keep] [--dir DIR] [--quiet]\n       meshca demo custom-ca [--no-step-ca | --kubernetes] [--keep] [--dir DIR] [--quiet]',
   allowPositionals: true,
   options: {
     keep: { type: 'boolean' },
     dir: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     'no-step-ca': { type: 'boolean' },
+    kubernetes: { type: 'boolean' },
     agent: { type: 'string' },
   },
   optionHelp: [
@@ -39,6 +47,9 @@ const spec: CommandSpec = {
     "                        refused; then bar's signer as a real step-ca (a StepClusterIssuer), reloaded live",
     '--no-step-ca            custom-ca: skip the step-ca step (it is skipped anyway, saying why, where step-ca',
     '                        cannot be built: it needs Go, and is built once from peers/step-ca into .cache/peers)',
+    '--kubernetes            custom-ca: the task with the real mechanisms: a Kubernetes API server and cert-manager',
+    '                        (built once from peers/; needs Go), its self-signed CA ClusterIssuers, meshca as RA over',
+    '                        the CertificateSigningRequest API, sleep.foo → httpbin.foo ok, → httpbin.bar refused',
     "--agent istio           plug-in-ca: the workloads' certificate agent is Istio's own pilot-agent (built once from",
     '                        peers/pilot-agent; needs Go), beside `meshca sidecar --no-agent`; default: meshca',
     '--keep                  leave the working directory (certificates, tokens, openssl output) and print its path',
@@ -54,6 +65,7 @@ const spec: CommandSpec = {
     "meshca demo plug-in-ca --agent istio  # Istio's pilot-agent fetches the workloads' certificates",
     'meshca demo custom-ca                # RA mode: ClusterIssuers, then step-ca',
     'meshca demo custom-ca --no-step-ca --quiet',
+    'meshca demo custom-ca --kubernetes   # API server + cert-manager + the CSR API',
   ],
 };
 
@@ -80,7 +92,7 @@ export async function runDemo(argv: string[], ctx: CliContext): Promise<number> 
     throw invalidInput('DEMO_BAD_AGENT', `--agent ${agent}: use meshca or istio\nUsage: ${spec.usage}`);
   }
   const dir = str(args.values.dir);
-  const demo = await DEMOS[name]();
+  const demo = args.values.kubernetes === true ? await loadKubernetesCustomCa() : await DEMOS[name]();
   return demo({
     agent,
     out: ctx.out,

@@ -41,6 +41,8 @@ export const KUBERNETES_HELP = [
   "                             or offline with the API server's service-account keys, refetched when they rotate (env MESHCA_TOKEN_CHECK)",
   'Kubernetes timings: MESHCA_LEADER_LEASE_DURATION (default 15s), MESHCA_TOKEN_REVIEW_TIMEOUT (default 5s);',
   "                             token audiences from TOKEN_AUDIENCES (Istio's, comma-separated, default istio-ca)",
+  'With --config in RA mode, every caCertificates signer that no ClusterIssuer folder defines is reached through the',
+  "                             cluster's CertificateSigningRequest API (Istio's ISTIOD_RA_KUBERNETES_API; chart value kubernetesCsr.signerNames)",
 ];
 
 export function resolveKubernetesSettings(

@@ -126,6 +126,7 @@ const spec: CommandSpec = {
     'meshca serve --kubeconfig ~/.kube/config --namespace istio-system   # the CA of a Kubernetes cluster',
     'meshca serve --kubeconfig ~/.kube/config --token-check jwks --istiod-tls   # tokens checked offline; istiod-tls kept',
     'meshca serve --kubeconfig ~/.kube/config --csr-signer-names example.com/foo --workload-secrets   # CSR signer; istio.<sa> Secrets',
+    'meshca serve --kubeconfig ~/.kube/config --config istio.yaml   # RA over the CSR API (cert-manager signs)',
     'CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE=30 meshca serve   # renew the self-signed root earlier',
   ],
 };

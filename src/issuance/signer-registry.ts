@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { configError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SignerDefinition } from '../mesh/types.js';
+import type { AnySignerDefinition } from './signer-definitions.js';
+import { createKubernetesCsrSigner, type KubernetesCsrAccess } from './signers/kubernetes-csr-signer.js';
 import { type LocalIssuerSigner, openLocalIssuerSigner } from './signers/local-issuer-signer.js';
 import type { Signer } from './signers/signer.js';
 import { createStepCaSigner } from './signers/step-ca-signer.js';
@@ -12,14 +13,28 @@ export interface SignerRegistry {
   get(name: string): Signer | undefined;
   names(): string[];
   /** Builds signers for new or changed definitions and closes the ones that went away. */
-  update(definitions: readonly SignerDefinition[]): Promise<void>;
+  update(definitions: readonly AnySignerDefinition[]): Promise<void>;
   close(): Promise<void>;
 }
 
 async function openSigner(
-  def: SignerDefinition,
-  opts: { log: Logger; timeoutMs: number; debounceMs?: number },
+  def: AnySignerDefinition,
+  opts: { log: Logger; timeoutMs: number; debounceMs?: number; kubernetesCsr?: KubernetesCsrAccess },
 ): Promise<Signer> {
+  if (def.kind === 'KubernetesCSR') {
+    if (!opts.kubernetesCsr)
+      throw configError(
+        'RA_KUBE_CSR_UNAVAILABLE',
+        `signer ${def.name} (${def.source}) needs the Kubernetes CSR API; run meshca serve with --kubeconfig (or in a pod)`,
+      );
+    return createKubernetesCsrSigner({
+      name: def.name,
+      ...opts.kubernetesCsr,
+      rootsPem: def.rootsPem,
+      timeoutMs: opts.timeoutMs,
+      log: opts.log,
+    });
+  }
   if (def.kind === 'StepClusterIssuer') {
     let password: string;
     try {
@@ -51,6 +66,8 @@ export function createSignerRegistry(opts: {
   log: Logger;
   timeoutMs: number;
   debounceMs?: number;
+  /** The Kubernetes home's CSR API, for KubernetesCSR definitions. */
+  kubernetesCsr?: KubernetesCsrAccess;
 }): SignerRegistry {
   const signers = new Map<string, { key: string; signer: Signer }>();
   return {

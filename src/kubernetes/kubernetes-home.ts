@@ -1,12 +1,15 @@
 // The Kubernetes home, assembled: the CA's bundle in Secrets, tokens checked by TokenReview, the
 // trust bundle published to every namespace by the elected leader, and Events on refused updates.
 // The server sees only a CaMode, a TokenVerifier and `attach`/`close`.
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CaMode, CertificateAuthority } from '../ca/certificate-authority.js';
 import type { RootRenewal } from '../ca/renew-self-signed-root.js';
 import type { RotationInServiceHome } from '../ca/rotation/rotation-home.js';
 import { invalidInput } from '../errors.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
+import { replicaTag } from '../issuance/signers/kubernetes-csr/csr-name.js';
+import type { KubernetesCsrAccess } from '../issuance/signers/kubernetes-csr-signer.js';
 import type { Logger } from '../log.js';
 import type { KeyType } from '../pki/types.js';
 import type { CsrSignerPolicy } from './csr-signer/csr-signer-policy.js';
@@ -15,6 +18,7 @@ import { createKubernetesJwksVerifier } from './jwks-token-verifier.js';
 import { isNotFound, kubeApiError } from './kube-api-error.js';
 import { type KubeClient, type KubeconfigSource, loadKubeClient } from './kube-client.js';
 import { CACERTS_SECRET, kubernetesCaStore } from './kubernetes-ca-store.js';
+import { kubernetesCsrApi } from './kubernetes-csr-api.js';
 import { type LeaderLease, startLeaderLease } from './leader-lease.js';
 import { publishRootConfigMaps, type RootConfigMaps } from './publish-root-configmaps.js';
 import { recordWarningEvent } from './record-event.js';
@@ -58,6 +62,8 @@ export interface KubernetesHome {
   readonly leader: () => boolean;
   /** A staged root change (meshca rotate) in this cluster: the plan in a Secret, records per replica. */
   rotationInService(onRecordsWriteFailed: (err: Error) => void): Promise<RotationInServiceHome>;
+  /** The CSR API for RA mode's signers (ISTIOD_RA_KUBERNETES_API); it watches only once used. */
+  readonly csr: KubernetesCsrAccess;
   /** Follows the CA in service: publishes its roots (unless `publishRoots` is false) and reports refused updates. */
   attach(
     ca: CertificateAuthority,
@@ -114,6 +120,9 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
           audiences: opts.audiences,
           timeoutMs: opts.tokenReviewTimeoutMs,
         });
+  // Every replica's CSRs carry its own tag, so names never collide and each watches only its own.
+  const tag = replicaTag(opts.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`);
+  const csrApi = await kubernetesCsrApi({ client, replicaTag: tag, log });
   let configMaps: RootConfigMaps | undefined;
   let lease: LeaderLease | undefined;
   let istiodTls: IstiodTls | undefined;
@@ -134,6 +143,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
         log,
         onRecordsWriteFailed,
       }),
+    csr: { api: csrApi, replicaTag: tag },
     attach(ca, publish) {
       if (publish.roots) {
         const published = publishRootConfigMaps({ client, log });
@@ -208,6 +218,7 @@ export async function openKubernetesHome(opts: KubernetesHomeOptions): Promise<K
     },
     async close() {
       renewal?.stop();
+      csrApi.close();
       configMaps?.close();
       istiodTls?.close();
       csrSigner?.close();

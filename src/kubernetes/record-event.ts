@@ -7,7 +7,7 @@ import type { KubeClient } from './kube-client.js';
 
 export interface EventTarget {
   kind: string;
-  /** '' for a cluster-scoped object (a CertificateSigningRequest): its Events go to namespace default. */
+  /** '' for a cluster-scoped object (a CSR), whose Events the API server keeps in namespace default. */
   namespace: string;
   name: string;
   uid?: string;
@@ -32,7 +32,7 @@ export async function recordWarningEvent(
         metadata: { name: `${target.name}.${randomBytes(8).toString('hex')}`, namespace },
         involvedObject: {
           kind: target.kind,
-          namespace: target.namespace,
+          namespace: target.namespace || undefined,
           name: target.name,
           uid: target.uid,
           apiVersion: target.apiVersion ?? 'v1',

@@ -18,6 +18,8 @@ export interface WatchObjectsOptions<T extends KubernetesObject> {
   path: string;
   /** e.g. "metadata.name=cacerts": the list and the watch see only these objects. */
   fieldSelector?: string;
+  /** e.g. "meshca.io/replica=abc": likewise, by label. */
+  labelSelector?: string;
   list(): Promise<ObjectList<T>>;
   /** Called with every object currently there (by namespace/name), after each list and each event. */
   onChange(objects: ReadonlyMap<string, T>): void;
@@ -97,6 +99,7 @@ export function watchObjects<T extends KubernetesObject>(opts: WatchObjectsOptio
     };
     if (list.metadata?.resourceVersion) params.resourceVersion = list.metadata.resourceVersion;
     if (opts.fieldSelector) params.fieldSelector = opts.fieldSelector;
+    if (opts.labelSelector) params.labelSelector = opts.labelSelector;
     let healthy = false;
     abort = await client.watcher.watch(
       opts.path,

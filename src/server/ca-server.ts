@@ -194,6 +194,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
     trustDomain: opts.trustDomain,
     signerTimeoutMs: opts.signerTimeoutMs,
     reloadDebounceMs: opts.reloadDebounceMs,
+    kubernetesCsr: home?.csr,
     metrics,
     log,
   });
@@ -211,14 +212,16 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
             dnsNames: names,
             requester: { via: 'self', issuer: 'meshca', subject: 'serving-certificate' },
             // The signer's own name, as workload entries carry it (PILOT_CERT_PROVIDER less its k8s.io/).
-            signer: issuing.servingCa
-              ? (issuing.config()?.pilotCertProvider?.replace(/^k8s\.io\//, '') ?? LOCAL_SIGNER_NAME)
-              : LOCAL_SIGNER_NAME,
+            signer:
+              issuing.servingCa || issuing.servingIssuer
+                ? (issuing.config()?.pilotCertProvider?.replace(/^k8s\.io\//, '') ?? LOCAL_SIGNER_NAME)
+                : LOCAL_SIGNER_NAME,
             requestId: randomUUID(),
           });
         }
       : undefined,
     serverOptions: http2ServerOptions(limits),
+    issuer: issuing.servingIssuer,
   });
   if (servingCa !== ca) servingCa.on('bundle', ({ bundle: next }) => void serving.renew(next));
 

@@ -7,7 +7,13 @@ import { configError } from '../errors.js';
 import { createCaModeIssuance } from '../issuance/ca-mode-issuance.js';
 import type { Issuance } from '../issuance/issuance.js';
 import { createRaModeIssuance } from '../issuance/ra-mode-issuance.js';
+import { signerDefinitions } from '../issuance/signer-definitions.js';
 import { createSignerRegistry, isLocalIssuer } from '../issuance/signer-registry.js';
+import {
+  kubernetesCsrServingIssuer,
+  type ServingIssuer,
+} from '../issuance/signers/kubernetes-csr/serving-certificate.js';
+import type { KubernetesCsrAccess } from '../issuance/signers/kubernetes-csr-signer.js';
 import type { Logger } from '../log.js';
 import type { MeshConfig, MeshConfigResult } from '../mesh/types.js';
 import { watchMeshConfig } from '../mesh/watch-mesh-config.js';
@@ -21,6 +27,8 @@ export interface IssuanceInService {
   config(): MeshConfig | undefined;
   /** The CA of the signer that provides the serving certificate, when PILOT_CERT_PROVIDER names one. */
   readonly servingCa: CertificateAuthority | undefined;
+  /** Where the serving certificate comes from when PILOT_CERT_PROVIDER names a Kubernetes CSR signer. */
+  readonly servingIssuer: ServingIssuer | undefined;
   /** Re-reads the mesh configuration (SIGHUP). */
   reload(): Promise<void>;
   close(): Promise<void>;
@@ -32,6 +40,8 @@ export async function startIssuance(opts: {
   trustDomain: string;
   signerTimeoutMs: number | undefined;
   reloadDebounceMs: number | undefined;
+  /** The Kubernetes home's CSR API: caCertificates signers without a local definition go through it. */
+  kubernetesCsr?: KubernetesCsrAccess;
   metrics: CaMetrics;
   log: Logger;
 }): Promise<IssuanceInService> {
@@ -40,7 +50,9 @@ export async function startIssuance(opts: {
     log,
     timeoutMs: opts.signerTimeoutMs ?? 60_000,
     debounceMs: opts.reloadDebounceMs,
+    kubernetesCsr: opts.kubernetesCsr,
   });
+  const definitions = (config: MeshConfig) => signerDefinitions(config, opts.kubernetesCsr !== undefined);
   const buildIssuance = (config: MeshConfig | undefined): Issuance =>
     config?.raMode
       ? createRaModeIssuance({
@@ -53,7 +65,7 @@ export async function startIssuance(opts: {
   let meshConfig = opts.mesh?.initial.config;
   if (opts.mesh) {
     for (const note of opts.mesh.initial.notes) log.info(note, { event: 'config-note' });
-    await signers.update(meshConfig!.signers);
+    await signers.update(definitions(meshConfig!));
   }
   let issuance = buildIssuance(meshConfig);
   metrics.trackSignerRoots(signerRootExpiry(meshConfig));
@@ -68,11 +80,28 @@ export async function startIssuance(opts: {
     ? meshConfig.pilotCertProvider.slice('k8s.io/'.length)
     : undefined;
   const providerSigner = provider ? signers.get(provider) : undefined;
-  if (provider && !isLocalIssuer(providerSigner)) {
+  const providerViaCsr =
+    provider && meshConfig && opts.kubernetesCsr
+      ? definitions(meshConfig).find((d) => d.name === provider && d.kind === 'KubernetesCSR')
+      : undefined;
+  const servingIssuer =
+    providerViaCsr?.kind === 'KubernetesCSR' && opts.kubernetesCsr
+      ? kubernetesCsrServingIssuer({
+          access: opts.kubernetesCsr,
+          signerName: providerViaCsr.name,
+          rootsPem: () => {
+            const now = definitions(meshConfig!).find((d) => d.name === providerViaCsr.name);
+            return now?.kind === 'KubernetesCSR' ? now.rootsPem : providerViaCsr.rootsPem;
+          },
+          timeoutMs: opts.signerTimeoutMs ?? 60_000,
+          log,
+        })
+      : undefined;
+  if (provider && !isLocalIssuer(providerSigner) && !servingIssuer) {
     await signers.close();
     throw configError(
       'SERVER_CERT_PROVIDER_UNSUPPORTED',
-      `PILOT_CERT_PROVIDER=k8s.io/${provider}: ${providerSigner ? "only a ClusterIssuer signer can provide the CA server's certificate" : 'no such signer is configured'}; define it as a ClusterIssuer, or use PILOT_CERT_PROVIDER=istiod`,
+      `PILOT_CERT_PROVIDER=k8s.io/${provider}: ${providerSigner ? "only a ClusterIssuer signer (a local folder, or in the Kubernetes home one reached through the CSR API) can provide the CA server's certificate" : 'no such signer is configured'}; define it as a ClusterIssuer, or use PILOT_CERT_PROVIDER=istiod`,
     );
   }
   const meshWatch = opts.mesh
@@ -81,7 +110,7 @@ export async function startIssuance(opts: {
         current: opts.mesh.initial,
         debounceMs: opts.reloadDebounceMs,
         onChange(result) {
-          void signers.update(result.config.signers).then(
+          void signers.update(definitions(result.config)).then(
             () => {
               meshConfig = result.config;
               issuance = buildIssuance(meshConfig);
@@ -117,6 +146,7 @@ export async function startIssuance(opts: {
     current: () => issuance,
     config: () => meshConfig,
     servingCa: isLocalIssuer(providerSigner) ? providerSigner.ca : undefined,
+    servingIssuer,
     async reload() {
       await meshWatch?.reload();
     },

@@ -4,6 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { SecureServerOptions } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { SigningBundle } from '../ca/signing-bundle.js';
+import type { ServingIssuer } from '../issuance/signers/kubernetes-csr/serving-certificate.js';
 import type { Logger } from '../log.js';
 import { issueServingCertificate } from '../pki/issue-serving-certificate.js';
 import { encodePrivateKeyPem } from '../pki/keys.js';
@@ -56,6 +57,8 @@ export async function createServingIdentity(
     serverOptions?: SecureServerOptions;
     /** Called with each new certificate before it is used (the issuance log); a rejection keeps the old one. */
     record?: (pem: string, names: string[]) => Promise<void>;
+    /** Where the certificate comes from instead of `bundle` (PILOT_CERT_PROVIDER through the CSR API). */
+    issuer?: ServingIssuer;
   },
 ): Promise<ServingIdentity> {
   const ttlSeconds = opts.ttlSeconds ?? SERVING_CERT_TTL_SECONDS;
@@ -69,6 +72,18 @@ export async function createServingIdentity(
 
   const material = async (from: SigningBundle) => {
     const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    if (opts.issuer) {
+      const remote = await opts.issuer(key, { dnsNames, ips }, ttlSeconds);
+      await opts.record?.(remote.certChainPem, dnsNames);
+      return {
+        notAfter: remote.notAfter,
+        options: {
+          ca: Buffer.from(remote.rootsPem),
+          cert: [Buffer.from(remote.certChainPem)],
+          key: [Buffer.from(encodePrivateKeyPem(key))],
+        },
+      };
+    }
     const issued = await issueServingCertificate({
       issuer: from.issuer,
       publicKey: key,

@@ -134,11 +134,15 @@ describe('meshca demo custom-ca', () => {
     assert.equal(existsSync(workDir!), false, 'the temporary directory is removed');
   });
 
-  test('usage: --no-step-ca belongs to custom-ca; the help names both demos', async () => {
+  test('usage: --no-step-ca and --kubernetes belong to custom-ca; the help names both demos', async () => {
     const { ctx, printed } = printingContext();
     await assert.rejects(runDemo(['plug-in-ca', '--no-step-ca'], ctx), {
       code: 'DEMO_FLAG_NOT_FOR_DEMO',
       message: /^--no-step-ca is a flag of custom-ca, not of plug-in-ca\n/,
+    });
+    await assert.rejects(runDemo(['plug-in-ca', '--kubernetes'], ctx), {
+      code: 'DEMO_FLAG_NOT_FOR_DEMO',
+      message: /^--kubernetes is a flag of custom-ca, not of plug-in-ca\n/,
     });
     await assert.rejects(runDemo(['nope'], ctx), {
       code: 'DEMO_UNKNOWN',
@@ -147,7 +151,7 @@ describe('meshca demo custom-ca', () => {
     assert.equal(await runDemo(['--help'], ctx), 0);
     assert.match(
       printed.join(''),
-      /meshca demo custom-ca \[--no-step-ca\] \[--keep\] \[--dir DIR\] \[--quiet\]/,
+      /meshca demo custom-ca \[--no-step-ca \| --kubernetes\] \[--keep\] \[--dir DIR\] \[--quiet\]/,
     );
   });
 });

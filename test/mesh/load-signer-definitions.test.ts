@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { selfSignedCaIssuerYaml } from '../../peers/harness/cert-manager.js';
 import { loadMeshConfig } from '../../src/mesh/load-mesh-config.js';
 import { makeCa, tempDir, write } from './mesh-fixtures.js';
 
@@ -15,38 +16,9 @@ describe('signers', () => {
       write(join(dataDir, 'secrets', secret, 'tls.crt'), ca.cert);
       write(join(dataDir, 'secrets', secret, 'tls.key'), ca.key);
     }
-    const issuers = (name: string, cn: string, secret: string) => `apiVersion: cert-manager.io/v1
-kind: ClusterIssuer
-metadata:
-  name: selfsigned-${name}-issuer
-spec:
-  selfSigned: {}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata:
-  name: ${name}-ca
-  namespace: cert-manager
-spec:
-  isCA: true
-  commonName: ${cn}
-  secretName: ${secret}
-  issuerRef:
-    name: selfsigned-${name}-issuer
-    kind: ClusterIssuer
-    group: cert-manager.io
----
-apiVersion: cert-manager.io/v1
-kind: ClusterIssuer
-metadata:
-  name: ${cn}
-spec:
-  ca:
-    secretName: ${secret}
-`;
     const file = write(
       join(work, 'selfsigned-issuer.yaml'),
-      [issuers('bar', 'bar', 'bar-ca-selfsigned'), issuers('foo', 'foo', 'foo-ca-selfsigned')].join('---\n'),
+      [selfSignedCaIssuerYaml('bar', 'bar'), selfSignedCaIssuerYaml('foo', 'foo')].join('---\n'),
     );
     const { config, notes } = await loadMeshConfig(file, { dataDir });
     assert.deepEqual(config.signers, [

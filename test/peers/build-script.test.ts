@@ -22,6 +22,7 @@ describe('peers/build.mjs', () => {
       (d) => d.isDirectory() && d.name !== 'harness',
     );
     assert.deepEqual(peers.map((d) => d.name).sort(), [
+      'cert-manager',
       'etcd',
       'helm',
       'kubernetes',
@@ -64,6 +65,10 @@ describe('peers/build.mjs', () => {
       /^kubernetes\tk8s\.io\/kubernetes v1\.36\.3\tbuilt\t\S+\/kubernetes@v1\.36\.3\/kubectl$/m,
     );
     assert.match(r.stdout, /^helm\thelm\.sh\/helm\/v4 v4\.3\.2\tbuilt\t\S+\/helm@v4\.3\.2\/helm$/m);
+    assert.match(
+      r.stdout,
+      /^cert-manager\tgithub\.com\/cert-manager\/cert-manager v1\.21\.2\tbuilt\t\S+\/cert-manager@v1\.21\.2\/cert-manager-controller$/m,
+    );
   });
 
   test('the kubernetes peer pins every k8s.io staging module to the release of k8s.io/kubernetes', () => {
@@ -99,7 +104,7 @@ describe('peers/build.mjs', () => {
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
-      /peers: unknown peer "envoy"; the peers are: etcd, helm, kubernetes, pilot-agent, step-ca/,
+      /peers: unknown peer "envoy"; the peers are: cert-manager, etcd, helm, kubernetes, pilot-agent, step-ca/,
     );
   });
 

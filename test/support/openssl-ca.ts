@@ -1,12 +1,16 @@
 // Test support: certificates minted by the real `openssl` CLI (an independent maker): single
 // certificates from a key file, and a root with an intermediate CA loaded as meshca Issuers.
+
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mintCommands } from '../../peers/harness/openssl-mint.js';
 import { keyFromPrivateKey, readPrivateKey } from '../../src/pki/keys.js';
 import { parseCertificate } from '../../src/pki/parse-certificate.js';
 import type { Issuer } from '../../src/pki/types.js';
 import { type OpensslResult, openssl, opensslOk } from './openssl.js';
 import { makeTempDir, type TempDir } from './temp-dir.js';
+
+export { mintCommands } from '../../peers/harness/openssl-mint.js';
 
 export type TestKeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048';
 
@@ -37,34 +41,6 @@ export async function opensslKey(
         : ['-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${type.slice(4)}`];
   await opensslOk(['genpkey', ...opts, '-out', path]);
   return path;
-}
-
-/**
- * The two commands that mint a certificate for an existing key: `openssl req -new` (the CSR), then
- * `openssl x509 -req` signed as `signer` says (`-signkey KEY`, or `-CA CERT -CAkey KEY`) with the
- * extensions of section `extensions` in `extFile`. Shared by every minting helper, synchronous or not.
- */
-export function mintCommands(o: {
-  key: string;
-  subj: string;
-  csr: string;
-  out: string;
-  signer: string[];
-  days: number;
-  digest?: string;
-  serial?: string;
-  extFile?: string;
-  extensions?: string;
-}): [string[], string[]] {
-  const x509 = ['x509', '-req', '-in', o.csr, ...o.signer];
-  if (o.serial) x509.push('-set_serial', o.serial);
-  x509.push('-days', String(o.days), `-${o.digest ?? 'sha256'}`);
-  if (o.extFile) x509.push('-extfile', o.extFile);
-  if (o.extensions) x509.push('-extensions', o.extensions);
-  return [
-    ['req', '-new', '-key', o.key, '-subj', o.subj, '-out', o.csr],
-    [...x509, '-out', o.out],
-  ];
 }
 
 export interface OpensslCertOptions {

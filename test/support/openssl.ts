@@ -1,6 +1,6 @@
 // The real `openssl` CLI as an independent judge: the one runner every test uses (asynchronous, so a
 // slow key generation never blocks the event loop a server under test runs on), and its verdicts.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { KeyObject } from 'node:crypto';
 import type { TempDir } from './temp-dir.js';
 
@@ -46,18 +46,6 @@ export async function opensslOk(args: string[], opts: OpensslOptions = {}): Prom
   const result = await openssl(args, opts);
   if (result.status !== 0) throw failure(args, result);
   return result.stdout;
-}
-
-/**
- * opensslOk() for the one caller that cannot wait: opensslCertificate() (step-ca.ts), which
- * kube-cluster-files.ts calls synchronously. Nothing else should use it.
- */
-export function opensslOkSync(args: string[], opts: { cwd?: string } = {}): string {
-  return execFileSync('openssl', args, {
-    cwd: opts.cwd,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
 }
 
 /**

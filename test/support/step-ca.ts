@@ -1,10 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { opensslOkSync } from './openssl.js';
-import { mintCommands } from './openssl-ca.js';
+import { opensslCertificate, type TestCertificate } from '../../peers/harness/openssl-mint.js';
+
+export {
+  opensslCertificate,
+  type TestCertificate,
+} from '../../peers/harness/openssl-mint.js';
+
 import { peerBinary } from './peers.js';
 
 export { freePort } from '../../peers/harness/free-port.js';
@@ -22,56 +24,6 @@ export type {
 /** The step-ca binary, built from peers/step-ca on first use; throws saying why when it cannot be. */
 export function stepCaBinary(): string {
   return peerBinary('step-ca');
-}
-
-export interface TestCertificate {
-  certPem: string;
-  keyPem: string;
-  certFile: string;
-  keyFile: string;
-}
-
-/**
- * An EC P-256 certificate made by the `openssl` CLI into `dir/<name>.crt|.key`: self-signed when
- * `issuer` is absent, else signed by it. `extensions` is an OpenSSL v3 extension section body.
- */
-export function opensslCertificate(opts: {
-  dir: string;
-  name: string;
-  subject: string;
-  extensions: string;
-  issuer?: TestCertificate;
-  days?: number;
-}): TestCertificate {
-  const base = join(opts.dir, opts.name);
-  const [certFile, keyFile, csrFile, extFile] = ['.crt', '.key', '.csr', '.ext'].map((x) => base + x) as [
-    string,
-    string,
-    string,
-    string,
-  ];
-  writeFileSync(extFile, `[v3]\n${opts.extensions}\n`);
-  opensslOkSync(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
-  const commands = mintCommands({
-    key: keyFile,
-    subj: opts.subject,
-    csr: csrFile,
-    out: certFile,
-    signer: opts.issuer
-      ? ['-CA', opts.issuer.certFile, '-CAkey', opts.issuer.keyFile]
-      : ['-signkey', keyFile],
-    serial: `0x${randomBytes(12).toString('hex')}`,
-    days: opts.days ?? 30,
-    extFile,
-    extensions: 'v3',
-  });
-  for (const args of commands) opensslOkSync(args);
-  return {
-    certPem: readFileSync(certFile, 'utf8'),
-    keyPem: readFileSync(keyFile, 'utf8'),
-    certFile,
-    keyFile,
-  };
 }
 
 /** A root and an intermediate CA as an operator would make them for step-ca. */

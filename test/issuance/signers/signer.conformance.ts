@@ -28,12 +28,22 @@ export interface SignerSubject {
   ttlLimit:
     | { kind: 'capped'; notAfter: Date }
     | { kind: 'refused'; maxSeconds: number }
-    | { kind: 'capped-duration'; maxSeconds: number };
+    | { kind: 'capped-duration'; maxSeconds: number }
+
+    // Cut to end by `notAfter`, within a minute of it: a backend that asks a remote signer for the
+    // seconds left cannot know the second the signer starts counting (the Kubernetes CSR API's).
+    | { kind: 'capped-near'; notAfter: Date };
   /**
    * Whether the backend itself refuses a CSR that names another identity than the one requested
    * (as `invalid-input`); one that does not must still certify the requested identity only.
    */
   refusesOtherCsrIdentity: boolean;
+  /**
+   * What the backend does with a CSR that asks for a CA certificate: issue a leaf all the same, or
+   * refuse it as `invalid-input` (a backend whose remote signer would certify what the CSR asks, as
+   * a Kubernetes CSR signer does). Never a CA. Default: a leaf.
+   */
+  caCsr?: 'leaf' | 'refused';
   cleanup?(): Promise<void>;
 }
 
@@ -189,6 +199,10 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
           requestId: 'conformance',
         };
         assert.equal(request.csr.requestsCa, true);
+        if (s.caCsr === 'refused') {
+          await refused(request, 'invalid-input');
+          return;
+        }
         const leaf = certificatesOf((await s.signer.sign(request)).chain)[0]!;
         assert.equal(leaf.isCa, false);
         assert.ok(!leaf.keyUsage?.includes('Certificate Sign'), `keyUsage ${leaf.keyUsage}`);
@@ -214,7 +228,20 @@ export function runSignerConformance(name: string, setup: () => Promise<SignerSu
 
       it("is capped at, or refused beyond, the backend's limit; never longer", async () => {
         const limit = s.ttlLimit;
-        if (limit.kind === 'capped') {
+        if (limit.kind === 'capped-near') {
+          const ttl = Math.ceil((limit.notAfter.getTime() - Date.now()) / 1000) + 7 * 24 * HOUR;
+          const chain = certificatesOf((await s.signer.sign(requestFor(idFor('capped'), ttl))).chain);
+          const end = chain[0]!.notAfter.getTime();
+          assert.ok(
+            end <= limit.notAfter.getTime(),
+            `notAfter ${chain[0]!.notAfter.toISOString()} is not after ${limit.notAfter.toISOString()}`,
+          );
+          assert.ok(
+            end >= limit.notAfter.getTime() - 60_000,
+            `notAfter ${chain[0]!.notAfter.toISOString()} is within a minute of ${limit.notAfter.toISOString()}`,
+          );
+          assert.equal(await opensslVerdict(chain, 'sslclient'), ': OK');
+        } else if (limit.kind === 'capped') {
           const ttl = Math.ceil((limit.notAfter.getTime() - Date.now()) / 1000) + 7 * 24 * HOUR;
           const chain = certificatesOf((await s.signer.sign(requestFor(idFor('capped'), ttl))).chain);
           const expected = Math.floor(limit.notAfter.getTime() / 1000) * 1000;

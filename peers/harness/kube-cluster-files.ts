@@ -1,11 +1,11 @@
-// The files a test Kubernetes API server starts from: its serving and client CAs, its serving
+// The files a local Kubernetes API server (tests, demos) starts from: its serving and client CAs, its serving
 // certificate for 127.0.0.1/localhost, a service-account signing key, the static token of an admin in
 // system:masters, and kubeconfig files that kubectl reads.
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { opensslCertificate, type TestCertificate } from './step-ca.js';
+import { opensslCertificate, type TestCertificate } from './openssl-mint.js';
 
 export interface KubeClusterFiles {
   /** Signs the API server's serving certificate: what clients trust. */
