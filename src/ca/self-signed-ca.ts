@@ -9,6 +9,8 @@ import { releaseTemporaryName, temporaryName } from '../lib/temporary-name.js';
 import { createRootCertificate } from '../pki/create-root-certificate.js';
 import { encodePrivateKeyPem, generateKey } from '../pki/keys.js';
 import type { KeyType } from '../pki/types.js';
+import { openOrGeneratePkcs11Key } from './pkcs11/generate-pkcs11-key.js';
+import { openPkcs11CaKey, type Pkcs11CaKey, type TokenKeyRef } from './pkcs11/pkcs11-ca-key.js';
 import { ISTIO_FILES, loadBundleFromDir } from './read-bundle-files.js';
 import { removeInterruptedWrites } from './remove-interrupted-writes.js';
 import type { SigningBundle } from './signing-bundle.js';
@@ -22,6 +24,8 @@ export interface SelfSignedCaOptions {
   /** Root lifetime; Istio's default is 10 years. */
   days?: number;
   now?: Date;
+  /** The root's key in a PKCS#11 token (made there on first start) instead of ca-key.pem. */
+  caKey?: TokenKeyRef;
 }
 
 async function hasBundle(dir: string): Promise<boolean> {
@@ -51,38 +55,56 @@ export async function removeSelfSignedCaLeftovers(dir: string): Promise<string[]
  */
 export async function loadOrCreateSelfSignedCa(
   opts: SelfSignedCaOptions,
-): Promise<{ bundle: SigningBundle; created: boolean; removed: string[] }> {
-  let created = false;
+): Promise<{ bundle: SigningBundle; created: boolean; removed: string[]; tokenKey?: Pkcs11CaKey }> {
   const removed = await removeSelfSignedCaLeftovers(opts.dir);
-  if (!(await hasBundle(opts.dir))) {
-    const parent = dirname(opts.dir);
-    const tempName = temporaryName(basename(opts.dir));
-    const temp = join(parent, tempName);
-    try {
-      await makePrivateDirectory(temp);
-      const key = await generateKey(opts.keyType);
-      const root = await createRootCertificate({
-        key,
-        subject: { O: opts.trustDomain },
-        days: opts.days ?? 3650,
-        now: opts.now,
-      });
-      await writeFileAtomic(join(temp, ISTIO_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
-      await writeFileAtomic(join(temp, ISTIO_FILES.cert), root.pem);
-      await writeFileAtomic(join(temp, ISTIO_FILES.roots), root.pem);
-      // Istio's secret carries an empty cert-chain.pem when the signing certificate is the root.
-      await writeFileAtomic(join(temp, ISTIO_FILES.chain), '');
-      await rmdir(opts.dir).catch(() => {}); // only an empty leftover directory; never a bundle
-      await rename(temp, opts.dir);
-      created = true;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw diskFullError(err, opts.dir) ?? err;
-    } finally {
-      await rm(temp, { recursive: true, force: true });
-      releaseTemporaryName(tempName);
-    }
+  const exists = await hasBundle(opts.dir);
+  // A token key is made only with a new root: for an existing root, a missing key is an error to report.
+  const tokenKey = opts.caKey
+    ? await (exists ? openPkcs11CaKey(opts.caKey) : openOrGeneratePkcs11Key(opts.caKey, opts.keyType))
+    : undefined;
+  try {
+    const created = exists ? false : await createSelfSignedCa(opts, tokenKey);
+    const bundle = await loadBundleFromDir(opts.dir, { now: opts.now, source: 'self-signed', key: tokenKey });
+    return { bundle, created, removed, tokenKey };
+  } catch (err) {
+    await tokenKey?.close();
+    throw err;
   }
-  const bundle = await loadBundleFromDir(opts.dir, { now: opts.now, source: 'self-signed' });
-  return { bundle, created, removed };
+}
+
+/** Makes the root in a private temp directory renamed into place; false when another process won the race. */
+async function createSelfSignedCa(
+  opts: SelfSignedCaOptions,
+  tokenKey: Pkcs11CaKey | undefined,
+): Promise<boolean> {
+  const parent = dirname(opts.dir);
+  const tempName = temporaryName(basename(opts.dir));
+  const temp = join(parent, tempName);
+  try {
+    await makePrivateDirectory(temp);
+    const fileKey = tokenKey ? undefined : await generateKey(opts.keyType);
+    const root = await createRootCertificate({
+      key: tokenKey ?? fileKey!,
+      subject: { O: opts.trustDomain },
+      days: opts.days ?? 3650,
+      now: opts.now,
+    });
+    // With the key in a token there is no ca-key.pem: nothing in the directory could sign.
+    if (fileKey)
+      await writeFileAtomic(join(temp, ISTIO_FILES.key), encodePrivateKeyPem(fileKey), PRIVATE_FILE_MODE);
+    await writeFileAtomic(join(temp, ISTIO_FILES.cert), root.pem);
+    await writeFileAtomic(join(temp, ISTIO_FILES.roots), root.pem);
+    // Istio's secret carries an empty cert-chain.pem when the signing certificate is the root.
+    await writeFileAtomic(join(temp, ISTIO_FILES.chain), '');
+    await rmdir(opts.dir).catch(() => {}); // only an empty leftover directory; never a bundle
+    await rename(temp, opts.dir);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw diskFullError(err, opts.dir) ?? err;
+    return false;
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+    releaseTemporaryName(tempName);
+  }
 }

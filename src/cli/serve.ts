@@ -31,6 +31,7 @@ import {
   resolveKubernetesSettings,
 } from './kubernetes-settings.js';
 import { parseLimits } from './parse-limits.js';
+import { resolveServeCaKey, SERVE_PKCS11_HELP, SERVE_PKCS11_OPTIONS } from './pkcs11-settings.js';
 import { parseHostPort, pick, pickOptional, SettingsProblems } from './settings.js';
 
 const spec: CommandSpec = {
@@ -59,6 +60,7 @@ const spec: CommandSpec = {
     'issuance-log-retain': { type: 'string' },
     'issuance-log-checkpoint-interval': { type: 'string' },
     ...KUBERNETES_OPTIONS,
+    ...SERVE_PKCS11_OPTIONS,
   },
   optionHelp: [
     '--data-dir DIR               state directory (env MESHCA_DATA_DIR, default ./.meshca)',
@@ -93,6 +95,7 @@ const spec: CommandSpec = {
     '--issuance-log-retain N      keep the newest N segments, 0 = all (env MESHCA_ISSUANCE_LOG_RETAIN, default 0)',
     '--issuance-log-checkpoint-interval DUR  sign a checkpoint this often (env MESHCA_ISSUANCE_LOG_CHECKPOINT_INTERVAL, default 1m)',
     ...KUBERNETES_HELP,
+    ...SERVE_PKCS11_HELP,
     "Self-signed root renewal (Istio's variables): CITADEL_SELF_SIGNED_CA_CERT_TTL (root lifetime, default 87600h),",
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE (renew when less is left, default 20),',
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL (default 1h)',
@@ -276,6 +279,8 @@ export async function resolveServeSettings(
   if (kubernetes && workers > 1)
     problems.add('--workers applies to the data-directory home; in Kubernetes run more replicas instead');
   const issuanceLog = resolveIssuanceLog(values, ctx, dataDir, kubernetes !== undefined, problems);
+  const caKey = resolveServeCaKey(values, ctx, problems, kubernetes !== undefined);
+  if (caKey) ca = { ...ca, caKey };
   problems.throwIfAny('serve');
   // The flag is well formed but the CA files are not there: bad CA files, exit 3 like a broken bundle.
   if (cacertsProblem) throw configError('CLI_CACERTS_MISSING', cacertsProblem);
