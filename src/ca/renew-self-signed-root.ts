@@ -8,6 +8,7 @@ import { createFileExclusive, PRIVATE_FILE_MODE, writeFileAtomic } from '../lib/
 import { renewRootCertificate } from '../pki/create-root-certificate.js';
 import { readPrivateKey } from '../pki/keys.js';
 import { parseCertificates } from '../pki/parse-certificate.js';
+import type { CaKey } from '../pki/types.js';
 import { ISTIO_FILES } from './read-bundle-files.js';
 
 export interface RootRenewalPolicy {
@@ -52,6 +53,8 @@ export async function renewSelfSignedRootIfDue(
   dir: string,
   policy: RootRenewalPolicy,
   now = new Date(),
+  /** The root's key when it is in a token (serve --ca-key); otherwise ca-key.pem is read. */
+  tokenKey?: CaKey,
 ): Promise<RootRenewal | undefined> {
   const certPem = await readFile(join(dir, ISTIO_FILES.cert), 'utf8');
   const current = parseCertificates(certPem, join(dir, ISTIO_FILES.cert))[0]!;
@@ -70,10 +73,9 @@ export async function renewSelfSignedRootIfDue(
       ISTIO_FILES.cert,
     )[0]!;
     if (fresh.serialHex !== current.serialHex) return undefined;
-    const key = readPrivateKey(
-      await readFile(join(dir, ISTIO_FILES.key), 'utf8'),
-      join(dir, ISTIO_FILES.key),
-    );
+    const key =
+      tokenKey ??
+      readPrivateKey(await readFile(join(dir, ISTIO_FILES.key), 'utf8'), join(dir, ISTIO_FILES.key));
     const renewed = await renewRootCertificate({ key, current, days: policy.days, now });
     const oldRoots = parseCertificates(
       await readFile(join(dir, ISTIO_FILES.roots), 'utf8'),
