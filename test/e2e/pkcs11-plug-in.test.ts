@@ -115,6 +115,51 @@ describe('CA keys in a SoftHSM2 token, end to end', { timeout: 120_000 }, () => 
     }
   });
 
+  it('--csr-only makes the key in the token, and sign-intermediate signs with the root key in the token', async () => {
+    const pki = path('pki');
+    const west = hsm.uri('west-ca');
+    const made = await runMeshcaOk(
+      ['certs', 'intermediate', 'west', '--dir', pki, '--csr-only', '--key', west],
+      {
+        env,
+      },
+    );
+    assert.doesNotMatch(made.stdout, /ca-key\.pem/);
+    await runMeshcaOk(
+      [
+        'certs',
+        'sign-intermediate',
+        ...[
+          '--dir',
+          pki,
+          '--root-cert',
+          'root-cert.pem',
+          '--root-key',
+          rootUri(),
+          '--csr',
+          'west/cluster-ca.csr',
+        ],
+      ],
+      { env },
+    );
+    assert.deepEqual(filesUnder(join(pki, 'west')).sort(), [
+      'ca-cert.pem',
+      'cert-chain.pem',
+      'cluster-ca.csr',
+      'intermediate.conf',
+      'root-cert.pem',
+    ]);
+    await opensslOk(['verify', '-CAfile', join(pki, 'root-cert.pem'), join(pki, 'west', 'ca-cert.pem')]);
+    // The intermediate made that way serves with its key in the token.
+    const serve = await startServe(
+      ['--data-dir', path('west-data'), '--cacerts', join(pki, 'west'), '--ca-key', west],
+      {
+        env,
+      },
+    );
+    await serve.stop();
+  });
+
   it('answers UNAVAILABLE while the token is gone, /readyz says why, and serves again once it is back', async () => {
     const pki = path('pki');
     const dataDir = path('data');
