@@ -2,7 +2,8 @@
 // <data-dir>/ca and reused on every restart. Several processes starting at once agree on one root.
 import { readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { PRIVATE_FILE_MODE, writeFileAtomic } from '../lib/atomic-file.js';
+import { configError } from '../errors.js';
+import { createFileExclusive, PRIVATE_FILE_MODE, writeFileAtomic } from '../lib/atomic-file.js';
 import { diskFullError } from '../lib/disk-full.js';
 import { makePrivateDirectory } from '../lib/make-private-directory.js';
 import { releaseTemporaryName, temporaryName } from '../lib/temporary-name.js';
@@ -57,19 +58,58 @@ export async function loadOrCreateSelfSignedCa(
   opts: SelfSignedCaOptions,
 ): Promise<{ bundle: SigningBundle; created: boolean; removed: string[]; tokenKey?: Pkcs11CaKey }> {
   const removed = await removeSelfSignedCaLeftovers(opts.dir);
-  const exists = await hasBundle(opts.dir);
-  // A token key is made only with a new root: for an existing root, a missing key is an error to report.
-  const tokenKey = opts.caKey
-    ? await (exists ? openPkcs11CaKey(opts.caKey) : openOrGeneratePkcs11Key(opts.caKey, opts.keyType))
-    : undefined;
+  let created = false;
+  let tokenKey: Pkcs11CaKey | undefined;
   try {
-    const created = exists ? false : await createSelfSignedCa(opts, tokenKey);
+    if (opts.caKey) ({ tokenKey, created } = await tokenKeyAndRoot(opts, opts.caKey));
+    else if (!(await hasBundle(opts.dir))) created = await createSelfSignedCa(opts, undefined);
     const bundle = await loadBundleFromDir(opts.dir, { now: opts.now, source: 'self-signed', key: tokenKey });
     return { bundle, created, removed, tokenKey };
   } catch (err) {
     await tokenKey?.close();
     throw err;
   }
+}
+
+/** How long a process waits for another one making the root's key in the token. */
+const TOKEN_LOCK_WAIT_MS = 60_000;
+
+/**
+ * The root's key in a token, and the root made with it when there is none yet (a missing key for an
+ * existing root is an error to report, never a reason to make one). A token cannot make a key only
+ * if absent, so of several processes starting at once (serve --workers) one makes key and root under
+ * a lock file beside `dir`, and the others wait for its root.
+ */
+async function tokenKeyAndRoot(
+  opts: SelfSignedCaOptions,
+  ref: TokenKeyRef,
+): Promise<{ tokenKey: Pkcs11CaKey; created: boolean }> {
+  if (await hasBundle(opts.dir)) return { tokenKey: await openPkcs11CaKey(ref), created: false };
+  const lock = join(dirname(opts.dir), `.${basename(opts.dir)}.token-key.lock`);
+  if (await createFileExclusive(lock, String(process.pid), PRIVATE_FILE_MODE)) {
+    try {
+      const tokenKey = await openOrGeneratePkcs11Key(ref, opts.keyType);
+      try {
+        return { tokenKey, created: await createSelfSignedCa(opts, tokenKey) };
+      } catch (err) {
+        await tokenKey.close();
+        throw err;
+      }
+    } finally {
+      await rm(lock, { force: true });
+    }
+  }
+  const deadline = Date.now() + TOKEN_LOCK_WAIT_MS;
+  while (!(await hasBundle(opts.dir))) {
+    if (Date.now() > deadline) {
+      throw configError(
+        'PKCS11_OPERATION_FAILED',
+        `another meshca process has been making the self-signed root's key in the token for ${TOKEN_LOCK_WAIT_MS / 1000} s (lock ${lock}); if no other meshca runs, remove ${lock} and start again`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { tokenKey: await openPkcs11CaKey(ref), created: false };
 }
 
 /** Makes the root in a private temp directory renamed into place; false when another process won the race. */

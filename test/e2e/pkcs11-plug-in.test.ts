@@ -224,6 +224,28 @@ describe('CA keys in a SoftHSM2 token, end to end', { timeout: 120_000 }, () => 
     }
   });
 
+  it('with --workers, one process makes the self-signed root key in the token and the others use it', async () => {
+    const dataDir = path('workers');
+    const serve = await startServe(
+      ['--data-dir', dataDir, '--workers', '2', '--ca-key', hsm.uri('workers-root')],
+      {
+        env,
+      },
+    );
+    try {
+      const labelled = hsm
+        .pkcs11Tool(['--list-objects', '--type', 'privkey'])
+        .split('\n')
+        .filter((line) => /label:\s+workers-root$/.test(line));
+      assert.equal(labelled.length, 1, 'one key, not one per worker');
+      const out = path('workers-sleep');
+      const csr = await workloadCertificate(serve, out, join(dataDir, 'ca', 'root-cert.pem'), dataDir);
+      assert.equal(csr.code, 0, csr.stderr);
+    } finally {
+      await serve.stop();
+    }
+  });
+
   it('renews a self-signed root whose key is in the token, with that key', async () => {
     const dataDir = path('renewing');
     // A root of a day (backdated two minutes) with 99.99% grace is due as soon as it is made: the check at start renews it.

@@ -112,6 +112,11 @@ export async function openPkcs11CaKey(ref: TokenKeyRef): Promise<Pkcs11CaKey> {
         old.token.close();
       }
       const fresh = await connect(uri, ref.allowPinValue);
+      if (closed) {
+        fresh.pool.closeAll();
+        fresh.token.close();
+        return;
+      }
       if (!fresh.key.publicKey.export({ type: 'spki', format: 'der' }).equals(spki)) {
         fresh.pool.closeAll();
         fresh.token.close();
