@@ -4,7 +4,8 @@
 // extractable); the token taken away while serving (UNAVAILABLE, /readyz says why) and put back
 // (service resumes); and the self-signed root with its key in the token, reused on restart.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runMeshca, runMeshcaOk, type ServeProcess, startServe } from '../support/meshca-process.js';
@@ -192,6 +193,52 @@ describe('CA keys in a SoftHSM2 token, end to end', { timeout: 120_000 }, () => 
       const again = await workloadCertificate(serve, path('back'), join(pki, 'root-cert.pem'), dataDir);
       assert.equal(again.code, 0, again.stderr);
     } finally {
+      await serve.stop();
+    }
+  });
+
+  it('stays unready when a different token comes back holding another key under the same label', async () => {
+    const pki = path('pki');
+    const dataDir = path('data');
+    const serve = await startServe(
+      ['--data-dir', dataDir, '--cacerts', join(pki, 'cluster1'), '--ca-key', caUri()],
+      { env },
+    );
+    const original = `${hsm.tokenDir}-original`;
+    try {
+      renameSync(hsm.tokenDir, original);
+      mkdirSync(hsm.tokenDir, { mode: 0o700 });
+      execFileSync(
+        'softhsm2-util',
+        ['--init-token', '--free', '--label', 'meshca', '--pin', hsm.pin, '--so-pin', '5678'],
+        {
+          env: hsm.env,
+          stdio: 'ignore',
+        },
+      );
+      hsm.pkcs11Tool(['--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'cluster1-ca', '--id', '31']);
+      // The first probe notices the change; the reconnect a second later finds the impostor.
+      const impostor = await waitFor(
+        '/readyz to name the other key',
+        async () => {
+          const r = await readyz(serve);
+          return r.text.includes('another key') ? r : undefined;
+        },
+        30_000,
+      );
+      assert.equal(impostor.status, 503);
+      assert.equal(
+        impostor.text,
+        `not ready: ${caUri()}: the token is back, but the key under this URI is another key than the one in service; put the original token back or restart with the key that belongs to the certificate\n`,
+      );
+      rmSync(hsm.tokenDir, { recursive: true });
+      renameSync(original, hsm.tokenDir);
+      await waitFor('/readyz to say ready again', async () => (await readyz(serve)).status === 200, 30_000);
+    } finally {
+      if (existsSync(original)) {
+        rmSync(hsm.tokenDir, { recursive: true, force: true });
+        renameSync(original, hsm.tokenDir);
+      }
       await serve.stop();
     }
   });
