@@ -153,4 +153,14 @@ describe('meshca serve --ca-key refuses at start', { timeout: 120_000 }, () => {
     );
     assert.match(r.stderr, /--listen: "nowhere" is not host:port/);
   });
+
+  it('with the Kubernetes home, which keeps its CA key in Secrets', async () => {
+    const kubeconfig = hsm.dir.write('kubeconfig', 'apiVersion: v1\nkind: Config\n');
+    const r = await runMeshca(['serve', '--kubeconfig', kubeconfig, '--ca-key', hsm.uri('ca')], { env });
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'meshca serve: --ca-key applies to the data-directory home; the Kubernetes home keeps its CA key in Secrets\n(see "meshca serve --help")\n',
+    );
+  });
 });
