@@ -24,7 +24,7 @@ export interface SoftHsm {
   remove(): void;
 }
 
-/** A SoftHSM2 with one token `label` (user PIN 1234) in a temporary directory. */
+/** A SoftHSM2 with one token `label` (user PIN pin-kqzxw) in a temporary directory. */
 export function makeSoftHsm(label = 'meshca'): SoftHsm {
   for (const tool of [SOFTHSM_MODULE, '/usr/bin/softhsm2-util', '/usr/bin/pkcs11-tool']) {
     if (!existsSync(tool)) {
@@ -39,7 +39,8 @@ export function makeSoftHsm(label = 'meshca'): SoftHsm {
     `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\n`,
   );
   const env = { ...process.env, SOFTHSM2_CONF: conf };
-  const pin = '1234';
+  // Letters no path, serial or label here contains, so a test can tell the PIN never shows.
+  const pin = 'pin-kqzxw';
   execFileSync(
     'softhsm2-util',
     ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', '5678'],
