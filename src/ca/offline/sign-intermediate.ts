@@ -52,7 +52,9 @@ export async function signIntermediate(opts: {
         now: opts.now,
       });
     } catch (err) {
-      if (isMeshcaError(err)) throw configError('CERTS_BAD_CSR', `${opts.csr}: ${err.message}`, err);
+      // A token that fails while signing is the token's error, not the CSR's.
+      if (isMeshcaError(err) && !err.code.startsWith('PKCS11_'))
+        throw configError('CERTS_BAD_CSR', `${opts.csr}: ${err.message}`, err);
       throw err;
     }
     // The folder receives the intermediate's key next (by hand), so it is made private.
