@@ -78,8 +78,15 @@ function login(uri: Pkcs11Uri, module: Pkcs11Module, session: Pkcs11js.Handle, p
 
 /** Loads the module, finds the token, logs in. Throws a `config` error naming the URI (never the PIN). */
 export async function openTokenSession(uri: Pkcs11Uri, allowPinValue: boolean): Promise<TokenSession> {
-  const pin = await readTokenPin(uri, allowPinValue);
+  // The module first: without pkcs11js or the module, nothing about the PIN matters yet.
   const module = acquireModule(uri);
+  let pin: string;
+  try {
+    pin = await readTokenPin(uri, allowPinValue);
+  } catch (err) {
+    releaseModule(module);
+    throw err;
+  }
   const { lib, binding } = module;
   const generation = module.generation;
   const opened = new Set<Pkcs11js.Handle>();
