@@ -50,6 +50,12 @@ describe('CA keys in a SoftHSM2 token, end to end', { timeout: 120_000 }, () => 
     );
   }
 
+  /** `meshca serve` with the intermediate cluster1 and its key in the token. */
+  const serveCluster1 = (dataDir: string) =>
+    startServe(['--data-dir', dataDir, '--cacerts', join(path('pki'), 'cluster1'), '--ca-key', caUri()], {
+      env,
+    });
+
   before(() => {
     hsm = makeSoftHsm();
     env = { SOFTHSM2_CONF: hsm.conf };
@@ -76,10 +82,7 @@ describe('CA keys in a SoftHSM2 token, end to end', { timeout: 120_000 }, () => 
     ]);
 
     const dataDir = path('data');
-    const serve = await startServe(
-      ['--data-dir', dataDir, '--cacerts', join(pki, 'cluster1'), '--ca-key', caUri()],
-      { env },
-    );
+    const serve = await serveCluster1(dataDir);
     try {
       const out = path('sleep');
       const csr = await workloadCertificate(serve, out, join(pki, 'root-cert.pem'), dataDir);
@@ -164,10 +167,7 @@ describe('CA keys in a SoftHSM2 token, end to end', { timeout: 120_000 }, () => 
   it('answers UNAVAILABLE while the token is gone, /readyz says why, and serves again once it is back', async () => {
     const pki = path('pki');
     const dataDir = path('data');
-    const serve = await startServe(
-      ['--data-dir', dataDir, '--cacerts', join(pki, 'cluster1'), '--ca-key', caUri()],
-      { env },
-    );
+    const serve = await serveCluster1(dataDir);
     try {
       assert.equal(
         (await workloadCertificate(serve, path('before'), join(pki, 'root-cert.pem'), dataDir)).code,
@@ -198,12 +198,8 @@ describe('CA keys in a SoftHSM2 token, end to end', { timeout: 120_000 }, () => 
   });
 
   it('stays unready when a different token comes back holding another key under the same label', async () => {
-    const pki = path('pki');
     const dataDir = path('data');
-    const serve = await startServe(
-      ['--data-dir', dataDir, '--cacerts', join(pki, 'cluster1'), '--ca-key', caUri()],
-      { env },
-    );
+    const serve = await serveCluster1(dataDir);
     const original = `${hsm.tokenDir}-original`;
     try {
       renameSync(hsm.tokenDir, original);
