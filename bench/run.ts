@@ -21,6 +21,7 @@ import {
   startCfssl,
   startMeshca,
 } from './lib/servers.js';
+import { startSoftHsmServers } from './lib/softhsm-rows.js';
 import { summarizeNumbers } from './lib/stats.js';
 import type { Command, Target, WindowResult } from './loadgen.js';
 import type { MicroCommand, MicroResult } from './micro.js';
@@ -155,6 +156,11 @@ if (cfssl.ok) {
     targets[name] = { kind: 'cfssl', port: s.port, caPem: cas[ca]!.certPem };
   }
 }
+// The same issuance with the CA key in a SoftHSM2 token (EC P-256, RSA-2048): rows beside the file keys'.
+const softhsm = await startSoftHsmServers({ work, issuerDir, servers, targets });
+meta.softhsm2 = softhsm.unavailable
+  ? `unavailable: ${softhsm.unavailable}`
+  : 'rows with the CA key in SoftHSM2';
 const loadgen = startHelper<Command>(join(REPO, 'bench', 'loadgen.ts'), '1', REPO);
 const micro = startHelper<MicroCommand>(join(REPO, 'bench', 'micro.ts'), '0', REPO);
 await loadgen.call({ type: 'init', poolFile, targets });
@@ -215,6 +221,7 @@ for (const server of ['meshca', 'cfssl'] as const) {
     }
   }
 }
+e2eMeta.push(...softhsm.variants(cfg.levels, (inFlight) => connections('meshca', inFlight)));
 for (const concurrency of cfg.levels)
   e2eMeta.push({
     key: `meshca-ec-p256@${concurrency}/nolog`,

@@ -216,6 +216,81 @@ export const ERROR_CODES = {
     meaning: 'Keys or certificates already exist where meshca would write; move them away or pass --force.',
   },
 
+  // ca/pkcs11/: CA keys in a PKCS#11 token (--key, --root-key, --ca-key with a pkcs11: URI)
+  PKCS11_BINDING_MISSING: {
+    kind: 'config',
+    meaning:
+      'A pkcs11: key was given but the optional pkcs11js package is not installed; npm install pkcs11js.',
+  },
+  PKCS11_KEY_EXISTS: {
+    kind: 'config',
+    meaning:
+      'The token already holds a key with the label or id meshca was asked to generate; pick another object=.',
+  },
+  PKCS11_KEY_NOT_FOUND: {
+    kind: 'config',
+    meaning:
+      "The token holds no private key with the URI's object= label and id=; check the URI (pkcs11-tool --list-objects).",
+  },
+  PKCS11_KEY_AMBIGUOUS: {
+    kind: 'config',
+    meaning: 'Several private keys in the token match the URI; add id= or a more exact object= label.',
+  },
+  PKCS11_KEY_TYPE_MISMATCH: {
+    kind: 'config',
+    meaning:
+      'The key in the token is of another type than the certificate it should sign for (e.g. RSA for an EC certificate).',
+  },
+  PKCS11_KEY_UNSUPPORTED: {
+    kind: 'config',
+    meaning: 'The key in the token is not one meshca signs with (EC P-256, EC P-384, RSA 2048-4096).',
+  },
+  PKCS11_LOGIN_FAILED: {
+    kind: 'config',
+    meaning:
+      "Logging in to the token failed (usually a wrong PIN); fix the PIN in the URI's pin-source file.",
+  },
+  PKCS11_MODULE_UNLOADABLE: {
+    kind: 'config',
+    meaning: "The PKCS#11 module named by the URI's module-path cannot be loaded or initialized.",
+  },
+  PKCS11_OPERATION_FAILED: {
+    kind: 'config',
+    meaning: 'The token refused an operation meshca asked for (generating a key, reading its attributes).',
+  },
+  PKCS11_PIN_FILE_LOOSE: {
+    kind: 'config',
+    meaning: 'The PIN file is readable or writable by others than its owner; chmod 600 it.',
+  },
+  PKCS11_PIN_FILE_UNREADABLE: { kind: 'config', meaning: "The URI's pin-source file cannot be read." },
+  PKCS11_PIN_REQUIRED: {
+    kind: 'config',
+    meaning: 'The URI gives no PIN; add pin-source=file:/path/to/pin (a 0600 file holding the user PIN).',
+  },
+  PKCS11_PIN_VALUE_REFUSED: {
+    kind: 'config',
+    meaning:
+      'pin-value= puts the PIN in command lines and logs; use pin-source=file:... (pin-value is for tests only).',
+  },
+  PKCS11_TOKEN_AMBIGUOUS: {
+    kind: 'config',
+    meaning: 'Several tokens match the URI; add serial= to name one.',
+  },
+  PKCS11_TOKEN_NOT_FOUND: {
+    kind: 'config',
+    meaning:
+      "No token matches the URI's token= (and serial=); check the label (softhsm2-util --show-slots, pkcs11-tool -L).",
+  },
+  PKCS11_TOKEN_UNAVAILABLE: {
+    kind: 'unavailable',
+    meaning:
+      'The token holding the CA key stopped answering (removed, reset or failing); signing resumes when it is back.',
+  },
+  PKCS11_URI_INVALID: {
+    kind: 'invalid-input',
+    meaning: 'A pkcs11: URI is malformed or lacks what meshca needs (module-path, object= or id=).',
+  },
+
   // cli/: flags, environment variables and the files they name
   CLI_BAD_ADDRESS: { kind: 'invalid-input', meaning: 'An address flag or variable is not host:port.' },
   CLI_BAD_DURATION: {

@@ -36,6 +36,8 @@ export async function startMeshca(opts: {
   workers?: number;
   /** The issuance log (default on, as deployed), each server in its own directory under `work`. */
   issuanceLog?: boolean;
+  /** More `meshca serve` flags (e.g. `--ca-key URI`). */
+  extraArgs?: string[];
 }): Promise<RunningServer> {
   const logFile = join(opts.work, `${opts.name}.log`);
   const fd = logTo(logFile);
@@ -60,6 +62,7 @@ export async function startMeshca(opts: {
       ...(opts.issuanceLog === false
         ? ['--issuance-log', 'off']
         : ['--issuance-log-dir', join(opts.work, `${opts.name}-issuance-log`)]),
+      ...(opts.extraArgs ?? []),
     ],
     { cwd: opts.work, stdio: ['ignore', fd, fd] },
   );

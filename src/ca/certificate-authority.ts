@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { internalError, isMeshcaError, type MeshcaError } from '../errors.js';
 import { watchDirectory } from '../lib/watch-directory.js';
 import type { KeyType } from '../pki/types.js';
+import { openPkcs11CaKey, type Pkcs11CaKey, type TokenKeyRef } from './pkcs11/pkcs11-ca-key.js';
 import { loadBundleFromDir } from './read-bundle-files.js';
 import { loadOrCreateSelfSignedCa } from './self-signed-ca.js';
 import type { SigningBundle } from './signing-bundle.js';
@@ -21,9 +22,17 @@ export interface BundleStore {
   watch(changed: () => void): { close(): void };
 }
 
+/** `caKey`: the signing key is in a PKCS#11 token (serve --ca-key), not in the directory's key file. */
 export type CaMode =
-  | { kind: 'plugged'; dir: string }
-  | { kind: 'self-signed'; dir: string; trustDomain: string; keyType: KeyType; days?: number }
+  | { kind: 'plugged'; dir: string; caKey?: TokenKeyRef }
+  | {
+      kind: 'self-signed';
+      dir: string;
+      trustDomain: string;
+      keyType: KeyType;
+      days?: number;
+      caKey?: TokenKeyRef;
+    }
   | { kind: 'store'; store: BundleStore };
 
 /** Where the bundle of `mode` comes from, for messages and logs. */
@@ -53,6 +62,8 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
   readonly created: boolean;
   /** What an interrupted earlier run left in the self-signed CA's directory, removed on open (to log). */
   readonly removedLeftovers: readonly string[];
+  /** The signing key when it is in a token: every reload signs with it; closed with the CA. */
+  readonly #tokenKey: Pkcs11CaKey | undefined;
 
   private constructor(
     mode: CaMode,
@@ -60,9 +71,11 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
     created: boolean,
     removed: string[] = [],
     overlay: BundleOverlay = async (b) => b,
+    tokenKey?: Pkcs11CaKey,
   ) {
     super();
     this.mode = mode;
+    this.#tokenKey = tokenKey;
     this.#overlay = overlay;
     this.#bundle = bundle;
     this.created = created;
@@ -77,11 +90,22 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
       return new CertificateAuthority(mode, await shape(bundle), created, [], shape);
     }
     if (mode.kind === 'plugged') {
-      const bundle = await shape(await loadBundleFromDir(mode.dir, { now }));
-      return new CertificateAuthority(mode, bundle, false, [], shape);
+      const key = mode.caKey ? await openPkcs11CaKey(mode.caKey) : undefined;
+      try {
+        const bundle = await shape(await loadBundleFromDir(mode.dir, { now, key }));
+        return new CertificateAuthority(mode, bundle, false, [], shape, key);
+      } catch (err) {
+        await key?.close();
+        throw err;
+      }
     }
-    const { bundle, created, removed } = await loadOrCreateSelfSignedCa({ ...mode, now });
-    return new CertificateAuthority(mode, await shape(bundle), created, removed, shape);
+    const { bundle, created, removed, tokenKey } = await loadOrCreateSelfSignedCa({ ...mode, now });
+    try {
+      return new CertificateAuthority(mode, await shape(bundle), created, removed, shape, tokenKey);
+    } catch (err) {
+      await tokenKey?.close();
+      throw err;
+    }
   }
 
   /** The bundle to sign with; a request reads it once. */
@@ -97,10 +121,10 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
         const loaded =
           this.mode.kind === 'store'
             ? (await this.mode.store.load()).bundle
-            : await loadBundleFromDir(
-                this.mode.dir,
-                this.mode.kind === 'self-signed' ? { source: 'self-signed' } : {},
-              );
+            : await loadBundleFromDir(this.mode.dir, {
+                source: this.mode.kind === 'self-signed' ? 'self-signed' : undefined,
+                key: this.#tokenKey,
+              });
         const next = await this.#overlay(loaded);
         const previous = this.#bundle;
         if (
@@ -142,5 +166,6 @@ export class CertificateAuthority extends EventEmitter<CaEvents> {
   close(): void {
     this.#watch?.close();
     this.#watch = undefined;
+    void this.#tokenKey?.close();
   }
 }

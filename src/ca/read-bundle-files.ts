@@ -7,6 +7,8 @@ import { readPrivateKey } from '../pki/keys.js';
 import { parseCertificates } from '../pki/parse-certificate.js';
 import { decodePemAllowEmpty } from '../pki/pem.js';
 import type { CertificateInfo } from '../pki/types.js';
+import { checkTokenKeyType } from './pkcs11/check-token-key-type.js';
+import type { Pkcs11CaKey } from './pkcs11/pkcs11-ca-key.js';
 import {
   type BundleParts,
   type BundleSource,
@@ -51,12 +53,13 @@ function parseCerts(text: string, path: string, allowEmpty: boolean): Certificat
 /** Reads and verifies the bundle in `dir`; throws a `config` error naming each missing or bad file. */
 export async function loadBundleFromDir(
   dir: string,
-  opts: { now?: Date; source?: BundleSource } = {},
+  opts: { now?: Date; source?: BundleSource; key?: Pkcs11CaKey } = {},
 ): Promise<SigningBundle> {
   const layout = await detectLayout(dir);
   const files = layout === 'tls' ? TLS_FILES : ISTIO_FILES;
   const texts: Record<string, string> = {};
   for (const name of new Set(Object.values(files))) {
+    if (opts.key && name === files.key) continue; // the key is in a token; a stray key file is not read
     if (await exists(join(dir, name))) texts[name] = await readFile(join(dir, name), 'utf8');
   }
   return bundleFromTexts(texts, { ...opts, where: dir, what: `CA bundle in ${dir}` });
@@ -70,15 +73,17 @@ export function layoutOf(texts: Readonly<Record<string, string | undefined>>): '
 /**
  * Verifies a bundle given as named texts: a directory's files or a Kubernetes Secret's keys.
  * `where` prefixes each name in messages (a directory, or "Secret istio-system/cacerts").
+ * With `key` (a key in a PKCS#11 token) the key file is neither needed nor read.
  */
 export function bundleFromTexts(
   texts: Readonly<Record<string, string | undefined>>,
-  opts: { where: string; what: string; now?: Date; source?: BundleSource },
+  opts: { where: string; what: string; now?: Date; source?: BundleSource; key?: Pkcs11CaKey },
 ): SigningBundle {
   const { where: dir } = opts;
   const layout = layoutOf(texts);
-  const files = layout === 'tls' ? TLS_FILES : ISTIO_FILES;
-  const names = [...new Set(Object.values(files))];
+  const fileNames = layout === 'tls' ? TLS_FILES : ISTIO_FILES;
+  const files = opts.key ? { ...fileNames, key: opts.key.display } : fileNames;
+  const names = [...new Set(Object.values(files))].filter((name) => name !== opts.key?.display);
   const missing = names.filter((name) => texts[name] === undefined);
   // cert-manager's CA secrets often carry no ca.crt when tls.crt is itself the root.
   const noCaCrt = layout === 'tls' && missing.length === 1 && missing[0] === TLS_FILES.roots;
@@ -98,11 +103,16 @@ export function bundleFromTexts(
   const certs = parseCerts(certText, certPath, false);
   const signingCert = certs[0]!;
   let key: BundleParts['key'];
-  try {
-    key = readPrivateKey(keyText, join(dir, files.key));
-  } catch (err) {
-    if (isMeshcaError(err)) throw configError('CA_BUNDLE_INVALID', err.message, err);
-    throw err;
+  if (opts.key) {
+    checkTokenKeyType(opts.key, signingCert, certPath);
+    key = opts.key;
+  } else {
+    try {
+      key = readPrivateKey(keyText, join(dir, files.key));
+    } catch (err) {
+      if (isMeshcaError(err)) throw configError('CA_BUNDLE_INVALID', err.message, err);
+      throw err;
+    }
   }
   let chainCandidates =
     layout === 'tls' ? certs.slice(1) : parseCerts(chainText, join(dir, files.chain), true);

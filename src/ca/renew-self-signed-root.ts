@@ -8,6 +8,7 @@ import { createFileExclusive, PRIVATE_FILE_MODE, writeFileAtomic } from '../lib/
 import { renewRootCertificate } from '../pki/create-root-certificate.js';
 import { readPrivateKey } from '../pki/keys.js';
 import { parseCertificates } from '../pki/parse-certificate.js';
+import type { CaKey } from '../pki/types.js';
 import { ISTIO_FILES } from './read-bundle-files.js';
 
 export interface RootRenewalPolicy {
@@ -48,14 +49,16 @@ export interface RootRenewal {
  * The same for the data directory's files and the Kubernetes home's istio-ca-secret.
  */
 export async function renewedRoot(
-  texts: { cert: string; key: string; roots: string },
+  texts: { cert: string; key?: string; roots: string },
   where: string,
   policy: RootRenewalPolicy,
   now = new Date(),
+  /** The root's key when it is in a token (serve --ca-key); otherwise texts.key is read. */
+  tokenKey?: CaKey,
 ): Promise<{ cert: string; roots: string; renewal: RootRenewal } | undefined> {
   const current = parseCertificates(texts.cert, `${where} ${ISTIO_FILES.cert}`)[0]!;
   if (!rootRenewalDue(current, now, policy.gracePercent)) return undefined;
-  const key = readPrivateKey(texts.key, `${where} ${ISTIO_FILES.key}`);
+  const key = tokenKey ?? readPrivateKey(texts.key ?? '', `${where} ${ISTIO_FILES.key}`);
   const renewed = await renewRootCertificate({ key, current, days: policy.days, now });
   const oldRoots = parseCertificates(texts.roots, `${where} ${ISTIO_FILES.roots}`).filter(
     (r) => r.notAfter.getTime() > now.getTime() && r.fingerprint256 !== renewed.fingerprint256,
@@ -84,6 +87,8 @@ export async function renewSelfSignedRootIfDue(
   dir: string,
   policy: RootRenewalPolicy,
   now = new Date(),
+  /** The root's key when it is in a token (serve --ca-key); otherwise ca-key.pem is read. */
+  tokenKey?: CaKey,
 ): Promise<RootRenewal | undefined> {
   const read = (name: string) => readFile(join(dir, name), 'utf8');
   const current = parseCertificates(await read(ISTIO_FILES.cert), join(dir, ISTIO_FILES.cert))[0]!;
@@ -99,11 +104,11 @@ export async function renewSelfSignedRootIfDue(
     // Read again under the lock: another process may have renewed between our check and the lock.
     const texts = {
       cert: await read(ISTIO_FILES.cert),
-      key: await read(ISTIO_FILES.key),
+      key: tokenKey ? undefined : await read(ISTIO_FILES.key),
       roots: await read(ISTIO_FILES.roots),
     };
     if (parseCertificates(texts.cert, ISTIO_FILES.cert)[0]!.serialHex !== current.serialHex) return undefined;
-    const renewed = await renewedRoot(texts, dir, policy, now);
+    const renewed = await renewedRoot(texts, dir, policy, now, tokenKey);
     if (!renewed) return undefined;
     await writeFileAtomic(join(dir, ISTIO_FILES.roots), renewed.roots);
     await writeFileAtomic(join(dir, ISTIO_FILES.cert), renewed.cert);

@@ -3,7 +3,7 @@
 import type { KeyObject } from 'node:crypto';
 import { configError } from '../errors.js';
 import { keyMatchesCertificate } from '../pki/key-matches-certificate.js';
-import { keyFromPrivateKey } from '../pki/keys.js';
+import { asCaKey } from '../pki/keys.js';
 import type { CaKey, CertificateInfo, Issuer } from '../pki/types.js';
 import { verifyChain } from '../pki/verify-chain.js';
 
@@ -43,16 +43,13 @@ export interface BundleParts {
   now?: Date;
 }
 
-function isKeyObject(key: KeyObject | CaKey): key is KeyObject {
-  return 'asymmetricKeyType' in key;
-}
-
 /** Runs every check an operator's bundle must pass, then freezes it. Throws a `config` error naming the file. */
 export function buildSigningBundle(parts: BundleParts): SigningBundle {
   const { signingCert, roots, files, dir } = parts;
   const now = parts.now ?? new Date();
-  const where = (file: string) => `${dir}/${file}`;
-  const caKey = isKeyObject(parts.key) ? keyFromPrivateKey(parts.key) : parts.key;
+  // A key in a token is named by its URI, not by a file of the directory.
+  const where = (file: string) => (file.startsWith('pkcs11:') ? file : `${dir}/${file}`);
+  const caKey = asCaKey(parts.key);
 
   if (roots.length === 0) {
     throw configError(

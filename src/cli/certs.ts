@@ -22,6 +22,7 @@ import { type CommandSpec, parseCommandArgs, str } from './args.js';
 import { runCertsInspect } from './certs-inspect.js';
 import { runCertsVerify } from './certs-verify.js';
 import type { CliContext } from './context.js';
+import { keySource, tokenKeyRef } from './pkcs11-settings.js';
 import { SettingsProblems } from './settings.js';
 
 const flagOf = (v: MakefileVariable) => v.toLowerCase().replaceAll('_', '-');
@@ -39,6 +40,7 @@ const spec: CommandSpec = {
     'csr-only': { type: 'boolean' },
     'root-cert': { type: 'string' },
     'root-key': { type: 'string' },
+    key: { type: 'string' },
     csr: { type: 'string' },
     out: { type: 'string' },
     ...Object.fromEntries(MAKEFILE_VARIABLES.map((v) => [flagOf(v), { type: 'string' as const }])),
@@ -49,6 +51,10 @@ const spec: CommandSpec = {
     '--force                  replace existing keys and certificates',
     '--csr-only               intermediate: write the key and a CSR only, for a root kept elsewhere',
     '--root-cert/--root-key/--csr/--out   sign-intermediate: the root pair, the CSR, the output dir',
+    '--key URI                root-ca, intermediate: make the key inside a PKCS#11 token (RFC 7512 URI, e.g.',
+    '                         pkcs11:token=meshca;object=root?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/meshca/pin);',
+    '                         sensitive and not extractable, so no root-key.pem / ca-key.pem is written',
+    '--root-key FILE|URI      intermediate, sign-intermediate: the root key, a file or a pkcs11: URI (default root-key.pem)',
     '--rootca-days N (3650)  --rootca-keysz BITS  --rootca-org (Istio)  --rootca-cn ("Root CA")',
     '--intermediate-days N (3650)  --intermediate-keysz BITS  --intermediate-org (Istio)',
     '--intermediate-cn ("Intermediate CA")  --intermediate-san-dns (istiod.istio-system.svc, comma-separated)',
@@ -61,6 +67,7 @@ const spec: CommandSpec = {
     'meshca certs intermediate east --key-type rsa-4096',
     'meshca certs workload foo --service-account httpbin   # foo/{workload-cert,key,workload-cert-chain}.pem',
     'meshca certs intermediate west --csr-only && meshca certs sign-intermediate --root-cert root-cert.pem --root-key root-key.pem --csr west/cluster-ca.csr',
+    'meshca certs root-ca --key "pkcs11:token=meshca;object=root-ca?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/meshca/pin"',
     'meshca certs inspect cluster1/ca-cert.pem',
     'meshca certs verify --root root-cert.pem --chain cluster1/cert-chain.pem leaf.pem',
   ],
@@ -178,10 +185,17 @@ export async function runCerts(argv: string[], ctx: CliContext): Promise<number>
       'name what to make: root-ca, intermediate NAME, NAME-cacerts, workload NS, sign-intermediate, inspect or verify',
     );
   if (extra.length > 0) problems.add(`unexpected arguments: ${extra.join(' ')}`);
+  const keyText = str(args.values.key);
+  const tokenKey = keyText === undefined ? undefined : tokenKeyRef(keyText, ctx, problems, '--key');
+  const rootKeyText = str(args.values['root-key']);
+  const rootKey = rootKeyText === undefined ? undefined : keySource(rootKeyText, dir, ctx, problems);
+  const isIntermediate = target === 'intermediate' || target?.endsWith('-cacerts');
+  if (keyText !== undefined && target !== 'root-ca' && !isIntermediate)
+    problems.add('--key applies to root-ca and intermediate (the key made in a token)');
 
   if (target === 'root-ca') {
     problems.throwIfAny('certs');
-    const made = await makeRootCa({ dir, profile: root, force });
+    const made = await makeRootCa({ dir, profile: root, force, tokenKey });
     printFiles(
       ctx,
       `root CA "${made.certificate.subject}" (${made.certificate.keyDescription}, until ${made.certificate.notAfter.toISOString()}):`,
@@ -201,6 +215,8 @@ export async function runCerts(argv: string[], ctx: CliContext): Promise<number>
       profile: intermediate,
       csrOnly: args.values['csr-only'] === true,
       force,
+      tokenKey,
+      rootKey,
     });
     if (made.certificate) {
       printFiles(
@@ -235,7 +251,6 @@ export async function runCerts(argv: string[], ctx: CliContext): Promise<number>
   }
   if (target === 'sign-intermediate') {
     const rootCert = str(args.values['root-cert']) ?? 'root-cert.pem';
-    const rootKey = str(args.values['root-key']) ?? 'root-key.pem';
     const csr = str(args.values.csr);
     if (!csr)
       problems.add(
@@ -245,7 +260,7 @@ export async function runCerts(argv: string[], ctx: CliContext): Promise<number>
     const out = str(args.values.out);
     const made = await signIntermediate({
       rootCert: resolve(dir, rootCert),
-      rootKey: resolve(dir, rootKey),
+      rootKey: rootKey ?? resolve(dir, 'root-key.pem'),
       csr: resolve(dir, csr!),
       outDir: out ? resolve(dir, out) : undefined,
       profile: intermediate,

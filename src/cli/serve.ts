@@ -38,6 +38,7 @@ import {
   resolveKubernetesSettings,
 } from './kubernetes-settings.js';
 import { parseLimits } from './parse-limits.js';
+import { resolveServeCaKey, SERVE_PKCS11_HELP, SERVE_PKCS11_OPTIONS } from './pkcs11-settings.js';
 import { parseHostPort, pick, pickOptional, SettingsProblems } from './settings.js';
 import {
   resolveWorkloadSecrets,
@@ -75,6 +76,7 @@ const spec: CommandSpec = {
     ...DASHBOARD_OPTIONS,
     ...CSR_SIGNER_OPTIONS,
     ...WORKLOAD_SECRETS_OPTIONS,
+    ...SERVE_PKCS11_OPTIONS,
   },
   optionHelp: [
     '--data-dir DIR               state directory (env MESHCA_DATA_DIR, default ./.meshca)',
@@ -112,6 +114,7 @@ const spec: CommandSpec = {
     ...DASHBOARD_HELP,
     ...CSR_SIGNER_HELP,
     ...WORKLOAD_SECRETS_HELP,
+    ...SERVE_PKCS11_HELP,
     "Self-signed root renewal (Istio's variables): CITADEL_SELF_SIGNED_CA_CERT_TTL (root lifetime, default 87600h),",
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE (renew when less is left, default 20),',
     '                             CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL (default 1h)',
@@ -306,6 +309,8 @@ export async function resolveServeSettings(
   };
   const issuanceLog = resolveIssuanceLog(values, ctx, dataDir, kubernetes !== undefined, problems);
   const dashboard = resolveDashboardSettings(values, ctx, monitoring !== null, problems);
+  const caKey = resolveServeCaKey(values, ctx, problems, kubernetes !== undefined);
+  if (caKey) ca = { ...ca, caKey };
   problems.throwIfAny('serve');
   // The flag is well formed but the CA files are not there: bad CA files, exit 3 like a broken bundle.
   if (cacertsProblem) throw configError('CLI_CACERTS_MISSING', cacertsProblem);

@@ -5,9 +5,9 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { invalidInput } from '../errors.js';
 import { signatureAlgorithmFor } from './build-ca-certificate.js';
-import { keyFromPrivateKey } from './keys.js';
+import { asCaKey } from './keys.js';
 import { encodePem } from './pem.js';
-import type { NameSpec } from './types.js';
+import type { CaKey, NameSpec } from './types.js';
 import {
   arrayBufferOf,
   basicConstraintsExtension,
@@ -18,8 +18,8 @@ import { encodeNameSpec } from './x509-name.js';
 import { OID } from './x509-oids.js';
 
 export interface BuildCaCsrOptions {
-  /** The private key of the CA to be; it signs the request to prove possession. */
-  key: KeyObject;
+  /** The private key of the CA to be (or a CaKey, e.g. in a token); it signs the request to prove possession. */
+  key: KeyObject | CaKey;
   subject: NameSpec;
   dnsNames?: string[];
   /** Ask for CA:TRUE and Certificate Sign (default true: this is a CA's request). */
@@ -31,13 +31,13 @@ export interface BuildCaCsrOptions {
  * length: the signer decides it) and keyUsage critical Digital Signature, Certificate Sign, CRL Sign.
  */
 export async function buildCaCsr(opts: BuildCaCsrOptions): Promise<string> {
-  if (opts.key.type !== 'private') {
+  if ('type' in opts.key && opts.key.type !== 'private') {
     throw invalidInput(
       'PKI_KEY_UNSUPPORTED',
       'a CSR is signed by its own key, so it needs the private key, not a public key',
     );
   }
-  const signer = keyFromPrivateKey(opts.key);
+  const signer = asCaKey(opts.key);
   const extensions: pkijs.Extension[] = [];
   if (opts.isCa ?? true) {
     extensions.push(basicConstraintsExtension(undefined));

@@ -2,13 +2,13 @@
 import type { KeyObject } from 'node:crypto';
 import { invalidInput } from '../errors.js';
 import { buildCaCertificate } from './build-ca-certificate.js';
-import { keyFromPrivateKey, publicKeyOf } from './keys.js';
-import type { CertificateInfo, NameSpec } from './types.js';
+import { asCaKey } from './keys.js';
+import type { CaKey, CertificateInfo, NameSpec } from './types.js';
 import { encodeNameSpec } from './x509-name.js';
 
 export interface CreateRootCertificateOptions {
-  /** The root's private key; it signs its own certificate. */
-  key: KeyObject;
+  /** The root's private key (or a CaKey, e.g. in a token); it signs its own certificate. */
+  key: KeyObject | CaKey;
   subject: NameSpec;
   days: number;
   /** The clock, injectable so expiry can be tested. */
@@ -21,20 +21,21 @@ export interface CreateRootCertificateOptions {
  * a subjectKeyIdentifier, SHA-256 (SHA-384 for a P-384 key).
  */
 export async function createRootCertificate(opts: CreateRootCertificateOptions): Promise<CertificateInfo> {
-  if (opts.key.type !== 'private') {
+  if ('type' in opts.key && opts.key.type !== 'private') {
     throw invalidInput(
       'PKI_KEY_UNSUPPORTED',
       'a root certificate signs itself, so it needs the private key, not a public key',
     );
   }
   const subjectDer = encodeNameSpec(opts.subject, 'root subject');
-  const publicKey = publicKeyOf(opts.key);
+  const signer = asCaKey(opts.key);
+  const publicKey = signer.publicKey;
   return buildCaCertificate({
     what: 'root certificate',
     subjectDer,
     spkiDer: publicKey.export({ type: 'spki', format: 'der' }),
     issuerDer: subjectDer,
-    signer: keyFromPrivateKey(opts.key),
+    signer,
     verifyWith: publicKey,
     authorityKeyId: undefined,
     pathLen: undefined,
@@ -50,18 +51,19 @@ export async function createRootCertificate(opts: CreateRootCertificateOptions):
  * does the same, which is why workloads holding only the old root notice nothing.
  */
 export async function renewRootCertificate(opts: {
-  key: KeyObject;
+  key: KeyObject | CaKey;
   current: CertificateInfo;
   days: number;
   now?: Date;
 }): Promise<CertificateInfo> {
-  const publicKey = publicKeyOf(opts.key);
+  const signer = asCaKey(opts.key);
+  const publicKey = signer.publicKey;
   return buildCaCertificate({
     what: 'renewed root certificate',
     subjectDer: opts.current.subjectDer,
     spkiDer: publicKey.export({ type: 'spki', format: 'der' }),
     issuerDer: opts.current.subjectDer,
-    signer: keyFromPrivateKey(opts.key),
+    signer,
     verifyWith: opts.current.publicKey,
     authorityKeyId: undefined,
     pathLen: undefined,

@@ -100,6 +100,11 @@ export function digestFor(key: KeyObject): 'sha256' | 'sha384' {
   return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : 'sha256';
 }
 
+/** A CaKey as it is, or a private KeyObject wrapped as one: what code that signs accepts. */
+export function asCaKey(key: KeyObject | CaKey): CaKey {
+  return 'asymmetricKeyType' in key ? keyFromPrivateKey(key as KeyObject) : (key as CaKey);
+}
+
 /** Wraps a private key as a CaKey: callers get signatures, never the key. */
 export function keyFromPrivateKey(privateKey: KeyObject): CaKey {
   const publicKey = publicKeyOf(privateKey);

@@ -95,6 +95,8 @@ export interface CaKey {
   publicKey: KeyObject;
   /** Signs `data` with the algorithm that fits the key (ECDSA P-256 → SHA-256, P-384 → SHA-384, RSA → SHA-256 PKCS#1 v1.5); resolves to the DER signature value as it goes in a certificate. */
   sign(data: Uint8Array): Promise<Buffer>;
+  /** Whether the key can sign now, and why not (a key in a token that stopped answering); absent: always. */
+  health?(): { ok: true } | { ok: false; reason: string };
 }
 
 /** What a certificate is signed by: a verified CA certificate and its key. */

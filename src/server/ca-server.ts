@@ -111,7 +111,7 @@ export interface CaServer {
   ca: CertificateAuthority;
   /** This server's metrics (a cluster worker hands it to its primary for aggregation). */
   metricsRegistry: Registry;
-  /** Not ready while shutting down or once the signing certificate has expired. */
+  /** Not ready while shutting down, once the signing certificate has expired, or while the key's token does not answer. */
   readiness(): Readiness;
   /** Re-reads the CA directory and the mesh configuration (SIGHUP). */
   reload(): Promise<boolean>;
@@ -291,6 +291,8 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   let closing = false;
   const readiness = (): Readiness => {
     if (closing) return { ok: false, reason: 'shutting down' };
+    const keyHealth = ca.bundle.issuer.key.health?.();
+    if (keyHealth && !keyHealth.ok) return keyHealth;
     const cert = ca.bundle.issuer.certificate;
     return cert.notAfter.getTime() > Date.now()
       ? { ok: true }

@@ -25,7 +25,9 @@ export function watchRootRenewal(opts: {
   const policy = { ...DEFAULT_ROOT_RENEWAL, checkIntervalMs: HOUR_MS, ...opts.policy };
   const check = async () => {
     try {
-      const renewed = await renewSelfSignedRootIfDue(opts.dir, policy);
+      // A root key in a token (serve --ca-key) is the one the bundle in service signs with.
+      const tokenKey = ca.mode.kind === 'self-signed' && ca.mode.caKey ? ca.bundle.issuer.key : undefined;
+      const renewed = await renewSelfSignedRootIfDue(opts.dir, policy, new Date(), tokenKey);
       if (!renewed) return;
       metrics.rootRenewals.inc();
       log.info('self-signed root renewed with its key: old and new roots are both in the trust bundle', {

@@ -77,7 +77,7 @@ const NOT_RUN_HERE: Record<string, string> = {
 
 /** How to tell a long-running command is ready: a log line on its output. */
 function readiness(command: string): RegExp | undefined {
-  if (/^meshca serve\b/.test(command)) return /"msg":"meshca CA serving"/;
+  if (/^(\w+=\S+ )*meshca serve\b/.test(command)) return /"msg":"meshca CA serving"/;
   if (/^meshca sample\b/.test(command)) return /"msg":"httpbin listening"/;
   if (/^meshca sidecar\b/.test(command)) return /"event":"credentials_loaded"/;
   if (/^meshca agent\b/.test(command) && !/--once/.test(command)) return /"event":"issued"/;
@@ -206,6 +206,8 @@ describe('README code blocks, run as written', { timeout: 240_000 }, () => {
       'mkdir -p httpbin/var/run/secrets/istio httpbin/var/run/secrets/tokens httpbin/certs',
       'kubectl apply --server-side -f deploy/manifests/meshca.yaml',
       'meshca certs root-ca --dir k8s-certs',
+      'mkdir -p hsm/tokens',
+      'SOFTHSM2_CONF=$PWD/hsm/softhsm2.conf meshca serve ',
     ];
     for (const block of blocks) {
       const first = block.commands[0] ?? '';
@@ -245,6 +247,18 @@ describe('README code blocks, run as written', { timeout: 240_000 }, () => {
     } finally {
       await stop(ca);
     }
+  });
+
+  test('Keys in a hardware token: root and intermediate made in SoftHSM2, served, a workload verified', async () => {
+    const made = await runBlock(byFirst('mkdir -p hsm/tokens'));
+    assert.ok(!existsSync(join(dir, 'hsm', 'pki', 'root-key.pem')));
+    assert.ok(!existsSync(join(dir, 'hsm', 'pki', 'cluster1', 'ca-key.pem')));
+    assert.match(
+      made,
+      /label:\s+cluster1-ca\n[\s\S]*?Access:\s+sensitive, always sensitive, never extractable, local/,
+    );
+    const served = await runBlock(byFirst('SOFTHSM2_CONF=$PWD/hsm/softhsm2.conf meshca serve '));
+    assert.match(served, /^hsm\/sleep\/cert-chain\.pem: OK$/m);
   });
 
   test("Istio's pilot-agent, set up as the README says, gets its certificate", async () => {

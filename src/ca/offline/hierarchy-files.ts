@@ -6,7 +6,9 @@ import { configError, isMeshcaError } from '../../errors.js';
 import { keyMatchesCertificate } from '../../pki/key-matches-certificate.js';
 import { describeKey, keyFromPrivateKey, readPrivateKey } from '../../pki/keys.js';
 import { parseCertificates } from '../../pki/parse-certificate.js';
-import type { CertificateInfo, Issuer } from '../../pki/types.js';
+import type { CaKey, CertificateInfo, Issuer } from '../../pki/types.js';
+import { checkTokenKeyType } from '../pkcs11/check-token-key-type.js';
+import { openPkcs11CaKey, type TokenKeyRef } from '../pkcs11/pkcs11-ca-key.js';
 
 export async function fileExists(path: string): Promise<boolean> {
   try {
@@ -41,29 +43,70 @@ async function readText(path: string, what: string, hint: string): Promise<strin
   }
 }
 
-/** Loads a CA certificate and its key as an Issuer: they must parse, match, be a CA and not be expired. */
+/** A key file's path, or a key in a PKCS#11 token. */
+export type KeySource = string | TokenKeyRef;
+
+/** The issuer's key as a CaKey, and what it is called in messages; `release` closes a token key. */
+async function openKey(
+  source: KeySource,
+  cert: CertificateInfo,
+  certPath: string,
+  hint: string,
+): Promise<{ key: CaKey; name: string; release(): Promise<void> }> {
+  if (typeof source !== 'string') {
+    const key = await openPkcs11CaKey(source);
+    try {
+      checkTokenKeyType(key, cert, certPath);
+    } catch (err) {
+      await key.close();
+      throw err;
+    }
+    return { key, name: key.display, release: () => key.close() };
+  }
+  const keyText = await readText(source, 'CA key', hint);
+  try {
+    const key = keyFromPrivateKey(readPrivateKey(keyText, source));
+    return { key, name: source, release: async () => {} };
+  } catch (err) {
+    if (isMeshcaError(err)) throw configError('CERTS_BAD_FILE', err.message, err);
+    throw err;
+  }
+}
+
+/**
+ * Loads a CA certificate and its key as an Issuer: they must parse, match, be a CA and not be
+ * expired. `release()` when done (it closes a key in a token).
+ */
 export async function loadIssuer(
   certPath: string,
-  keyPath: string,
+  keySource: KeySource,
   hint: string,
   now = new Date(),
-): Promise<Issuer & { all: CertificateInfo[] }> {
+): Promise<Issuer & { all: CertificateInfo[]; release(): Promise<void> }> {
   const certText = await readText(certPath, 'CA certificate', hint);
-  const keyText = await readText(keyPath, 'CA key', hint);
   let all: CertificateInfo[];
-  let key: ReturnType<typeof readPrivateKey>;
   try {
     all = parseCertificates(certText, certPath);
-    key = readPrivateKey(keyText, keyPath);
   } catch (err) {
     if (isMeshcaError(err)) throw configError('CERTS_BAD_FILE', err.message, err);
     throw err;
   }
   const cert = all[0]!;
-  if (!keyMatchesCertificate(key, cert)) {
+  const { key, name, release } = await openKey(keySource, cert, certPath, hint);
+  try {
+    checkIssuer(cert, key, name, certPath, now);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { certificate: cert, key, all, release };
+}
+
+function checkIssuer(cert: CertificateInfo, key: CaKey, keyName: string, certPath: string, now: Date): void {
+  if (!keyMatchesCertificate(key.publicKey, cert)) {
     throw configError(
       'CERTS_KEY_MISMATCH',
-      `${keyPath} (${describeKey(key)}): key does not match certificate ${certPath} ("${cert.subject}", ${cert.keyDescription}); use the key made together with this certificate`,
+      `${keyName} (${describeKey(key.publicKey)}): key does not match certificate ${certPath} ("${cert.subject}", ${cert.keyDescription}); use the key made together with this certificate`,
     );
   }
   if (cert.isCa !== true) {
@@ -78,5 +121,4 @@ export async function loadIssuer(
       `${certPath}: "${cert.subject}" expired at ${cert.notAfter.toISOString()}; make a new one (meshca certs root-ca --force) before signing with it`,
     );
   }
-  return { certificate: cert, key: keyFromPrivateKey(key), all };
 }

@@ -48,22 +48,26 @@ export async function makeWorkload(opts: {
     `run "meshca certs intermediate ${opts.namespace}" first`,
     opts.now,
   );
-  const key = await generateKey(opts.profile.keyType);
-  const csr = parseCsr(buildWorkloadCsr({ key, uri: spiffeId }));
-  const leaf = await issueWorkloadCertificate({
-    issuer,
-    csr,
-    spiffeId,
-    ttlSeconds: opts.profile.days * 86_400,
-    now: opts.now,
-  });
-  const rootPem = await readFile(path(INTERMEDIATE_FILES.root), 'utf8');
-  await makePrivateDirectory(out);
-  await writeFileAtomic(path(WORKLOAD_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
-  await writeFileAtomic(path(WORKLOAD_FILES.cert), leaf.pem);
-  await writeFileAtomic(path(WORKLOAD_FILES.chain), leaf.pem + issuer.certificate.pem + rootPem);
-  return {
-    spiffeId,
-    files: [WORKLOAD_FILES.cert, WORKLOAD_FILES.key, WORKLOAD_FILES.chain, WORKLOAD_FILES.root].map(path),
-  };
+  try {
+    const key = await generateKey(opts.profile.keyType);
+    const csr = parseCsr(buildWorkloadCsr({ key, uri: spiffeId }));
+    const leaf = await issueWorkloadCertificate({
+      issuer,
+      csr,
+      spiffeId,
+      ttlSeconds: opts.profile.days * 86_400,
+      now: opts.now,
+    });
+    const rootPem = await readFile(path(INTERMEDIATE_FILES.root), 'utf8');
+    await makePrivateDirectory(out);
+    await writeFileAtomic(path(WORKLOAD_FILES.key), encodePrivateKeyPem(key), PRIVATE_FILE_MODE);
+    await writeFileAtomic(path(WORKLOAD_FILES.cert), leaf.pem);
+    await writeFileAtomic(path(WORKLOAD_FILES.chain), leaf.pem + issuer.certificate.pem + rootPem);
+    return {
+      spiffeId,
+      files: [WORKLOAD_FILES.cert, WORKLOAD_FILES.key, WORKLOAD_FILES.chain, WORKLOAD_FILES.root].map(path),
+    };
+  } finally {
+    await issuer.release();
+  }
 }

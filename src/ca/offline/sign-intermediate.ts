@@ -7,12 +7,13 @@ import { writeFileAtomic } from '../../lib/atomic-file.js';
 import { makePrivateDirectory } from '../../lib/make-private-directory.js';
 import { signIntermediateCsr } from '../../pki/sign-intermediate-csr.js';
 import type { CertificateInfo } from '../../pki/types.js';
-import { loadIssuer, refuseOverwrite } from './hierarchy-files.js';
+import { type KeySource, loadIssuer, refuseOverwrite } from './hierarchy-files.js';
 import { INTERMEDIATE_FILES, type IntermediateProfile } from './profile.js';
 
 export async function signIntermediate(opts: {
   rootCert: string;
-  rootKey: string;
+  /** The root key's file, or the root key in a PKCS#11 token. */
+  rootKey: KeySource;
   csr: string;
   /** Where ca-cert.pem, cert-chain.pem and root-cert.pem go; default: beside the CSR. */
   outDir?: string;
@@ -28,38 +29,44 @@ export async function signIntermediate(opts: {
     'give the root certificate and its key with --root-cert and --root-key',
     opts.now,
   );
-  let csrPem: string;
   try {
-    csrPem = await readFile(opts.csr, 'utf8');
-  } catch (err) {
-    throw configError(
-      'CERTS_MISSING_FILE',
-      `cannot read the CSR ${opts.csr}: ${(err as Error).message}`,
-      err,
-    );
+    let csrPem: string;
+    try {
+      csrPem = await readFile(opts.csr, 'utf8');
+    } catch (err) {
+      throw configError(
+        'CERTS_MISSING_FILE',
+        `cannot read the CSR ${opts.csr}: ${(err as Error).message}`,
+        err,
+      );
+    }
+    await refuseOverwrite([path(INTERMEDIATE_FILES.cert)], opts.force ?? false);
+    let certificate: CertificateInfo;
+    try {
+      certificate = await signIntermediateCsr({
+        csrPem,
+        issuer,
+        days: opts.profile.days,
+        pathLen: 0,
+        dnsNames: opts.profile.sanDns,
+        now: opts.now,
+      });
+    } catch (err) {
+      // A token that fails while signing is the token's error, not the CSR's.
+      if (isMeshcaError(err) && !err.code.startsWith('PKCS11_'))
+        throw configError('CERTS_BAD_CSR', `${opts.csr}: ${err.message}`, err);
+      throw err;
+    }
+    // The folder receives the intermediate's key next (by hand), so it is made private.
+    await makePrivateDirectory(out);
+    await writeFileAtomic(path(INTERMEDIATE_FILES.cert), certificate.pem);
+    await writeFileAtomic(path(INTERMEDIATE_FILES.chain), certificate.pem + issuer.certificate.pem);
+    await writeFileAtomic(path(INTERMEDIATE_FILES.root), issuer.certificate.pem);
+    return {
+      certificate,
+      files: [INTERMEDIATE_FILES.cert, INTERMEDIATE_FILES.chain, INTERMEDIATE_FILES.root].map(path),
+    };
+  } finally {
+    await issuer.release();
   }
-  await refuseOverwrite([path(INTERMEDIATE_FILES.cert)], opts.force ?? false);
-  let certificate: CertificateInfo;
-  try {
-    certificate = await signIntermediateCsr({
-      csrPem,
-      issuer,
-      days: opts.profile.days,
-      pathLen: 0,
-      dnsNames: opts.profile.sanDns,
-      now: opts.now,
-    });
-  } catch (err) {
-    if (isMeshcaError(err)) throw configError('CERTS_BAD_CSR', `${opts.csr}: ${err.message}`, err);
-    throw err;
-  }
-  // The folder receives the intermediate's key next (by hand), so it is made private.
-  await makePrivateDirectory(out);
-  await writeFileAtomic(path(INTERMEDIATE_FILES.cert), certificate.pem);
-  await writeFileAtomic(path(INTERMEDIATE_FILES.chain), certificate.pem + issuer.certificate.pem);
-  await writeFileAtomic(path(INTERMEDIATE_FILES.root), issuer.certificate.pem);
-  return {
-    certificate,
-    files: [INTERMEDIATE_FILES.cert, INTERMEDIATE_FILES.chain, INTERMEDIATE_FILES.root].map(path),
-  };
 }
