@@ -2,7 +2,7 @@
 // ones given with --build NAME=DIR) pinned to core 0, issuance log on and off, under the bench's load
 // generator on core 1, windows interleaved round by round; and, with --cpu-prof, where this tree's
 // server spends its main thread's time. Server CPU per certificate comes from /proc, all threads.
-//   node --import tsx bench/profile-serve.ts [--build before=/tmp/before] [--rounds 5]
+//   node --import tsx bench/profile-serve.ts [--build before=/tmp/before] [--node-args NAME=FLAGS] [--rounds 5]
 //        [--window-ms 2000] [--in-flight 64] [--cpu-prof] [--log on|off|both]
 // A build directory holds bin/, dist/, proto/ and package.json (and node_modules or a parent's).
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,12 +22,13 @@ const option = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const builds: Record<string, string> = { current: REPO };
-for (const [i, a] of args.entries())
-  if (a === '--build') {
-    const [name, dir] = String(args[i + 1]).split('=');
-    builds[name!] = dir!;
-  }
+const builds: Record<string, { dir: string; nodeArgs: string[] }> = { current: { dir: REPO, nodeArgs: [] } };
+for (const [i, a] of args.entries()) {
+  const [name, value] = String(args[i + 1]).split(/=(.*)/s);
+  if (a === '--build') builds[name!] = { dir: value!, nodeArgs: [] };
+  // This tree's build under other node flags, e.g. --node-args semi64='--max-semi-space-size=64'.
+  if (a === '--node-args') builds[name!] = { dir: REPO, nodeArgs: value!.split(' ').filter(Boolean) };
+}
 const rounds = Number(option('--rounds') ?? 5);
 const windowMs = Number(option('--window-ms') ?? 2000);
 const inFlight = Number(option('--in-flight') ?? 64);
@@ -79,8 +80,9 @@ async function startServer(name: string, buildDir: string, log: boolean, nodeArg
 const loadgen = startHelper<Command>(join(REPO, 'bench', 'loadgen.ts'), '1', REPO);
 await loadgen.call({ type: 'init', poolFile, targets: {} });
 const servers: Awaited<ReturnType<typeof startServer>>[] = [];
-for (const [build, dir] of Object.entries(builds))
-  for (const log of logModes) servers.push(await startServer(`${build}-log-${log ? 'on' : 'off'}`, dir, log));
+for (const [build, { dir, nodeArgs }] of Object.entries(builds))
+  for (const log of logModes)
+    servers.push(await startServer(`${build}-log-${log ? 'on' : 'off'}`, dir, log, nodeArgs));
 
 const windowOn = (server: (typeof servers)[number], durationMs: number, warmupMs: number) =>
   loadgen.call<WindowResult>({
