@@ -13,7 +13,7 @@ import { decodePem } from '../../src/pki/pem.js';
 import { readCertificateFacts } from '../../src/pki/read-certificate-facts.js';
 import { assertThrowsCode } from '../support/assert-error.js';
 import { opensslOk } from '../support/openssl.js';
-import { makeOpensslCa, type OpensslCa } from '../support/openssl-ca.js';
+import { makeOpensslCa, newKeyArgs, type OpensslCa } from '../support/openssl-ca.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 
 /** The facts as node's X509Certificate (OpenSSL) reads them, in readCertificateFacts' shape. */
@@ -59,10 +59,7 @@ async function selfSigned(name: string, args: string[]): Promise<string> {
   await opensslOk([
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
+    ...newKeyArgs('ec-p256'),
     '-nodes',
     '-keyout',
     dir.file(`${name}.key`),
