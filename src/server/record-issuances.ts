@@ -19,9 +19,10 @@ export function recordIssuances(
   onError: (err: Error) => void,
 ): (issuance: Issuance) => Issuance {
   // Every response of one bundle carries the same trust bundle: parse it once per bundle, not per call.
-  // A full parse of the leaf and a signature check per call cost more than signing it (bench/PROFILE.md):
-  // the leaf's validity is read with the DER reader, and the root the chain's top certificate verifies
-  // under is found once per signing key (its issuer name and authority key identifier) and bundle.
+  // And a full parse of the leaf with a signature check per call cost more than signing it
+  // (bench/PROFILE.md): the leaf's expiry is read with the DER reader, and the root that the chain's
+  // top certificate verifies under is found once per signing key (issuer name and authority key
+  // identifier) and bundle.
   let lastRoots:
     | { pem: string; certs: CertificateInfo[]; trusts: string[]; rootBySigner: Map<string, string> }
     | undefined;
