@@ -2,32 +2,62 @@
 // identity, until when, which roots it was told to trust, which root it chains to). Wraps the
 // issuance rather than the request handler, so it sees exactly the chain the workload receives.
 
+import { X509Certificate } from 'node:crypto';
 import type { IssuanceRecorder } from '../ca/rotation/issuance-records.js';
 import { LOCAL_SIGNER_NAME } from '../issuance/ca-mode-issuance.js';
 import type { Issuance, IssueResult } from '../issuance/issuance.js';
-import { parseCertificate, parseCertificates } from '../pki/parse-certificate.js';
+import { parseCertificates } from '../pki/parse-certificate.js';
+import { decodePem } from '../pki/pem.js';
+import { readCertificateFacts } from '../pki/read-certificate-facts.js';
 import type { CertificateInfo } from '../pki/types.js';
+
+/** Distinct signing keys remembered per trust bundle; more than a handful means something odd: start over. */
+const MAX_SIGNERS_REMEMBERED = 16;
 
 export function recordIssuances(
   recorder: IssuanceRecorder,
   onError: (err: Error) => void,
 ): (issuance: Issuance) => Issuance {
   // Every response of one bundle carries the same trust bundle: parse it once per bundle, not per call.
-  let lastRoots: { pem: string; certs: CertificateInfo[] } | undefined;
+  // And a full parse of the leaf with a signature check per call cost more than signing it
+  // (bench/PROFILE.md): the leaf's expiry is read with the DER reader, and the root that the chain's
+  // top certificate verifies under is found once per signing key (issuer name and authority key
+  // identifier) and bundle.
+  let lastRoots:
+    | { pem: string; certs: CertificateInfo[]; trusts: string[]; rootBySigner: Map<string, string> }
+    | undefined;
   const note = (result: IssueResult) => {
     if (result.signer !== LOCAL_SIGNER_NAME) return;
     const chain = result.certChain;
     const rootsPem = chain[chain.length - 1]!;
-    if (lastRoots?.pem !== rootsPem)
-      lastRoots = { pem: rootsPem, certs: parseCertificates(rootsPem, 'trust bundle') };
-    const leaf = parseCertificate(chain[0]!, 'issued certificate');
-    const top = chain.length > 2 ? parseCertificate(chain[chain.length - 2]!, 'issued chain') : leaf;
-    const root = lastRoots.certs.find((r) => top.x509.verify(r.publicKey));
+    if (lastRoots?.pem !== rootsPem) {
+      const certs = parseCertificates(rootsPem, 'trust bundle');
+      lastRoots = {
+        pem: rootsPem,
+        certs,
+        trusts: certs.map((r) => r.fingerprint256),
+        rootBySigner: new Map(),
+      };
+    }
+    const leaf = readCertificateFacts(decodePem(chain[0]!, 'issued certificate')[0]!.der);
+    const topPem = chain.length > 2 ? chain[chain.length - 2]! : chain[0]!;
+    const top = chain.length > 2 ? readCertificateFacts(decodePem(topPem, 'issued chain')[0]!.der) : leaf;
+    const signer =
+      top.authorityKeyId && `${top.issuerDer.toString('hex')}/${top.authorityKeyId.toString('hex')}`;
+    let signedUnder = signer ? lastRoots.rootBySigner.get(signer) : undefined;
+    if (signedUnder === undefined) {
+      const x509 = new X509Certificate(topPem);
+      signedUnder = lastRoots.certs.find((r) => x509.verify(r.publicKey))?.fingerprint256 ?? 'unknown';
+      if (signer) {
+        if (lastRoots.rootBySigner.size >= MAX_SIGNERS_REMEMBERED) lastRoots.rootBySigner.clear();
+        lastRoots.rootBySigner.set(signer, signedUnder);
+      }
+    }
     recorder.record(result.spiffeId, {
       at: new Date().toISOString(),
       notAfter: leaf.notAfter.toISOString(),
-      trusts: lastRoots.certs.map((r) => r.fingerprint256),
-      signedUnder: root?.fingerprint256 ?? 'unknown',
+      trusts: lastRoots.trusts,
+      signedUnder,
     });
   };
   return (issuance) => ({
