@@ -19,7 +19,12 @@ export function newSerial(): { der: Buffer; hex: string } {
     bytes[0]! &= 0x7f;
     if (bytes.some((b) => b !== 0)) {
       const der = integer(bytes);
-      return { der, hex: der.subarray(2).toString('hex').toUpperCase() };
+      // The magnitude, as `openssl x509 -serial` and CertificateInfo.serialHex print it: without the
+      // 00 byte DER puts before a first byte of 0x80 or more (a 1-in-512 case that made the issued
+      // serial differ from the parsed one).
+      const content = der.subarray(2);
+      const magnitude = content.length > 1 && content[0] === 0 ? content.subarray(1) : content;
+      return { der, hex: magnitude.toString('hex').toUpperCase() };
     }
   }
 }

@@ -12,7 +12,7 @@ import { validityWindow } from './validity-window.js';
 export interface IssuedCertificate {
   der: Buffer;
   pem: string;
-  /** Upper-case hex of the serial's DER content bytes, as CertificateInfo.serialHex has it. */
+  /** Upper-case hex of the serial's magnitude (no DER sign-padding byte), as CertificateInfo.serialHex has it. */
   serialHex: string;
   notBefore: Date;
   notAfter: Date;

@@ -166,11 +166,12 @@ describe('issueWorkloadCertificate serials, issuers and refusals', () => {
         spiffeId: SPIFFE_ID,
         ttlSeconds: 60,
       });
-      assert.match(serialHex, /^([0-7][0-9A-F])([0-9A-F]{2}){0,15}$/);
+      // The magnitude as openssl prints it: whole bytes, at most 16 (128 bits), no sign byte;
+      // positivity and DER minimality are checked on the DER in new-serial.test.ts.
+      assert.match(serialHex, /^([0-9A-F]{2}){1,16}$/);
       assert.ok(/[1-9A-F]/.test(serialHex), 'not zero');
-      // DER minimality: a leading zero byte only before a byte with the top bit set.
-      assert.ok(!/^00[0-7]/.test(serialHex), serialHex);
-      if (i < 3) assert.equal(parseCertificate(der).serialHex, serialHex);
+      assert.ok(!serialHex.startsWith('00'), serialHex);
+      if (i < 50) assert.equal(parseCertificate(der).serialHex, serialHex);
       serials.add(serialHex);
     }
     assert.equal(serials.size, 1000);
