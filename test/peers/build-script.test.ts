@@ -24,6 +24,7 @@ describe('peers/build.mjs', () => {
     assert.deepEqual(peers.map((d) => d.name).sort(), [
       'etcd',
       'helm',
+      'istio-ca',
       'kubernetes',
       'pilot-agent',
       'step-ca',
@@ -99,7 +100,7 @@ describe('peers/build.mjs', () => {
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
-      /peers: unknown peer "envoy"; the peers are: etcd, helm, kubernetes, pilot-agent, step-ca/,
+      /peers: unknown peer "envoy"; the peers are: etcd, helm, istio-ca, kubernetes, pilot-agent, step-ca/,
     );
   });
 
