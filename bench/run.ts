@@ -1,5 +1,6 @@
-// `npm run bench`: measures meshca against the crypto floor and against cfssl on this machine, every
-// variant interleaved in one run, and writes bench/results/latest.{json,md}. `--quick` for a smoke run.
+// `npm run bench`: measures meshca against the crypto floor and against the CAs users would otherwise
+// run (Istio's own, cfssl, step-ca) on this machine, every variant interleaved in one run, and writes
+// bench/results/latest.{json,md}. `--quick` for a smoke run.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,14 +13,24 @@ import { distIsStale, machineInfo } from './lib/machine.js';
 import { measureBursts, measureMemory, profileServer } from './lib/phases.js';
 import { installExitHandlers, onCleanup, repin, stopChild } from './lib/procs.js';
 import { publish } from './lib/report.js';
-import { connectionsFor, type E2eVariant, type Results, type Stats } from './lib/results.js';
+import {
+  connectionsFor,
+  type E2eVariant,
+  type Results,
+  type ServerKind,
+  type Stats,
+  speaksGrpc,
+} from './lib/results.js';
 import {
   distIsBuilt,
   ensureCfssl,
+  ensureGoPeer,
   REPO,
   type RunningServer,
   startCfssl,
+  startIstioCa,
   startMeshca,
+  startStepCaServer,
 } from './lib/servers.js';
 import { summarizeNumbers } from './lib/stats.js';
 import type { Command, Target, WindowResult } from './loadgen.js';
@@ -95,6 +106,15 @@ if (meta.distStale)
 const cfssl = ensureCfssl(progress);
 meta.cfssl = cfssl.ok ? cfssl.version : `unavailable: ${cfssl.reason}`;
 if (!cfssl.ok) done(`cfssl unavailable: ${cfssl.reason} (continuing without the peer)`);
+const istioCa = ensureGoPeer('istio-ca', progress);
+const stepCa = ensureGoPeer('step-ca', progress);
+meta.istioCa = istioCa.ok ? `istio.io/istio ${istioCa.version}` : `unavailable: ${istioCa.reason}`;
+meta.stepCa = stepCa.ok ? `step-ca ${stepCa.version}` : `unavailable: ${stepCa.reason}`;
+for (const [name, peer] of [
+  ["Istio's CA", istioCa],
+  ['step-ca', stepCa],
+] as const)
+  if (!peer.ok) done(`${name} unavailable: ${peer.reason} (continuing without the peer)`);
 
 const work = mkdtempSync(join(tmpdir(), 'meshca-bench-'));
 onCleanup(() => rmSync(work, { recursive: true, force: true }));
@@ -155,6 +175,25 @@ if (cfssl.ok) {
     targets[name] = { kind: 'cfssl', port: s.port, caPem: cas[ca]!.certPem };
   }
 }
+// Istio's CA and step-ca sign with the very same CA key and certificate, pinned like the others.
+for (const [ca, fixture] of Object.entries(cas)) {
+  if (istioCa.ok) {
+    const s = await startIstioCa({ name: `istio-ca-${ca}`, bin: istioCa.bin!, ca: fixture, cpus: '0', work });
+    servers[s.name] = s;
+    targets[s.name] = { kind: 'istio-ca', port: s.port, rootsPem: fixture.certPem };
+  }
+  if (stepCa.ok) {
+    const s = await startStepCaServer({
+      name: `step-ca-${ca}`,
+      bin: stepCa.bin!,
+      ca: fixture,
+      cpus: '0',
+      work,
+    });
+    servers[s.name] = s;
+    targets[s.name] = { kind: 'step-ca', url: s.url, rootPem: s.rootPem, provisioner: s.provisioner };
+  }
+}
 const loadgen = startHelper<Command>(join(REPO, 'bench', 'loadgen.ts'), '1', REPO);
 const micro = startHelper<MicroCommand>(join(REPO, 'bench', 'micro.ts'), '0', REPO);
 await loadgen.call({ type: 'init', poolFile, targets });
@@ -196,9 +235,11 @@ const variants: Variant[] = microVariants.map((key) => ({
   run: () => micro.call<MicroResult>({ type: 'window', variant: key, durationMs: cfg.microMs }) as never,
 }));
 const e2eMeta: Omit<E2eVariant, 'stats' | 'errors'>[] = [];
-const connections = (server: string, inFlight: number) =>
-  server === 'meshca' ? connectionsFor(inFlight) : inFlight;
-for (const server of ['meshca', 'cfssl'] as const) {
+// gRPC clients spread their requests over up to 8 HTTP/2 connections; HTTPS/1.1 clients keep one
+// connection per request in flight.
+const connections = (server: ServerKind, inFlight: number) =>
+  speaksGrpc(server) ? connectionsFor(inFlight) : inFlight;
+for (const server of ['meshca', 'istio-ca', 'cfssl', 'step-ca'] as const) {
   for (const ca of Object.keys(cas)) {
     for (const concurrency of cfg.levels) {
       const name = `${server}-${ca}`;
@@ -340,6 +381,10 @@ const results: Results = {
   profile,
   hostileInputs,
   cfssl: { available: cfssl.ok, reason: cfssl.reason },
+  peers: {
+    'istio-ca': { available: istioCa.ok, version: istioCa.version, reason: istioCa.reason },
+    'step-ca': { available: stepCa.ok, version: stepCa.version, reason: stepCa.reason },
+  },
   derived: {},
   targets: [],
 };

@@ -2,6 +2,7 @@
 // JWT authenticator in one small program), for the bench and its test: the files it reads and the
 // command line that starts it. The caller spawns it (the bench pins it with taskset) and waits for
 // the ready line.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PRIVATE_FILE_MODE, writeFileAtomic } from '../../src/index.js';
 
@@ -22,8 +23,9 @@ export interface IstioCacerts {
   rootPem: string;
 }
 
-/** Writes `dir` in Istio's cacerts layout (the key 0600, every file atomically). */
+/** Writes `dir` (made 0700 if missing) in Istio's cacerts layout (the key 0600, every file atomically). */
 export async function writeIstioCacerts(dir: string, ca: IstioCacerts): Promise<void> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(join(dir, ISTIO_CACERTS_FILES.cert), ca.certPem);
   await writeFileAtomic(join(dir, ISTIO_CACERTS_FILES.key), ca.keyPem, PRIVATE_FILE_MODE);
   await writeFileAtomic(join(dir, ISTIO_CACERTS_FILES.chain), ca.chainPem);
