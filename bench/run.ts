@@ -37,7 +37,7 @@ import type { Command, Target, WindowResult } from './loadgen.js';
 import type { MicroCommand, MicroResult } from './micro.js';
 
 const HELP = `usage: npm run bench [-- --quick] [-- --no-profile | --profile] [-- --windows N] [-- --window-ms MS]
-  --quick        about a minute: 3 short windows, 10,000 issuances for the memory figure
+  --quick        a few minutes: 3 short windows, 10,000 issuances for the memory figure
   --no-profile   skip the short node --cpu-prof run of the server (on by default, off with --quick)
   --render       measure nothing: judge and print bench/results/latest.json again`;
 
