@@ -5,14 +5,21 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { type CaClient, createCaClient } from '../src/agent/ca-client.js';
+import { createStepCaSigner } from '../src/issuance/signers/step-ca-signer.js';
 import { parseCsr } from '../src/pki/parse-csr.js';
 import type { Agent, Pools } from './lib/fixtures.js';
 import { processCpuMicros, processMemoryMb, threadCpuMicros } from './lib/procs.js';
 import { percentileSorted } from './lib/stats.js';
 
-export type Target =
-  | { kind: 'meshca'; port: number; rootsPem: string }
-  | { kind: 'cfssl'; port: number; caPem: string };
+/** A server of Istio's gRPC API: meshca, or Istio's own CA (istiod's, from peers/istio-ca). */
+export type GrpcTarget = { kind: 'meshca' | 'istio-ca'; port: number; rootsPem: string };
+export type StepCaTarget = {
+  kind: 'step-ca';
+  url: string;
+  rootPem: string;
+  provisioner: { name: string; kid: string; password: string };
+};
+export type Target = GrpcTarget | { kind: 'cfssl'; port: number; caPem: string } | StepCaTarget;
 
 export type Command =
   | { type: 'init'; poolFile: string; targets: Record<string, Target> }
@@ -102,7 +109,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Bound on how long a warm-up or a window may be stretched to hold a full turn of the queue. */
 const MAX_WAIT_MS = 20_000;
 
-function meshcaSender(target: Extract<Target, { kind: 'meshca' }>): Send {
+function grpcSender(target: GrpcTarget): Send {
   // Channels (one HTTP/2 connection each) made on first use and kept across windows, as agents keep
   // their connection to the CA. A private subchannel pool per client, or grpc-js would share one
   // connection among them all.
@@ -127,7 +134,7 @@ function meshcaSender(target: Extract<Target, { kind: 'meshca' }>): Send {
       token: agent.token,
       deadlineMs: 60_000,
     });
-    if (chain.length < 2) throw new Error(`meshca answered a chain of ${chain.length} elements`);
+    if (chain.length < 2) throw new Error(`${target.kind} answered a chain of ${chain.length} elements`);
     return chain[0]!;
   };
 }
@@ -185,16 +192,53 @@ function cfsslSender(target: Extract<Target, { kind: 'cfssl' }>): Send {
   };
 }
 
+function stepCaSender(target: StepCaTarget): Send {
+  // meshca's own step-ca client, as its RA mode uses it: a fresh one-time token per request (signed by
+  // the JWK provisioner's key, fetched and decrypted once), POST /1.0/sign over HTTPS keep-alive (one
+  // connection per request in flight). Its CPU is the load generator's, not the server's.
+  const signer = createStepCaSigner({
+    name: 'stepclusterissuers.certmanager.step.sm/bench',
+    url: target.url,
+    caBundlePem: target.rootPem,
+    provisioner: { kind: 'JWK', ...target.provisioner },
+  });
+  closers.push(() => void signer.close());
+  let requests = 0;
+  return async (agent) => {
+    const { chain } = await signer.sign({
+      csrPem: agent.csrPem,
+      spiffeId: agent.spiffeId,
+      ttlSeconds: 24 * 3600,
+      requestId: `bench-${++requests}`,
+    });
+    return chain[0]!;
+  };
+}
+
+function senderFor(target: Target): Send {
+  switch (target.kind) {
+    case 'meshca':
+    case 'istio-ca':
+      return grpcSender(target);
+    case 'cfssl':
+      return cfsslSender(target);
+    case 'step-ca':
+      return stepCaSender(target);
+  }
+}
+
 /** Deep check of one answer per window: a certificate for this agent's key, signed by the CA under test. */
 function checkLeaf(pem: string, agent: Agent, target: Target): void {
   const leaf = new X509Certificate(pem);
-  const ca = new X509Certificate(target.kind === 'meshca' ? target.rootsPem : target.caPem);
+  const ca = new X509Certificate(
+    target.kind === 'cfssl' ? target.caPem : target.kind === 'step-ca' ? target.rootPem : target.rootsPem,
+  );
   if (!leaf.verify(ca.publicKey)) throw new Error('the leaf is not signed by the CA under test');
   const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' });
   if (!spki(leaf.publicKey).equals(spki(parseCsr(agent.csrPem).publicKey)))
     throw new Error("the leaf does not carry the CSR's public key");
-  // meshca puts the SPIFFE ID in the SAN; Debian's cfssl (2016) predates URI SANs and drops it.
-  if (target.kind === 'meshca' && !leaf.subjectAltName?.includes(agent.spiffeId))
+  // Every server but cfssl puts the SPIFFE ID in the SAN; Debian's cfssl (2016) predates URI SANs and drops it.
+  if (target.kind !== 'cfssl' && !leaf.subjectAltName?.includes(agent.spiffeId))
     throw new Error(`the leaf's SAN is ${leaf.subjectAltName}, not ${agent.spiffeId}`);
 }
 
@@ -371,15 +415,11 @@ async function handle(cmd: Command): Promise<unknown> {
     case 'init':
       pools = JSON.parse(readFileSync(cmd.poolFile, 'utf8')) as Pools;
       targets = cmd.targets;
-      for (const [name, target] of Object.entries(targets))
-        senders.set(name, target.kind === 'meshca' ? meshcaSender(target) : cfsslSender(target));
+      for (const [name, target] of Object.entries(targets)) senders.set(name, senderFor(target));
       return { ok: true };
     case 'target':
       targets[cmd.name] = cmd.target;
-      senders.set(
-        cmd.name,
-        cmd.target.kind === 'meshca' ? meshcaSender(cmd.target) : cfsslSender(cmd.target),
-      );
+      senders.set(cmd.name, senderFor(cmd.target));
       return { ok: true };
     case 'window':
       return runWindow(cmd);

@@ -1,5 +1,6 @@
-// `npm run bench`: measures meshca against the crypto floor and against cfssl on this machine, every
-// variant interleaved in one run, and writes bench/results/latest.{json,md}. `--quick` for a smoke run.
+// `npm run bench`: measures meshca against the crypto floor and against the CAs users would otherwise
+// run (Istio's own, cfssl, step-ca) on this machine, every variant interleaved in one run, and writes
+// bench/results/latest.{json,md}. `--quick` for a smoke run.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,14 +13,24 @@ import { distIsStale, machineInfo } from './lib/machine.js';
 import { measureBursts, measureMemory, profileServer } from './lib/phases.js';
 import { installExitHandlers, onCleanup, repin, stopChild } from './lib/procs.js';
 import { publish } from './lib/report.js';
-import { connectionsFor, type E2eVariant, type Results, type Stats } from './lib/results.js';
+import {
+  connectionsFor,
+  type E2eVariant,
+  type Results,
+  type ServerKind,
+  type Stats,
+  speaksGrpc,
+} from './lib/results.js';
 import {
   distIsBuilt,
   ensureCfssl,
+  ensureGoPeer,
   REPO,
   type RunningServer,
   startCfssl,
+  startIstioCa,
   startMeshca,
+  startStepCaServer,
 } from './lib/servers.js';
 import { startSoftHsmServers } from './lib/softhsm-rows.js';
 import { summarizeNumbers } from './lib/stats.js';
@@ -27,7 +38,7 @@ import type { Command, Target, WindowResult } from './loadgen.js';
 import type { MicroCommand, MicroResult } from './micro.js';
 
 const HELP = `usage: npm run bench [-- --quick] [-- --no-profile | --profile] [-- --windows N] [-- --window-ms MS]
-  --quick        about a minute: 3 short windows, 10,000 issuances for the memory figure
+  --quick        a few minutes: 3 short windows, 10,000 issuances for the memory figure
   --no-profile   skip the short node --cpu-prof run of the server (on by default, off with --quick)
   --render       measure nothing: judge and print bench/results/latest.json again`;
 
@@ -96,6 +107,15 @@ if (meta.distStale)
 const cfssl = ensureCfssl(progress);
 meta.cfssl = cfssl.ok ? cfssl.version : `unavailable: ${cfssl.reason}`;
 if (!cfssl.ok) done(`cfssl unavailable: ${cfssl.reason} (continuing without the peer)`);
+const istioCa = ensureGoPeer('istio-ca', progress);
+const stepCa = ensureGoPeer('step-ca', progress);
+meta.istioCa = istioCa.ok ? `istio.io/istio ${istioCa.version}` : `unavailable: ${istioCa.reason}`;
+meta.stepCa = stepCa.ok ? `step-ca ${stepCa.version}` : `unavailable: ${stepCa.reason}`;
+for (const [name, peer] of [
+  ["Istio's CA", istioCa],
+  ['step-ca', stepCa],
+] as const)
+  if (!peer.ok) done(`${name} unavailable: ${peer.reason} (continuing without the peer)`);
 
 const work = mkdtempSync(join(tmpdir(), 'meshca-bench-'));
 onCleanup(() => rmSync(work, { recursive: true, force: true }));
@@ -156,6 +176,25 @@ if (cfssl.ok) {
     targets[name] = { kind: 'cfssl', port: s.port, caPem: cas[ca]!.certPem };
   }
 }
+// Istio's CA and step-ca sign with the very same CA key and certificate, pinned like the others.
+for (const [ca, fixture] of Object.entries(cas)) {
+  if (istioCa.ok) {
+    const s = await startIstioCa({ name: `istio-ca-${ca}`, bin: istioCa.bin!, ca: fixture, cpus: '0', work });
+    servers[s.name] = s;
+    targets[s.name] = { kind: 'istio-ca', port: s.port, rootsPem: fixture.certPem };
+  }
+  if (stepCa.ok) {
+    const s = await startStepCaServer({
+      name: `step-ca-${ca}`,
+      bin: stepCa.bin!,
+      ca: fixture,
+      cpus: '0',
+      work,
+    });
+    servers[s.name] = s;
+    targets[s.name] = { kind: 'step-ca', url: s.url, rootPem: s.rootPem, provisioner: s.provisioner };
+  }
+}
 // The same issuance with the CA key in a SoftHSM2 token (EC P-256, RSA-2048): rows beside the file keys'.
 const softhsm = await startSoftHsmServers({ work, issuerDir, servers, targets });
 meta.softhsm2 = softhsm.unavailable
@@ -202,9 +241,11 @@ const variants: Variant[] = microVariants.map((key) => ({
   run: () => micro.call<MicroResult>({ type: 'window', variant: key, durationMs: cfg.microMs }) as never,
 }));
 const e2eMeta: Omit<E2eVariant, 'stats' | 'errors'>[] = [];
-const connections = (server: string, inFlight: number) =>
-  server === 'meshca' ? connectionsFor(inFlight) : inFlight;
-for (const server of ['meshca', 'cfssl'] as const) {
+// gRPC clients spread their requests over up to 8 HTTP/2 connections; HTTPS/1.1 clients keep one
+// connection per request in flight.
+const connections = (server: ServerKind, inFlight: number) =>
+  speaksGrpc(server) ? connectionsFor(inFlight) : inFlight;
+for (const server of ['meshca', 'istio-ca', 'cfssl', 'step-ca'] as const) {
   for (const ca of Object.keys(cas)) {
     for (const concurrency of cfg.levels) {
       const name = `${server}-${ca}`;
@@ -347,6 +388,10 @@ const results: Results = {
   profile,
   hostileInputs,
   cfssl: { available: cfssl.ok, reason: cfssl.reason },
+  peers: {
+    'istio-ca': { available: istioCa.ok, version: istioCa.version, reason: istioCa.reason },
+    'step-ca': { available: stepCa.ok, version: stepCa.version, reason: stepCa.reason },
+  },
   derived: {},
   targets: [],
 };

@@ -1,8 +1,9 @@
 // Everything made before measuring: the CAs (meshca's own self-signed bootstrap, shared with cfssl so
 // both sign with the very same key), the token issuer, and pools of distinct keys, CSRs and tokens.
 import { generateKeyPairSync } from 'node:crypto';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeIstioCacerts } from '../../peers/harness/istio-ca.js';
 import { CertificateAuthority } from '../../src/ca/certificate-authority.js';
 import {
   ISSUER_JWKS_FILE,
@@ -41,6 +42,10 @@ export interface CaFixture {
   keyFile: string;
   /** cfssl's TLS serving certificate, issued by the same CA for 127.0.0.1. */
   cfsslTls: { certFile: string; keyFile: string };
+  /** The same CA in Istio's cacerts layout, for Istio's CA: it signs with this very key and certificate. */
+  istioCacertsDir: string;
+  /** The shared token issuer's JWKS (meshca's data dir has it): what Istio's CA checks tokens against. */
+  jwksFile: string;
 }
 
 /**
@@ -76,6 +81,15 @@ export async function makeCa(
   const cfsslTls = { certFile: join(dataDir, 'cfssl-tls.pem'), keyFile: join(dataDir, 'cfssl-tls-key.pem') };
   writeFileSync(cfsslTls.certFile, tlsCert.pem);
   writeFileSync(cfsslTls.keyFile, encodePrivateKeyPem(tlsKey), { mode: 0o600 });
+  // The root signs leaves itself, as meshca's self-signed CA does: cert-chain.pem is just it.
+  const caCertPem = ca.bundle.issuer.certificate.pem;
+  const istioCacertsDir = join(dataDir, 'istio-cacerts');
+  await writeIstioCacerts(istioCacertsDir, {
+    certPem: caCertPem,
+    keyPem: readFileSync(join(dataDir, 'ca', 'ca-key.pem'), 'utf8'),
+    chainPem: caCertPem,
+    rootPem: caCertPem,
+  });
   return {
     keyType,
     dataDir,
@@ -83,6 +97,8 @@ export async function makeCa(
     certFile: join(dataDir, 'ca', 'ca-cert.pem'),
     keyFile: join(dataDir, 'ca', 'ca-key.pem'),
     cfsslTls,
+    istioCacertsDir,
+    jwksFile: join(dataDir, 'issuer', ISSUER_JWKS_FILE),
   };
 }
 

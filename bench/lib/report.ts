@@ -2,8 +2,8 @@
 // latest.json beside them.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findE2e, fmt, fmtS, type Results } from './results.js';
-import { derive, judgeTargets } from './targets.js';
+import { findE2e, fmt, fmtS, PEERS, type Results, speaksGrpc } from './results.js';
+import { derive, judgeTargets, peerRatioKey } from './targets.js';
 
 const times = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? `${fmt(v, 2)}×` : '–');
 
@@ -28,13 +28,15 @@ export function renderMarkdown(r: Results): string {
   const out: string[] = [];
   out.push(`# meshca benchmark${m.quick ? ' (quick)' : ''}`, '');
   out.push(
-    `${m.date} · commit ${m.gitCommit} · ${m.cpuModel} × ${m.cores} · Node ${m.node} · OpenSSL ${m.openssl} · cfssl ${r.cfssl.available ? m.cfssl : `unavailable: ${r.cfssl.reason}`}`,
+    `${m.date} · commit ${m.gitCommit} · ${m.cpuModel} × ${m.cores} · Node ${m.node} · OpenSSL ${m.openssl} · cfssl ${r.cfssl.available ? m.cfssl : `unavailable: ${r.cfssl.reason}`}` +
+      (m.istioCa ? ` · Istio's CA ${m.istioCa}` : '') +
+      (m.stepCa ? ` · ${m.stepCa}` : ''),
     '',
     `Every figure is the median (min–max) of ${m.windows} windows (end to end: ${m.windowMs} ms after a ${m.warmupMs} ms warm-up, ` +
       `stretched until every request in flight has completed once; in-process: ${m.microWindowMs} ms), all variants interleaved round-robin ` +
       'after one unrecorded warm-up round. Servers and the in-process runner are pinned to core 0 (`taskset -c 0`), the load ' +
-      'generator to core 1, except in "2 cores" rows. The load generator spreads its requests to meshca over up to 8 ' +
-      'connections ("conns"). CPU figures come from /proc (all threads of the server\'s processes, a `--workers` primary and ' +
+      'generator to core 1, except in "2 cores" rows. The load generator spreads its gRPC requests (meshca, Istio\'s CA) over up to 8 ' +
+      'connections ("conns"); cfssl and step-ca get one HTTPS keep-alive connection per request in flight. CPU figures come from /proc (all threads of the server\'s processes, a `--workers` primary and ' +
       'its workers together); they hold up better than certs/s when other work shares the cores.',
     '',
   );
@@ -56,7 +58,8 @@ export function renderMarkdown(r: Results): string {
     ),
     '',
   );
-  out.push('## End to end (gRPC+TLS for meshca, HTTPS keep-alive for cfssl)', '');
+  out.push(...sideBySide(r));
+  out.push("## End to end (gRPC+TLS for meshca and Istio's CA, HTTPS keep-alive for cfssl and step-ca)", '');
   out.push(
     table(
       [
@@ -81,7 +84,7 @@ export function renderMarkdown(r: Results): string {
         v.server,
         v.ca,
         String(v.concurrency),
-        String(v.connections ?? (v.server === 'meshca' ? 1 : v.concurrency)),
+        String(v.connections ?? (speaksGrpc(v.server) ? 1 : v.concurrency)),
         v.server === 'meshca' ? String(v.workers ?? 1) : '–',
         v.cores === 'pinned' ? '1' : '2 (shared)',
         v.server === 'meshca' ? (v.issuanceLog === false ? 'off' : 'on') : '–',
@@ -163,20 +166,7 @@ export function renderMarkdown(r: Results): string {
       '',
     );
   }
-  const ratios = Object.entries(r.derived).filter(([k]) => k.startsWith('cpuPerCertVsCfssl'));
-  if (ratios.length) {
-    out.push('## meshca ÷ cfssl (medians; CPU below 1 and throughput above 1 favour meshca)', '');
-    out.push(
-      table(
-        ['CA @ in flight', 'server CPU per cert', 'throughput'],
-        ratios.map(([k, v]) => {
-          const tag = k.split(' ')[1]!;
-          return [tag, times(v), times(r.derived[`throughputVsCfssl ${tag}`])];
-        }),
-      ),
-      '',
-    );
-  } else out.push(`cfssl unavailable: ${r.cfssl.reason}`, '');
+  out.push(...ratioTable(r));
   const scales = Object.entries(r.derived).filter(([k]) => k.startsWith('twoCoresOverOne'));
   if (scales.length) {
     const one = findE2e(r, 'meshca', 'ec-p256', 64);
@@ -338,6 +328,79 @@ export function renderMarkdown(r: Results): string {
     );
   }
   return out.join('\n');
+}
+
+/**
+ * meshca and each peer in one table per figure, the CAs and in-flight levels as rows: the comparison
+ * the README quotes. Pinned servers (one core), meshca with its issuance log on, as deployed.
+ */
+function sideBySide(r: Results): string[] {
+  const peers = PEERS.filter((p) => r.e2e.some((v) => v.server === p.server));
+  if (!peers.length) return [];
+  const servers = [{ server: 'meshca', label: 'meshca' }, ...peers];
+  const rows = r.e2e.filter(
+    (v) => v.server === 'meshca' && v.cores === 'pinned' && v.issuanceLog !== false && (v.workers ?? 1) === 1,
+  );
+  const out: string[] = [
+    "## Side by side: meshca, Istio's CA, cfssl, step-ca (each server on one core, medians)",
+    '',
+  ];
+  for (const [title, pick, digits] of [
+    ['server CPU µs per certificate (lower is better)', 'serverCpuUsPerCert', 0],
+    ['certificates per second', 'certsPerSec', 0],
+    ['p99 latency, ms', 'p99Ms', 1],
+  ] as const) {
+    out.push(
+      `### ${title}`,
+      '',
+      table(
+        ['CA', 'in flight', ...servers.map((s) => s.label)],
+        rows.map((v) => [
+          v.ca,
+          String(v.concurrency),
+          ...servers.map((s) => {
+            const e = findE2e(r, s.server, v.ca, v.concurrency);
+            return e ? fmt(e.stats[pick].median, digits) : '–';
+          }),
+        ]),
+      ),
+      '',
+    );
+  }
+  return out;
+}
+
+/** meshca ÷ each peer, per CA and in-flight level (and the 2-core rows cfssl has). */
+function ratioTable(r: Results): string[] {
+  const peers = PEERS.filter((p) =>
+    Object.keys(r.derived).some((k) => k.startsWith(peerRatioKey('cpuPerCert', p.server, ''))),
+  );
+  if (!peers.length) return [`no peer measured (cfssl: ${r.cfssl.reason ?? 'unavailable'})`, ''];
+  const tags = [
+    ...new Set(
+      Object.keys(r.derived)
+        .filter((k) => k.startsWith('cpuPerCertVs'))
+        .map((k) => k.split(' ')[1]!),
+    ),
+  ];
+  return [
+    '## meshca ÷ each peer (medians; CPU below 1 and throughput above 1 favour meshca)',
+    '',
+    table(
+      [
+        'CA @ in flight',
+        ...peers.flatMap((p) => [`server CPU per cert ÷ ${p.label}`, `throughput ÷ ${p.label}`]),
+      ],
+      tags.map((tag) => [
+        tag,
+        ...peers.flatMap((p) => [
+          times(r.derived[peerRatioKey('cpuPerCert', p.server, tag)]),
+          times(r.derived[peerRatioKey('throughput', p.server, tag)]),
+        ]),
+      ]),
+    ),
+    '',
+  ];
 }
 
 /** Judges the targets, then writes latest.json and latest.md into `dir`; returns the Markdown. */

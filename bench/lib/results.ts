@@ -17,9 +17,25 @@ export function connectionsFor(inFlight: number): number {
   return Math.min(inFlight, 8);
 }
 
+/** The servers measured end to end: meshca and the peers it is compared with. */
+export type ServerKind = 'meshca' | 'istio-ca' | 'cfssl' | 'step-ca';
+
+/** The peers, in the order the tables show them, with the name a reader knows them by. */
+export const PEERS = [
+  { server: 'istio-ca', label: "Istio's CA" },
+  { server: 'cfssl', label: 'cfssl' },
+  { server: 'step-ca', label: 'step-ca' },
+] as const;
+export type PeerKind = (typeof PEERS)[number]['server'];
+
+/** Whether the server speaks Istio's gRPC API (and gets meshca's connection spread) or HTTPS/1.1. */
+export function speaksGrpc(server: ServerKind): boolean {
+  return server === 'meshca' || server === 'istio-ca';
+}
+
 export interface E2eVariant {
   key: string;
-  server: 'meshca' | 'cfssl';
+  server: ServerKind;
   ca: string;
   concurrency: number;
   /** Client connections (meshca); cfssl's HTTP/1.1 keep-alive pool has one per request in flight. */
@@ -64,6 +80,8 @@ export interface Results {
   /** Refusing inputs that once took seconds, beside a well-made input of the same parser. */
   hostileInputs?: HostileInputResult[];
   cfssl: { available: boolean; reason?: string };
+  /** Istio's CA and step-ca, built from peers/ (absent in results older than them). */
+  peers?: Partial<Record<'istio-ca' | 'step-ca', { available: boolean; version?: string; reason?: string }>>;
   derived: Record<string, number>;
   targets: { target: string; figure: string; met: boolean | null }[];
 }

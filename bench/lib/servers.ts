@@ -1,9 +1,14 @@
-// The servers under test, as users run them: the compiled `meshca serve` and Cloudflare's
-// `cfssl serve`, each pinned with taskset and logging to a file so no pipe costs the harness CPU.
+// The servers under test, as users run them: the compiled `meshca serve`, Istio's CA (istiod's, from
+// peers/istio-ca), Cloudflare's `cfssl serve` and smallstep's step-ca, each pinned with taskset and
+// logging to a file so no pipe costs the harness CPU.
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { istioCaArgs, istioCaReadyPort } from '../../peers/harness/istio-ca.js';
+import { ensurePeerBinary, peerMissingReason } from '../../peers/harness/peer-binary.js';
+import { waitStepCaHealthy } from '../../peers/harness/step-ca/wait-step-ca-healthy.js';
+import { writeStepCaConfig } from '../../peers/harness/step-ca/write-step-ca-config.js';
 import type { CaFixture } from './fixtures.js';
 import { freePort, spawnPinned, waitForFileLine, waitForPort } from './procs.js';
 
@@ -201,4 +206,131 @@ export async function startCfssl(opts: {
 
 export function distIsBuilt(): boolean {
   return existsSync(join(REPO, 'dist', 'src', 'cli', 'main.js'));
+}
+
+export interface PeerAvailability {
+  ok: boolean;
+  /** The binary, when ok. */
+  bin?: string;
+  /** Why not, when not. */
+  reason?: string;
+  /** The pinned module version the binary was built from. */
+  version?: string;
+}
+
+/** A Go peer from peers/ (built on first use, minutes when cold), or why it cannot be had here. */
+export function ensureGoPeer(
+  name: 'istio-ca' | 'step-ca',
+  progress: (msg: string) => void,
+): PeerAvailability {
+  progress(`building or finding the ${name} peer (node peers/build.mjs ${name})…`);
+  try {
+    const bin = ensurePeerBinary(name);
+    if (!bin) return { ok: false, reason: peerMissingReason(name) ?? 'it cannot be built here' };
+    // <cache>/peers/<name>@<version>/<binary>
+    const version = /@([^/]+)\/[^/]+$/.exec(bin)?.[1];
+    return { ok: true, bin, version };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+}
+
+/**
+ * Istio's CA (peers/istio-ca: istiod's IstioCA, CA gRPC service and JWT authenticator) over the
+ * fixture's very CA key and certificate, trusting the shared token issuer. Its Go runtime sizes
+ * GOMAXPROCS from the affinity it starts with, as cfssl's does. Istio's log level stays at info, as
+ * istiod runs (no line per certificate at that level).
+ */
+export async function startIstioCa(opts: {
+  name: string;
+  bin: string;
+  ca: CaFixture;
+  cpus: string | null;
+  work: string;
+}): Promise<RunningServer> {
+  const logFile = join(opts.work, `${opts.name}.log`);
+  const env = { ...process.env };
+  delete env.GOMAXPROCS;
+  const fd = logTo(logFile);
+  const child = spawnPinned(
+    opts.cpus,
+    opts.bin,
+    istioCaArgs({ cacertsDir: opts.ca.istioCacertsDir, jwksFile: opts.ca.jwksFile }),
+    { cwd: opts.work, stdio: ['ignore', fd, fd], env },
+  );
+  closeSync(fd);
+  const port = await waitForFileLine(
+    logFile,
+    (line) => {
+      try {
+        return istioCaReadyPort(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        return undefined; // Istio's own log lines, or a line still being written
+      }
+    },
+    30_000,
+    child,
+  );
+  return { name: opts.name, child, pid: child.pid!, port, logFile };
+}
+
+export interface RunningStepCaServer extends RunningServer {
+  url: string;
+  rootPem: string;
+  provisioner: { name: string; kid: string; password: string };
+}
+
+/**
+ * smallstep's step-ca (peers/step-ca) signing with the fixture's very CA key and certificate as its
+ * intermediate (the self-signed root is both), one JWK provisioner and the SPIFFE leaf template, as
+ * peers/harness/step-ca writes its home (its badger database on, as `step ca init` leaves it).
+ */
+export async function startStepCaServer(opts: {
+  name: string;
+  bin: string;
+  ca: CaFixture;
+  cpus: string | null;
+  work: string;
+}): Promise<RunningStepCaServer> {
+  const logFile = join(opts.work, `${opts.name}.log`);
+  const caPem = readFileSync(opts.ca.certFile, 'utf8');
+  const password = 'bench provisioner password';
+  const env: NodeJS.ProcessEnv = { ...process.env, STEPPATH: join(opts.work, `${opts.name}-steppath`) };
+  delete env.GOMAXPROCS;
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const config = await writeStepCaConfig({
+      dir: join(opts.work, `${opts.name}-${attempt}`),
+      rootCertPem: caPem,
+      intermediateCertPem: caPem,
+      intermediateKeyPem: readFileSync(opts.ca.keyFile, 'utf8'),
+      provisioners: [{ type: 'JWK', name: 'bench', password }],
+      port,
+    });
+    const fd = logTo(logFile);
+    const child = spawnPinned(opts.cpus, opts.bin, [config.configFile], {
+      cwd: opts.work,
+      stdio: ['ignore', fd, fd],
+      env,
+    });
+    closeSync(fd);
+    try {
+      await waitStepCaHealthy({ url: config.url, rootPem: caPem, child, logFile, timeoutMs: 30_000 });
+      const kid = config.provisioners[0]!.kid!;
+      return {
+        name: opts.name,
+        child,
+        pid: child.pid!,
+        port,
+        logFile,
+        url: config.url,
+        rootPem: caPem,
+        provisioner: { name: 'bench', kid, password },
+      };
+    } catch (err) {
+      child.kill('SIGKILL');
+      // Another process may have taken the port between freePort() and step-ca's bind: try again.
+      if (attempt >= 2) throw err;
+    }
+  }
 }

@@ -7,7 +7,14 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unavailable } from '../../src/index.js';
 
-export type PeerName = 'step-ca' | 'pilot-agent' | 'etcd' | 'kubernetes' | 'helm' | 'cert-manager';
+export type PeerName =
+  | 'step-ca'
+  | 'pilot-agent'
+  | 'istio-ca'
+  | 'etcd'
+  | 'kubernetes'
+  | 'helm'
+  | 'cert-manager';
 
 const BUILD_SCRIPT = join('peers', 'build.mjs');
 /** The build script's exit code for "a tool (Go) is missing"; anything else non-zero is a real failure. */

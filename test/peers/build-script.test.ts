@@ -25,6 +25,7 @@ describe('peers/build.mjs', () => {
       'cert-manager',
       'etcd',
       'helm',
+      'istio-ca',
       'kubernetes',
       'pilot-agent',
       'step-ca',
@@ -104,7 +105,7 @@ describe('peers/build.mjs', () => {
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
-      /peers: unknown peer "envoy"; the peers are: cert-manager, etcd, helm, kubernetes, pilot-agent, step-ca/,
+      /peers: unknown peer "envoy"; the peers are: cert-manager, etcd, helm, istio-ca, kubernetes, pilot-agent, step-ca/,
     );
   });
 
