@@ -81,6 +81,8 @@ export async function startSoftHsmServers(opts: {
         certFile: '',
         keyFile: '',
         cfsslTls: { certFile: '', keyFile: '' },
+        istioCacertsDir: '',
+        jwksFile: join(dataDir, 'issuer', ISSUER_JWKS_FILE),
       },
       cpus: '0',
       work: opts.work,
