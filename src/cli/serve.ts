@@ -32,6 +32,12 @@ import {
 } from './dashboard-settings.js';
 import { parseDurationSeconds } from './duration.js';
 import {
+  ISSUANCE_LOG_HELP,
+  ISSUANCE_LOG_OPTIONS,
+  type IssuanceLogServeSettings,
+  resolveIssuanceLog,
+} from './issuance-log-settings.js';
+import {
   KUBERNETES_HELP,
   KUBERNETES_OPTIONS,
   type KubernetesSettings,
@@ -67,11 +73,7 @@ const spec: CommandSpec = {
     config: { type: 'string' },
     workers: { type: 'string' },
     limit: { type: 'string', multiple: true },
-    'issuance-log': { type: 'string' },
-    'issuance-log-dir': { type: 'string' },
-    'issuance-log-segment-size': { type: 'string' },
-    'issuance-log-retain': { type: 'string' },
-    'issuance-log-checkpoint-interval': { type: 'string' },
+    ...ISSUANCE_LOG_OPTIONS,
     ...KUBERNETES_OPTIONS,
     ...DASHBOARD_OPTIONS,
     ...CSR_SIGNER_OPTIONS,
@@ -104,12 +106,7 @@ const spec: CommandSpec = {
     '                             max-connection-age, max-connection-age-grace, request-receive-timeout,',
     '                             shutdown-grace (durations: 10s, 5m); max-concurrent-streams,',
     '                             max-session-memory-mb, max-header-list-bytes (numbers). See the README',
-    '--issuance-log on|off        the tamper-evident log of every certificate issued (env MESHCA_ISSUANCE_LOG, default on;',
-    '                             in the Kubernetes home only when --issuance-log-dir is given). See "meshca log"',
-    '--issuance-log-dir DIR       where it is kept (env MESHCA_ISSUANCE_LOG_DIR, default <data-dir>/log)',
-    '--issuance-log-segment-size N  start a new segment past N bytes (K, M, G suffixes; env MESHCA_ISSUANCE_LOG_SEGMENT_SIZE, default 64M)',
-    '--issuance-log-retain N      keep the newest N segments, 0 = all (env MESHCA_ISSUANCE_LOG_RETAIN, default 0)',
-    '--issuance-log-checkpoint-interval DUR  sign a checkpoint this often (env MESHCA_ISSUANCE_LOG_CHECKPOINT_INTERVAL, default 1m)',
+    ...ISSUANCE_LOG_HELP,
     ...KUBERNETES_HELP,
     ...DASHBOARD_HELP,
     ...CSR_SIGNER_HELP,
@@ -158,12 +155,7 @@ export interface ServeSettings {
   /** Kubernetes controllers: CSR signer names (--csr-signer-names), istio.<sa> Secrets (--workload-secrets). */
   kubeControllers: { csrSignerNames?: string[]; workloadSecrets?: WorkloadSecretsSettings };
   /** The issuance log (null: off). */
-  issuanceLog: {
-    dir: string;
-    segmentBytes: number;
-    retainSegments: number;
-    checkpointIntervalMs: number;
-  } | null;
+  issuanceLog: IssuanceLogServeSettings | null;
   /** The dashboard at /ui (null: off). */
   dashboard: DashboardSettings | null;
 }
@@ -334,65 +326,6 @@ export async function resolveServeSettings(
     issuanceLog,
     dashboard,
   });
-}
-
-const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
-/** The issuance log settings; on by default in the data-directory home. */
-function resolveIssuanceLog(
-  values: Record<string, unknown>,
-  ctx: CliContext,
-  dataDir: string,
-  kubernetes: boolean,
-  problems: SettingsProblems,
-): ServeSettings['issuanceLog'] {
-  const env = ctx.env;
-  const onOff = pick(str(values['issuance-log']), env, 'MESHCA_ISSUANCE_LOG', 'on');
-  if (onOff.value !== 'on' && onOff.value !== 'off')
-    problems.add(
-      `${onOff.source === 'flag' ? '--issuance-log' : onOff.source} "${onOff.value}": use on or off`,
-    );
-  const dirFlag = pickOptional(str(values['issuance-log-dir']), env, 'MESHCA_ISSUANCE_LOG_DIR');
-  // In a pod the data directory is usually not a volume: the log goes only where it is told to.
-  if (onOff.value === 'off' || (kubernetes && dirFlag === undefined)) return null;
-  const sizeText = pick(
-    str(values['issuance-log-segment-size']),
-    env,
-    'MESHCA_ISSUANCE_LOG_SEGMENT_SIZE',
-    '64M',
-  );
-  const size = /^\s*(\d+)\s*([kmg]?)i?b?\s*$/i.exec(sizeText.value);
-  const segmentBytes = size ? Number(size[1]) * SIZE_UNITS[size[2]!.toLowerCase()]! : 0;
-  if (!size || segmentBytes < 1)
-    problems.add(
-      `${sizeText.source === 'flag' ? '--issuance-log-segment-size' : sizeText.source} "${sizeText.value}": give a size in bytes, such as 64M or 1048576`,
-    );
-  const retainText = pick(str(values['issuance-log-retain']), env, 'MESHCA_ISSUANCE_LOG_RETAIN', '0');
-  const retainSegments = Number(retainText.value);
-  if (!/^\s*\d+\s*$/.test(retainText.value))
-    problems.add(
-      `${retainText.source === 'flag' ? '--issuance-log-retain' : retainText.source} "${retainText.value}": give a number of segments (0 keeps all)`,
-    );
-  const interval = pick(
-    str(values['issuance-log-checkpoint-interval']),
-    env,
-    'MESHCA_ISSUANCE_LOG_CHECKPOINT_INTERVAL',
-    '1m',
-  );
-  const checkpointSeconds = problems.try(
-    () =>
-      parseDurationSeconds(
-        interval.value,
-        interval.source === 'flag' ? '--issuance-log-checkpoint-interval' : interval.source,
-      ),
-    60,
-  );
-  return {
-    dir: dirFlag === undefined ? join(dataDir, 'log') : resolve(ctx.cwd, dirFlag),
-    segmentBytes,
-    retainSegments,
-    checkpointIntervalMs: checkpointSeconds * 1000,
-  };
 }
 
 const MAX_WORKERS = 256;
