@@ -14,7 +14,8 @@ import { type ObjectsWatch, watchObjects } from './watch-objects.js';
 /** The label naming the replica that made a CSR: its watch sees only its own. */
 export const CSR_REPLICA_LABEL = 'meshca.io/replica';
 const RESOURCE = 'certificatesigningrequests.certificates.k8s.io';
-const COLLECTION = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
+/** The cluster-scoped collection of CertificateSigningRequests, for watches. */
+export const CSR_COLLECTION = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
 
 /** The CSR's outcome, or undefined while it waits for its signer. */
 export function outcomeOf(csr: k8s.V1CertificateSigningRequest): CsrOutcome | undefined {
@@ -49,7 +50,7 @@ export async function kubernetesCsrApi(opts: {
   const ensureWatch = () => {
     watch ??= watchObjects<k8s.V1CertificateSigningRequest>({
       client,
-      path: COLLECTION,
+      path: CSR_COLLECTION,
       labelSelector,
       list: () => api.listCertificateSigningRequest({ labelSelector }),
       onChange(objects) {

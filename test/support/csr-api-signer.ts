@@ -5,18 +5,16 @@
 // `serve --csr-signer-names`.
 import type { V1CertificateSigningRequest } from '@kubernetes/client-node';
 import { errorForCode, invalidInput, unavailable } from '../../src/errors.js';
+import { WORKLOAD_CSR_USAGES } from '../../src/issuance/signers/kubernetes-csr/csr-api.js';
 import type { SignedChain, Signer, SignRequest } from '../../src/issuance/signers/signer.js';
-import { CSR_COLLECTION } from '../../src/kubernetes/csr-signer/kubernetes-csr-signer.js';
 import { statusOf } from '../../src/kubernetes/kube-api-error.js';
 import type { KubeClient } from '../../src/kubernetes/kube-client.js';
+import { CSR_COLLECTION, outcomeOf } from '../../src/kubernetes/kubernetes-csr-api.js';
 import { watchObjects } from '../../src/kubernetes/watch-objects.js';
 import { silentLogger } from '../../src/log.js';
 import { decodePem, encodePem } from '../../src/pki/pem.js';
 
-export const WORKLOAD_USAGES = ['digital signature', 'key encipherment', 'server auth', 'client auth'];
-
-const condition = (csr: V1CertificateSigningRequest, type: string) =>
-  csr.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+export const WORKLOAD_USAGES = [...WORKLOAD_CSR_USAGES];
 
 export function csrApiSigner(opts: {
   client: KubeClient;
@@ -48,7 +46,7 @@ export function csrApiSigner(opts: {
         );
       }, opts.timeoutMs ?? 30_000);
       const done = (csr: V1CertificateSigningRequest) => {
-        if (!csr.status?.certificate && !condition(csr, 'Failed') && !condition(csr, 'Denied')) return;
+        if (!outcomeOf(csr)) return;
         clearTimeout(timer);
         waiters.delete(name);
         resolve(csr);
@@ -111,14 +109,13 @@ export function csrApiSigner(opts: {
             },
           },
         });
-        const csr = await answer;
-        const failed = condition(csr, 'Failed');
-        if (failed)
+        const outcome = outcomeOf(await answer)!;
+        if (outcome.kind !== 'issued')
           throw errorForCode(
-            failed.reason === 'CAExpired' ? 'KUBE_CSR_SIGNING_FAILED' : 'KUBE_CSR_REFUSED',
-            failed.message ?? '',
+            outcome.reason === 'CAExpired' ? 'KUBE_CSR_SIGNING_FAILED' : 'KUBE_CSR_REFUSED',
+            outcome.message,
           );
-        const pem = Buffer.from(csr.status!.certificate!, 'base64').toString('utf8');
+        const pem = outcome.certificatePem;
         return { chain: decodePem(pem).map((b) => encodePem(b.type, b.der)) };
       } finally {
         answer.catch(() => {});

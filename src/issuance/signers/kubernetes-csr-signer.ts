@@ -9,12 +9,10 @@ import type { Logger } from '../../log.js';
 import { parseCertificates } from '../../pki/parse-certificate.js';
 import { parseCsr } from '../../pki/parse-csr.js';
 import type { CertificateInfo } from '../../pki/types.js';
-import { type CsrApi, WORKLOAD_CSR_USAGES } from './kubernetes-csr/csr-api.js';
+import { type CsrApi, MIN_CSR_EXPIRATION_SECONDS, WORKLOAD_CSR_USAGES } from './kubernetes-csr/csr-api.js';
 import { exchangeCsr } from './kubernetes-csr/exchange-csr.js';
 import type { Signer } from './signer.js';
 
-/** The API server refuses expirationSeconds below 600 (certificates.k8s.io/v1 validation). */
-export const MIN_CSR_EXPIRATION_SECONDS = 600;
 /** How long a CSR may wait for its certificate when the caller gives no signal (Istio's 60 s). */
 export const DEFAULT_CSR_TIMEOUT_MS = 60_000;
 

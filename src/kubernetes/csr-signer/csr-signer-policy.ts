@@ -4,22 +4,18 @@
 // none of this (it only parses the request and checks its signature); the signer must.
 import type { V1CertificateSigningRequest } from '@kubernetes/client-node';
 import { invalidInput, isMeshcaError, type MeshcaError } from '../../errors.js';
+import {
+  MIN_CSR_EXPIRATION_SECONDS,
+  WORKLOAD_CSR_USAGES,
+} from '../../issuance/signers/kubernetes-csr/csr-api.js';
 import { checkCsrKey } from '../../issuance/validate-csr.js';
 import { capCallerText } from '../../log.js';
 import { parseCsr } from '../../pki/parse-csr.js';
 import { parseWorkloadId } from '../../pki/spiffe-id.js';
 import type { ParsedCsr } from '../../pki/types.js';
 
-/** The usages a workload certificate has (Kubernetes' names); anything else is refused. */
-export const WORKLOAD_USAGES: ReadonlySet<string> = new Set([
-  'digital signature',
-  'key encipherment',
-  'server auth',
-  'client auth',
-]);
-
-/** Kubernetes refuses expirationSeconds below this; a signer must not issue shorter either. */
-export const MIN_EXPIRATION_SECONDS = 600;
+/** The usages a workload certificate has (Kubernetes' names, Istio's set); anything else is refused. */
+const WORKLOAD_USAGES: ReadonlySet<string> = new Set(WORKLOAD_CSR_USAGES);
 /** A workload CSR is a few hundred bytes; anything this large is not one. */
 const MAX_REQUEST_BYTES = 64 * 1024;
 
@@ -95,7 +91,7 @@ export function checkCsrAgainstPolicy(
     );
   const asked = object.spec?.expirationSeconds;
   const ttlSeconds = Math.max(
-    MIN_EXPIRATION_SECONDS,
+    MIN_CSR_EXPIRATION_SECONDS,
     Math.min(policy.maxTtlSeconds, asked ?? policy.defaultTtlSeconds),
   );
   return { ok: true, csr, spiffeId, ttlSeconds };

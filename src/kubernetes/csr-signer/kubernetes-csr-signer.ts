@@ -14,12 +14,11 @@ import type { Logger } from '../../log.js';
 import { issueWorkloadCertificate } from '../../pki/issue-workload-certificate.js';
 import { isConflict, isNotFound, kubeApiError } from '../kube-api-error.js';
 import type { KubeClient } from '../kube-client.js';
+import { CSR_COLLECTION } from '../kubernetes-csr-api.js';
 import { onePassAtATime } from '../one-pass-at-a-time.js';
 import { recordWarningEvent } from '../record-event.js';
 import { type ObjectsWatch, watchObjects } from '../watch-objects.js';
 import { type CsrSignerPolicy, checkCsrAgainstPolicy } from './csr-signer-policy.js';
-
-export const CSR_COLLECTION = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
 
 export interface CsrSigner {
   /** Starts (leader) or stops (not leader) watching and signing. */

@@ -2,6 +2,9 @@
 // kubernetes/, so the signer is written against this and kubernetes/kubernetes-csr-api.ts
 // implements it with the one client of the Kubernetes home.
 
+/** The API server refuses expirationSeconds below 600 (certificates.k8s.io/v1 validation). */
+export const MIN_CSR_EXPIRATION_SECONDS = 600;
+
 /** Istio's usages for a workload certificate (pkg/security: digital signature, key encipherment, both auths). */
 export const WORKLOAD_CSR_USAGES = [
   'digital signature',
