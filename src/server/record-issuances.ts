@@ -8,7 +8,7 @@ import { LOCAL_SIGNER_NAME } from '../issuance/ca-mode-issuance.js';
 import type { Issuance, IssueResult } from '../issuance/issuance.js';
 import { parseCertificates } from '../pki/parse-certificate.js';
 import { decodePem } from '../pki/pem.js';
-import { readCertificateFacts } from '../pki/read-certificate-facts.js';
+import { type CertificateFacts, readCertificateFacts } from '../pki/read-certificate-facts.js';
 import type { CertificateInfo } from '../pki/types.js';
 
 /** Distinct signing keys remembered per trust bundle; more than a handful means something odd: start over. */
@@ -26,6 +26,7 @@ export function recordIssuances(
   let lastRoots:
     | { pem: string; certs: CertificateInfo[]; trusts: string[]; rootBySigner: Map<string, string> }
     | undefined;
+  let lastTop: { pem: string; facts: CertificateFacts } | undefined;
   const note = (result: IssueResult) => {
     if (result.signer !== LOCAL_SIGNER_NAME) return;
     const chain = result.certChain;
@@ -41,7 +42,10 @@ export function recordIssuances(
     }
     const leaf = readCertificateFacts(decodePem(chain[0]!, 'issued certificate')[0]!.der);
     const topPem = chain.length > 2 ? chain[chain.length - 2]! : chain[0]!;
-    const top = chain.length > 2 ? readCertificateFacts(decodePem(topPem, 'issued chain')[0]!.der) : leaf;
+    // The chain's top is the same intermediate call after call: read once per certificate.
+    if (chain.length > 2 && lastTop?.pem !== topPem)
+      lastTop = { pem: topPem, facts: readCertificateFacts(decodePem(topPem, 'issued chain')[0]!.der) };
+    const top = chain.length > 2 ? lastTop!.facts : leaf;
     const signer =
       top.authorityKeyId && `${top.issuerDer.toString('hex')}/${top.authorityKeyId.toString('hex')}`;
     let signedUnder = signer ? lastRoots.rootBySigner.get(signer) : undefined;
